@@ -1,0 +1,25 @@
+"""vsearch: index video libraries and search them by image, clip or text.
+
+``import vsearch`` is light: torch, open_clip and faiss load only when a model or an index is
+first used.
+"""
+
+from vsearch.config import Settings
+from vsearch.errors import VsearchError
+from vsearch.pipeline.library import Library
+from vsearch.types import FrameHit, IndexReport, ModelInfo, SegmentMatch, VideoInfo, VideoRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FrameHit",
+    "IndexReport",
+    "Library",
+    "ModelInfo",
+    "SegmentMatch",
+    "Settings",
+    "VideoInfo",
+    "VideoRecord",
+    "VsearchError",
+    "__version__",
+]

@@ -1,0 +1,151 @@
+"""Frozen dataclasses shared across the layers of vsearch (stdlib and numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ffprobe says of a file's first video stream."""
+
+    path: str
+    duration: float  # seconds, 0.0 when unknown
+    fps: float  # average frame rate, 0.0 when unknown
+    width: int  # displayed width (after rotation)
+    height: int  # displayed height (after rotation)
+    rotation: int  # degrees, one of 0, 90, 180, 270
+    codec: str
+    nb_frames: int | None = None
+    variable_frame_rate: bool = False
+    start_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class FrameBatch:
+    """Consecutive sampled frames of one video.
+
+    ``images`` is uint8 RGB, shape (N, H, W, 3); ``times`` float64 seconds from the start of
+    the video, shape (N,); ``informative`` bool (N,): False for black, blank, single-colour
+    frames that must never create matches.
+    """
+
+    times: np.ndarray
+    images: np.ndarray
+    informative: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.times.shape[0])
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Provenance of a frame encoder: enough to refuse mixing vectors of two models."""
+
+    spec: str  # the spec string the user gave, normalised (e.g. "open_clip:ViT-B-32@laion2b")
+    family: str  # registry name ("open_clip", "torchvision", "colorgrid")
+    arch: str
+    weights: str  # pretrained tag, or "sha256:<hex>" of a local checkpoint, or "none"
+    dim: int
+    input_size: int
+    preprocess: str  # human-readable description of the preprocessing
+    has_text: bool = False
+
+    def key(self) -> str:
+        """Identity of the vector space: two encoders with the same key are interchangeable."""
+        return f"{self.family}:{self.arch}@{self.weights}/{self.dim}/{self.preprocess}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "family": self.family,
+            "arch": self.arch,
+            "weights": self.weights,
+            "dim": self.dim,
+            "input_size": self.input_size,
+            "preprocess": self.preprocess,
+            "has_text": self.has_text,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelInfo:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """A video as the library knows it."""
+
+    id: int
+    path: str
+    status: str  # "indexed", "partial", "failed", "pending"
+    size: int
+    mtime: float
+    content_hash: str | None
+    duration: float | None
+    fps: float | None
+    width: int | None
+    height: int | None
+    codec: str | None
+    n_frames: int
+    error: str | None
+    indexed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class FrameHit:
+    """One frame of the library matching a query."""
+
+    path: str
+    time: float
+    score: float
+    video_id: int
+    frame_id: int
+
+
+@dataclass(frozen=True)
+class SegmentMatch:
+    """A segment of a library video matching a segment of the query."""
+
+    path: str
+    score: float
+    start: float
+    end: float
+    query_start: float
+    query_end: float
+    video_id: int = 0
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """Summary of one `index` run."""
+
+    indexed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)  # renamed or duplicate: vectors copied
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
+    partial: list[tuple[str, str]] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    frames: int = 0
+    video_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indexed": self.indexed,
+            "skipped": self.skipped,
+            "reused": self.reused,
+            "failed": [{"path": p, "error": e} for p, e in self.failed],
+            "partial": [{"path": p, "error": e} for p, e in self.partial],
+            "pruned": self.pruned,
+            "frames": self.frames,
+            "video_seconds": round(self.video_seconds, 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "interrupted": self.interrupted,
+        }
