@@ -1,0 +1,26 @@
+"""Which sampled frames carry content: black, blank, single-colour and title-card frames do not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLAT_FRACTION = 0.90  # a frame is flat when this share of pixels ...
+FLAT_TOLERANCE = 12  # ... lies within this many grey levels of the median luma
+MIN_LUMA_STD = 6.0  # or when the luma standard deviation is below this
+
+
+def informative_mask(images: np.ndarray) -> np.ndarray:
+    """Bool (N,): False for frames that must never create matches.
+
+    A frame is uninformative when at least 90% of its pixels lie within +-12 grey levels of the
+    median luma (black, white, one flat colour, a title card: text on a plain background), or
+    when the luma standard deviation is below 6 (a faint gradient or fade). Luma is BT.601.
+    """
+    if images.ndim != 4 or images.shape[0] == 0:
+        return np.zeros((images.shape[0] if images.ndim else 0,), dtype=bool)
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    luma = (images.astype(np.float32) @ weights).reshape(images.shape[0], -1)
+    median = np.median(luma, axis=1, keepdims=True)
+    near = (np.abs(luma - median) <= FLAT_TOLERANCE).mean(axis=1)
+    flat = (near >= FLAT_FRACTION) | (luma.std(axis=1) < MIN_LUMA_STD)
+    return ~flat
