@@ -1,0 +1,82 @@
+"""Schema changes only through Alembic; migrations ship inside the wheel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from vsearch.db.engine import create_db_engine
+from vsearch.db.migrate import current_revision, head_revision, upgrade_database
+from vsearch.db.schema import Base
+from vsearch.errors import SchemaTooNewError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_blank_db_upgrades_to_head_with_no_autogenerate_diff(tmp_path):
+    engine = create_db_engine(tmp_path / "x.db")
+    assert upgrade_database(engine) is True
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, Base.metadata) == []
+    assert upgrade_database(engine) is False  # already at head: nothing to do
+
+
+def test_newer_schema_is_refused_untouched(tmp_path):
+    engine = create_db_engine(tmp_path / "x.db")
+    upgrade_database(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num='9999_future'")
+    with pytest.raises(SchemaTooNewError, match="newer vsearch"):
+        upgrade_database(engine)
+    assert current_revision(engine) == "9999_future"
+
+
+@pytest.mark.slow
+def test_migrations_run_from_the_installed_wheel(tmp_path):
+    pytest.importorskip("hatchling")
+    out = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+    )
+    wheel = next(out.glob("vsearch-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "vsearch/_migrations/env.py" in names
+    assert any(n.startswith("vsearch/_migrations/versions/0001") for n in names)
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = (
+        "import sys, vsearch.db.migrate as m; from pathlib import Path;"
+        "from vsearch.db.engine import create_db_engine;"
+        "assert '_migrations' in str(m.migrations_dir()), m.migrations_dir();"
+        f"e = create_db_engine(Path({str(tmp_path / 'w.db')!r})); m.upgrade_database(e);"
+        "print(m.current_revision(e))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == head_revision()

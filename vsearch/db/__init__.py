@@ -1,0 +1,1 @@
+"""The library database: schema, engine, migrations and small query functions."""

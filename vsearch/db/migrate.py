@@ -1,0 +1,75 @@
+"""Alembic applied in code: every library database is brought to head when it is opened."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect
+
+from vsearch.errors import LibraryError, SchemaTooNewError
+
+log = logging.getLogger(__name__)
+
+
+def migrations_dir() -> Path:
+    """The Alembic script folder: inside the installed wheel, else the source tree's."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "_migrations", package.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise LibraryError("this vsearch installation is missing its database migrations")
+
+
+def _config():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> bool:
+    """Upgrade to ``revision``; return True when something was applied.
+
+    Refuses a database stamped with a revision this vsearch does not know (written by a newer
+    version) instead of touching it.
+    """
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    cfg = _config()
+    script = ScriptDirectory.from_config(cfg)
+    current = current_revision(engine)
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaTooNewError(
+            f"the library's database is at schema revision {current}, which this vsearch does "
+            "not know: it was written by a newer vsearch; upgrade vsearch to open it"
+        )
+    target = script.get_current_head() if revision == "head" else revision
+    if current == target:
+        return False
+    if current is None and inspect(engine).has_table("videos"):
+        raise LibraryError("the database has vsearch tables but no schema revision: not touched")
+    log.info("migrating library database %s -> %s", current, target)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    return True

@@ -1,0 +1,236 @@
+"""Small query functions over the library database.
+
+Every function takes a keyword-only ``session`` and returns plain values or dataclasses from
+``vsearch.types``, never ORM rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from vsearch.db.schema import ClipRow, FrameRow, MetaRow, VideoRow
+from vsearch.types import VideoRecord
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# --- library facts -------------------------------------------------------------------------
+
+
+def get_meta(*, session: Session) -> dict[str, str]:
+    return {row.key: row.value for row in session.scalars(select(MetaRow))}
+
+
+def set_meta(key: str, value: str, *, session: Session) -> None:
+    row = session.get(MetaRow, key)
+    if row is None:
+        session.add(MetaRow(key=key, value=value))
+    else:
+        row.value = value
+
+
+# --- videos --------------------------------------------------------------------------------
+
+
+def _record(row: VideoRow) -> VideoRecord:
+    return VideoRecord(
+        id=row.id,
+        path=row.path,
+        status=row.status,
+        size=row.size,
+        mtime=row.mtime,
+        content_hash=row.content_hash,
+        duration=row.duration,
+        fps=row.fps,
+        width=row.width,
+        height=row.height,
+        codec=row.codec,
+        n_frames=row.n_frames,
+        error=row.error,
+        indexed_at=row.indexed_at,
+    )
+
+
+def get_video(path: str, *, session: Session) -> VideoRecord | None:
+    row = session.scalar(select(VideoRow).where(VideoRow.path == path))
+    return _record(row) if row else None
+
+
+def get_video_by_id(video_id: int, *, session: Session) -> VideoRecord | None:
+    row = session.get(VideoRow, video_id)
+    return _record(row) if row else None
+
+
+def videos_with_hash(content_hash: str, *, session: Session) -> list[VideoRecord]:
+    rows = session.scalars(
+        select(VideoRow)
+        .where(VideoRow.content_hash == content_hash, VideoRow.status.in_(("indexed", "partial")))
+        .order_by(VideoRow.id)
+    )
+    return [_record(r) for r in rows]
+
+
+def list_videos(
+    *, session: Session, status: Sequence[str] | None = None, under: str | None = None
+) -> list[VideoRecord]:
+    query = select(VideoRow).order_by(VideoRow.path)
+    if status:
+        query = query.where(VideoRow.status.in_(tuple(status)))
+    rows = [_record(r) for r in session.scalars(query)]
+    if under:
+        prefix = under.rstrip("/") + "/"
+        rows = [r for r in rows if r.path == under or r.path.startswith(prefix)]
+    return rows
+
+
+def save_video(path: str, *, session: Session, **fields: object) -> int:
+    """Insert or update the row for ``path``; return its id."""
+    row = session.scalar(select(VideoRow).where(VideoRow.path == path))
+    if row is None:
+        row = VideoRow(path=path, size=0, mtime=0.0, status="pending", n_frames=0)
+        session.add(row)
+    for key, value in fields.items():
+        setattr(row, key, value)
+    session.flush()
+    return row.id
+
+
+def rename_video(video_id: int, new_path: str, *, session: Session, **fields: object) -> None:
+    session.execute(update(VideoRow).where(VideoRow.id == video_id).values(path=new_path, **fields))
+
+
+def delete_video(video_id: int, *, session: Session) -> tuple[list[int], list[int]]:
+    """Delete a video with its frames and clips; return the removed (frame ids, clip ids)."""
+    frame_ids = list(session.scalars(select(FrameRow.id).where(FrameRow.video_id == video_id)))
+    clip_ids = list(session.scalars(select(ClipRow.id).where(ClipRow.video_id == video_id)))
+    session.execute(delete(FrameRow).where(FrameRow.video_id == video_id))
+    session.execute(delete(ClipRow).where(ClipRow.video_id == video_id))
+    session.execute(delete(VideoRow).where(VideoRow.id == video_id))
+    return frame_ids, clip_ids
+
+
+def count_videos(*, session: Session) -> dict[str, int]:
+    rows = session.execute(select(VideoRow.status, func.count()).group_by(VideoRow.status))
+    return {status: int(n) for status, n in rows}
+
+
+# --- frames --------------------------------------------------------------------------------
+
+
+def replace_frames(
+    video_id: int,
+    times: np.ndarray,
+    informative: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    session: Session,
+) -> tuple[np.ndarray, list[int]]:
+    """Store a video's frames (replacing old ones); return (new ids, removed old ids)."""
+    old = list(session.scalars(select(FrameRow.id).where(FrameRow.video_id == video_id)))
+    if old:
+        session.execute(delete(FrameRow).where(FrameRow.video_id == video_id))
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    rows = [
+        {
+            "video_id": video_id,
+            "t": float(t),
+            "informative": bool(inf),
+            "vector": vec.tobytes(),
+        }
+        for t, inf, vec in zip(times, informative, vectors, strict=True)
+    ]
+    if not rows:
+        return np.zeros(0, dtype=np.int64), old
+    ids = session.scalars(
+        insert(FrameRow).returning(FrameRow.id, sort_by_parameter_order=True), rows
+    )
+    return np.fromiter(ids, dtype=np.int64, count=len(rows)), old
+
+
+def frame_ids(*, session: Session) -> np.ndarray:
+    ids = session.scalars(select(FrameRow.id).order_by(FrameRow.id))
+    return np.fromiter(ids, dtype=np.int64)
+
+
+def iter_frame_vectors(
+    *, session: Session, ids: Iterable[int] | None = None, chunk: int = 20000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (ids, float32 vectors) of stored frames, in chunks, from ``ids`` or all."""
+    if ids is not None:
+        id_list = sorted(int(i) for i in ids)
+        for lo in range(0, len(id_list), chunk):
+            part = id_list[lo : lo + chunk]
+            rows = session.execute(
+                select(FrameRow.id, FrameRow.vector).where(FrameRow.id.in_(part))
+            ).all()
+            yield _unpack(rows)
+        return
+    last = 0
+    while True:
+        rows = session.execute(
+            select(FrameRow.id, FrameRow.vector)
+            .where(FrameRow.id > last)
+            .order_by(FrameRow.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield _unpack(rows)
+
+
+def _unpack(rows: Sequence[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    if not rows:
+        return ids, np.zeros((0, 0), dtype=np.float32)
+    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    return ids, vecs
+
+
+def video_frames(
+    video_id: int, *, session: Session
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, times, informative, vectors) of one video's frames, in time order."""
+    rows = session.execute(
+        select(FrameRow.id, FrameRow.t, FrameRow.informative, FrameRow.vector)
+        .where(FrameRow.video_id == video_id)
+        .order_by(FrameRow.t)
+    ).all()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    times = np.array([r[1] for r in rows], dtype=np.float64)
+    informative = np.array([bool(r[2]) for r in rows], dtype=bool)
+    if rows:
+        vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32)
+        vectors = vectors.reshape(len(rows), -1)
+    else:
+        vectors = np.zeros((0, 0), dtype=np.float32)
+    return ids, times, informative, vectors
+
+
+def frame_locations(
+    ids: Iterable[int], *, session: Session
+) -> dict[int, tuple[int, float, bool, str]]:
+    """frame id -> (video id, time, informative, video path)."""
+    id_list = [int(i) for i in ids]
+    out: dict[int, tuple[int, float, bool, str]] = {}
+    for lo in range(0, len(id_list), 900):
+        part = id_list[lo : lo + 900]
+        rows = session.execute(
+            select(FrameRow.id, FrameRow.video_id, FrameRow.t, FrameRow.informative, VideoRow.path)
+            .join(VideoRow, VideoRow.id == FrameRow.video_id)
+            .where(FrameRow.id.in_(part))
+        )
+        for fid, vid, t, inf, path in rows:
+            out[int(fid)] = (int(vid), float(t), bool(inf), path)
+    return out
+
+
+def count_frames(*, session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(FrameRow)) or 0)

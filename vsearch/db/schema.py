@@ -1,0 +1,122 @@
+"""SQLAlchemy 2.0 ORM classes of the library database.
+
+The schema changes only through Alembic revisions in ``migrations/``; a test checks that a blank
+database upgraded to head has no difference from these classes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class MetaRow(Base):
+    """Key/value facts about the library: encoder provenance, sampling rate, pooler."""
+
+    __tablename__ = "library_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class VideoRow(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    mtime: Mapped[float] = mapped_column(Float, default=0.0)
+    content_hash: Mapped[str | None] = mapped_column(String(80), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # indexed|partial|failed
+    error: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column(Float)
+    fps: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    rotation: Mapped[int | None] = mapped_column(Integer)
+    codec: Mapped[str | None] = mapped_column(String(32))
+    n_frames: Mapped[int] = mapped_column(Integer, default=0)
+    indexed_at: Mapped[str | None] = mapped_column(String(32))
+
+
+class FrameRow(Base):
+    """One sampled frame. ``id`` is the frame's id in the FAISS frame index (never reused)."""
+
+    __tablename__ = "frames"
+    __table_args__ = (
+        Index("ix_frames_video_id_t", "video_id", "t"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    t: Mapped[float] = mapped_column(Float)
+    informative: Mapped[bool] = mapped_column(Boolean, default=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, dim of the library's encoder
+
+
+class ClipRow(Base):
+    """A temporal window of a video, pooled into one vector (id = id in the clip index)."""
+
+    __tablename__ = "clips"
+    __table_args__ = (
+        Index("ix_clips_video_id_start", "video_id", "start"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    informative: Mapped[bool] = mapped_column(Boolean, default=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LabelRow(Base):
+    """A user's label on a whole video (start/end null) or on a segment."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200), index=True)
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[str] = mapped_column(String(32))
+
+
+class PredictionRow(Base):
+    """A classifier's label for a video segment, with the classifier that made it."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    classifier: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[str] = mapped_column(String(32))
