@@ -1,0 +1,101 @@
+"""FAISS implementation of VectorIndex (faiss-gpu used for search when a GPU is visible)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from vsearch.index.base import IndexFileError, as_matrix, atomic_write, register_index
+
+log = logging.getLogger(__name__)
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+def _load(path: Path) -> FaissIndex:
+    faiss = _faiss()
+    try:
+        raw = faiss.read_index(str(path))
+    except (RuntimeError, OSError) as exc:
+        raise IndexFileError(f"{path}: unreadable index file ({exc})") from exc
+    if not isinstance(raw, faiss.IndexIDMap2):
+        raise IndexFileError(f"{path}: not a vsearch index (no id map)")
+    return FaissIndex(raw.d, raw=raw)
+
+
+@register_index("faiss", _load)
+class FaissIndex:
+    """Exact inner-product search (IndexFlatIP) under an id map (IndexIDMap2).
+
+    Exact search is what a library of up to a few million frames needs on CPU with batched
+    queries; the id map lets a video's vectors be removed by id.
+    """
+
+    def __init__(self, dim: int, raw=None):
+        faiss = _faiss()
+        self.dim = dim
+        self._raw = raw if raw is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._gpu = None
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._raw.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        vecs = as_matrix(vectors, self.dim)
+        if vecs.shape[0]:
+            self._raw.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
+            self._gpu = None
+
+    def remove(self, ids: np.ndarray) -> int:
+        arr = np.ascontiguousarray(ids, dtype=np.int64)
+        if arr.size == 0:
+            return 0
+        self._gpu = None
+        return int(self._raw.remove_ids(arr))
+
+    def ids(self) -> np.ndarray:
+        return _faiss().vector_to_array(self._raw.id_map).astype(np.int64)
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, in the order of ``ids()``."""
+        flat = _faiss().downcast_index(self._raw.index)
+        return (
+            _faiss()
+            .rev_swig_ptr(flat.get_xb(), self.ntotal * self.dim)
+            .reshape(self.ntotal, self.dim)
+            .copy()
+        )
+
+    def _searcher(self):
+        faiss = _faiss()
+        if self._gpu is None and self.ntotal > 50_000 and hasattr(faiss, "StandardGpuResources"):
+            try:
+                if faiss.get_num_gpus() > 0:
+                    self._gpu = faiss.index_cpu_to_all_gpus(self._raw)
+            except RuntimeError as exc:  # pragma: no cover - needs a GPU
+                log.warning("FAISS GPU search unavailable, using CPU: %s", exc)
+        return self._gpu or self._raw
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = as_matrix(queries, self.dim)
+        if self.ntotal == 0 or k <= 0:
+            return (
+                np.full((q.shape[0], max(k, 0)), -np.inf, dtype=np.float32),
+                np.full((q.shape[0], max(k, 0)), -1, dtype=np.int64),
+            )
+        scores, ids = self._searcher().search(q, k)
+        scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
+        return scores, ids.astype(np.int64)
+
+    def save(self, path: Path) -> None:
+        atomic_write(path, lambda tmp: _faiss().write_index(self._raw, tmp))
+
+
+__all__ = ["FaissIndex", "IndexFileError"]
