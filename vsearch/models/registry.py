@@ -1,0 +1,100 @@
+"""Decorator registry of frame-encoder families and the one factory, ``create_encoder``.
+
+Spec grammar: ``family[:arch][@weights]``; e.g. ``colorgrid``, ``torchvision:resnet18``,
+``open_clip:ViT-B-32@laion2b_s34b_b79k``, ``open_clip:ViT-B-32@/path/ckpt.pt``,
+``torchvision:resnet18@random``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from vsearch.errors import UnknownModelError, UsageError
+
+from .base import FrameEncoder
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "open_clip:ViT-B-32@laion2b_s34b_b79k"
+
+EncoderBuilder = Callable[[str, "str | None", str], FrameEncoder]
+
+
+@dataclass(frozen=True)
+class _Family:
+    name: str
+    builder: EncoderBuilder
+    default_arch: str | None
+
+
+_FAMILIES: dict[str, _Family] = {}
+
+
+def register_encoder(
+    name: str, *, default_arch: str | None = None
+) -> Callable[[EncoderBuilder], EncoderBuilder]:
+    """Register ``builder(arch, weights, device) -> FrameEncoder`` under a family name."""
+
+    def decorate(builder: EncoderBuilder) -> EncoderBuilder:
+        if name in _FAMILIES and _FAMILIES[name].builder is not builder:
+            raise ValueError(f"encoder family '{name}' is already registered")
+        _FAMILIES[name] = _Family(name, builder, default_arch)
+        return builder
+
+    return decorate
+
+
+def list_encoders() -> list[str]:
+    """Names of the registered encoder families."""
+    return sorted(_FAMILIES)
+
+
+def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
+    """``"family[:arch][@weights]"`` -> (family, arch or None, weights or None)."""
+    text = (spec or "").strip()
+    head, sep, weights = text.partition("@")
+    family, colon, arch = head.partition(":")
+    family = family.strip().lower()
+    arch, weights = arch.strip(), weights.strip()
+    if not family or (colon and not arch) or (sep and not weights):
+        raise UnknownModelError(
+            f"bad encoder spec '{spec}': expected family[:arch][@weights], "
+            f"e.g. {DEFAULT_ENCODER} (families: {', '.join(list_encoders())})"
+        )
+    return family, arch or None, weights or None
+
+
+def create_encoder(
+    spec: str = DEFAULT_ENCODER, device: str = "auto", batch_size: int | None = None
+) -> FrameEncoder:
+    """Build the encoder a spec names, on ``device`` ("auto", "cpu", "cuda", "cuda:1"...)."""
+    family_name, arch, weights = parse_spec(spec)
+    family = _FAMILIES.get(family_name)
+    if family is None:
+        raise UnknownModelError(
+            f"unknown encoder family '{family_name}'; known: {', '.join(list_encoders())}"
+        )
+    arch = arch or family.default_arch
+    if arch is None:
+        raise UnknownModelError(f"encoder family '{family_name}' needs an arch: {family_name}:ARCH")
+    encoder = family.builder(arch, weights, device)
+    if batch_size is not None:
+        if batch_size <= 0:
+            raise UsageError(f"batch_size must be positive, got {batch_size}")
+        encoder.batch_size = batch_size
+    log.info("encoder %s on %s (dim %d)", encoder.info.spec, encoder.device, encoder.info.dim)
+    return encoder
+
+
+def unknown_arch(family: str, arch: str, known: Iterable[str]) -> UnknownModelError:
+    """An UnknownModelError naming the closest known archs of a family."""
+    known = list(known)
+    close = difflib.get_close_matches(arch, known, n=5, cutoff=0.5)
+    close += [k for k in known if arch.lower() in k.lower() and k not in close]
+    hint = ", ".join((close or known)[:8])
+    return UnknownModelError(
+        f"unknown {family} arch '{arch}'; close names: {hint} ({len(known)} known)"
+    )
