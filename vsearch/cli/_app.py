@@ -1,0 +1,187 @@
+"""The Typer app, its global options and the helpers every command shares.
+
+Exit codes: 0 success, 1 error, 2 bad usage or input, 3 some files failed, 4 library locked
+by another writer, 130 interrupted (Ctrl+C / SIGTERM).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from vsearch.config import Settings
+from vsearch.errors import VsearchError
+
+EXIT_FILES_FAILED = 3
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="vsearch",
+    help="Index video libraries and search them by image, clip or text.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+_state: dict[str, Any] = {"library": None, "quiet": False}
+
+LibraryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--library", "-l", help="Library directory [env: VSEARCH_LIBRARY].", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def handle_errors(fn: F) -> F:
+    """Translate library errors once: one line on stderr and the error's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = os.environ.get("VSEARCH_DEBUG") == "1"
+        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        try:
+            return fn(*args, **kwargs)
+        except VsearchError as exc:
+            if debug:
+                traceback.print_exc()
+            err.print(f"vsearch: error: {one_line(str(exc))}", markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("vsearch: interrupted", markup=False)
+            raise typer.Exit(130) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def settings(library: Path | None = None, **overrides: Any) -> Settings:
+    return Settings.load(library=library or _state["library"], **overrides)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.callback()
+def main(
+    library: LibraryOpt = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """vsearch: index video libraries and search them by image, clip or text.
+
+    Set VSEARCH_DEBUG=1 to see tracebacks.
+    """
+    _state["library"] = library
+    _state["quiet"] = quiet
+    level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+class RichProgress:
+    """A rich progress bar on stderr (hidden with -q or when stderr is not a terminal)."""
+
+    def __init__(self, *, show_messages: bool = True):
+        self.enabled = not _state["quiet"] and err.is_terminal
+        self.show_messages = show_messages
+        self._bar = None
+        self._task = None
+        self._frames = 0.0
+
+    def begin(self, total: float, unit: str, description: str) -> None:
+        if not self.enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        counter = MofNCompleteColumn() if unit != "s" else TextColumn("{task.fields[done]}")
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            counter,
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(description, total=total or None, rate="", done="")
+        self._unit = unit
+
+    def advance(self, amount: float, **info: float) -> None:
+        if self._bar is None:
+            return
+        self._frames += info.get("frames", 0)
+        task = self._bar.tasks[0]
+        elapsed = max(task.elapsed or 0.0, 1e-6)
+        fields: dict[str, str] = {}
+        if self._unit == "s":
+            fields["done"] = f"{task.completed + amount:,.0f}/{task.total or 0:,.0f} video-s"
+            fields["rate"] = f"{self._frames / elapsed:.1f} frames/s"
+        if "loss" in info:
+            fields["rate"] = f"loss {info['loss']:.4f}"
+        self._bar.update(self._task, advance=amount, **fields)
+
+    def message(self, text: str) -> None:
+        failed = text.startswith(("failed", "partial"))
+        if failed:
+            err.print(f"vsearch: {one_line(text)}", markup=False, highlight=False)
+        elif self._bar is not None and self.show_messages:
+            self._bar.console.print(one_line(text), markup=False, highlight=False, style="dim")
+
+    def end(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def open_library(create: bool = False, **kwargs: Any):
+    from vsearch.pipeline.library import Library
+
+    return Library.open(settings=settings(), create=create, **kwargs)
+
+
+def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[one_line(str(c)) for c in row])
+    out.print(table)

@@ -1,0 +1,370 @@
+"""Indexing use case: walk -> plan (incremental) -> decode (parallel) -> encode -> write.
+
+Decoding runs in several ffmpeg processes (one per worker thread) that feed a bounded queue;
+the main thread encodes frames in batches that may span videos, and commits each video in
+its own transaction as soon as its last frame is encoded, so an interrupted run loses at most
+the videos in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vsearch.db import queries
+from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
+from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.types import FrameBatch, IndexReport, VideoInfo
+
+if TYPE_CHECKING:
+    from vsearch.pipeline.library import Library
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    path: str
+    size: int
+    mtime: float
+    content_hash: str | None
+    info: VideoInfo | None = None
+    times: list[np.ndarray] = field(default_factory=list)
+    informative: list[np.ndarray] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+    error: MediaError | None = None
+    estimate: float = 0.0  # seconds of video, for the progress bar
+
+
+@dataclass
+class _Stages:
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"plan": 0.0, "decode": 0.0, "encode": 0.0, "write": 0.0}
+    )
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self.lock:
+            self.seconds[stage] += seconds
+
+
+_DONE = object()
+
+
+def index_videos(
+    lib: Library,
+    paths: Sequence[str | Path],
+    *,
+    prune: bool = False,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Index every video under ``paths``; see the module docstring for the stages."""
+    progress = progress or NullProgress()
+    report = IndexReport()
+    stages = _Stages()
+    started = time.perf_counter()
+    with lib.writing():
+        t0 = time.perf_counter()
+        jobs = _plan(lib, paths, report, retry_failed=retry_failed)
+        if prune:
+            _prune(lib, paths, report)
+        stages.add("plan", time.perf_counter() - t0)
+        try:
+            if jobs:
+                _run_jobs(lib, jobs, report, stages, progress)
+        except KeyboardInterrupt:
+            report = _finish(lib, report, stages, started, interrupted=True)
+            raise InterruptedRun(
+                f"interrupted: {len(report.indexed)} videos indexed and committed before the stop; "
+                "run the same command again to go on",
+            ) from None
+        return _finish(lib, report, stages, started)
+
+
+def _finish(
+    lib: Library, report: IndexReport, stages: _Stages, started: float, interrupted: bool = False
+) -> IndexReport:
+    t0 = time.perf_counter()
+    lib.save_indexes()
+    stages.add("write", time.perf_counter() - t0)
+    object.__setattr__(report, "wall_seconds", time.perf_counter() - started)
+    object.__setattr__(report, "stage_seconds", dict(stages.seconds))
+    object.__setattr__(report, "interrupted", interrupted)
+    return report
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def _plan(
+    lib: Library, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
+) -> list[_Job]:
+    from vsearch.media import content_hash, file_fingerprint, walk_videos
+
+    jobs: list[_Job] = []
+    seen: set[str] = set()
+    for path, problem in walk_videos(paths):
+        if path in seen:
+            continue
+        seen.add(path)
+        if problem is not None:
+            report.failed.append((path, problem.cause))
+            if os.path.lexists(path):
+                lib.record_failure(path, problem.cause, {})
+            continue
+        try:
+            size, mtime = file_fingerprint(path)
+        except MediaError as exc:
+            report.failed.append((path, exc.cause))
+            continue
+        with lib.sessions() as session:
+            known = queries.get_video(path, session=session)
+        unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
+        if unchanged and (known.status != "failed" or not retry_failed):
+            report.skipped.append(path)
+            continue
+        try:
+            digest = content_hash(path)
+        except MediaError as exc:
+            report.failed.append((path, exc.cause))
+            lib.record_failure(path, exc.cause, {"size": size, "mtime": mtime})
+            continue
+        if _reuse_by_hash(lib, path, size, mtime, digest):
+            report.reused.append(path)
+            continue
+        jobs.append(_Job(path, size, mtime, digest))
+    return jobs
+
+
+def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str) -> bool:
+    """A renamed or duplicated file: reuse the stored vectors instead of decoding again."""
+    with lib.sessions() as session:
+        twins = [v for v in queries.videos_with_hash(digest, session=session) if v.path != path]
+    if not twins:
+        return False
+    source = twins[0]
+    if not os.path.exists(source.path):
+        # Renamed (or moved): keep the row and its frames, change the path.
+        from vsearch.db.engine import transaction
+
+        with transaction(lib.sessions) as session:
+            existing = queries.get_video(path, session=session)
+            if existing is not None:
+                removed, _ = queries.delete_video(existing.id, session=session)
+                lib.frame_index.remove(np.asarray(removed, dtype=np.int64))
+            queries.rename_video(source.id, path, session=session, size=size, mtime=mtime)
+        lib._dirty = True
+        log.info("%s: renamed from %s, vectors reused", path, source.path)
+        return True
+    with lib.sessions() as session:
+        _ids, times, informative, vectors = queries.video_frames(source.id, session=session)
+    fields = _video_fields_from(source) | {"size": size, "mtime": mtime, "content_hash": digest}
+    lib.store_frames(path, times=times, informative=informative, vectors=vectors, fields=fields)
+    log.info("%s: same content as %s, vectors reused", path, source.path)
+    return True
+
+
+def _video_fields_from(video) -> dict[str, Any]:
+    return {
+        "status": video.status,
+        "error": video.error,
+        "duration": video.duration,
+        "fps": video.fps,
+        "width": video.width,
+        "height": video.height,
+        "codec": video.codec,
+        "n_frames": video.n_frames,
+        "indexed_at": queries.now_iso(),
+    }
+
+
+def _prune(lib: Library, paths: Sequence[str | Path], report: IndexReport) -> None:
+    roots = [os.path.abspath(p) for p in paths]
+    gone = []
+    with lib.sessions() as session:
+        for root in roots:
+            for video in queries.list_videos(session=session, under=root):
+                if not os.path.lexists(video.path):
+                    gone.append(video)
+    lib.delete_videos([v.id for v in gone])
+    report.pruned.extend(v.path for v in gone)
+
+
+# --- decode / encode / write ---------------------------------------------------------------
+
+
+def _run_jobs(
+    lib: Library, jobs: list[_Job], report: IndexReport, stages: _Stages, progress: Progress
+) -> None:
+    from vsearch.media import probe_video
+
+    encoder = lib.encoder
+    size = encoder.info.input_size
+    batch = lib.settings.batch_size or getattr(encoder, "batch_size", 32)
+    workers = min(lib.settings.decoder_count(), len(jobs))
+    stop = threading.Event()
+    items: queue.Queue = queue.Queue(maxsize=max(4, 3 * workers))
+
+    for job in jobs:
+        try:
+            job.info = probe_video(job.path)
+            job.estimate = job.info.duration
+        except MediaError as exc:
+            job.error = exc
+    total_seconds = sum(j.estimate for j in jobs) or float(len(jobs))
+    progress.begin(total_seconds, "s", f"indexing {len(jobs)} videos")
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode(job: _Job) -> None:
+        from vsearch.media import iter_frames
+
+        if job.error is None and not stop.is_set():
+            frames = iter_frames(job.path, fps=lib.fps, size=size, info=job.info, chunk=batch)
+            try:
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    try:
+                        chunk = next(frames)
+                    except StopIteration:
+                        break
+                    finally:
+                        stages.add("decode", time.perf_counter() - t0)
+                    if not put((job, chunk)):
+                        break
+            except MediaError as exc:
+                job.error = exc
+            except Exception as exc:  # an unexpected failure must not stop the run
+                log.exception("decoding %s failed", job.path)
+                job.error = MediaError(job.path, f"unexpected decoder failure: {exc}")
+            finally:
+                frames.close()
+        put((job, _DONE))
+
+    pending: list[tuple[_Job, FrameBatch]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        images = np.concatenate([b.images for _, b in pending])
+        t0 = time.perf_counter()
+        vectors = encoder.encode_images(images)
+        stages.add("encode", time.perf_counter() - t0)
+        offset = 0
+        for job, b in pending:
+            n = len(b)
+            job.times.append(b.times)
+            job.informative.append(b.informative)
+            job.vectors.append(vectors[offset : offset + n])
+            offset += n
+        frames = sum(len(b) for _, b in pending)
+        object.__setattr__(report, "frames", report.frames + frames)
+        pending.clear()
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vsearch-decode")
+    try:
+        for job in jobs:
+            pool.submit(decode, job)
+        done = 0
+        pending_frames = 0
+        last_time: dict[str, float] = {}
+        while done < len(jobs):
+            try:
+                job, item = items.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                flush()
+                pending_frames = 0
+                t0 = time.perf_counter()
+                _write_job(lib, job, report)
+                lib.save_indexes(force=False)
+                stages.add("write", time.perf_counter() - t0)
+                if job.error is not None and not job.times:
+                    progress.advance(max(0.0, job.estimate - last_time.get(job.path, 0.0)))
+                progress.message(_job_line(job))
+                done += 1
+                continue
+            pending.append((job, item))
+            pending_frames += len(item)
+            seconds = float(item.times[-1]) - last_time.get(job.path, 0.0)
+            last_time[job.path] = float(item.times[-1])
+            progress.advance(max(0.0, seconds), frames=len(item))
+            if pending_frames >= batch or items.empty():
+                flush()
+                pending_frames = 0
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.end()
+
+
+def _job_line(job: _Job) -> str:
+    if job.error is None:
+        return f"indexed {job.path}"
+    if isinstance(job.error, PartialDecodeError):
+        return f"partial {job.error}"
+    return f"failed  {job.error}"
+
+
+def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
+    info = job.info
+    fields: dict[str, Any] = {
+        "size": job.size,
+        "mtime": job.mtime,
+        "content_hash": job.content_hash,
+    }
+    if info is not None:
+        fields |= {
+            "duration": info.duration,
+            "fps": info.fps,
+            "width": info.width,
+            "height": info.height,
+            "rotation": info.rotation,
+            "codec": info.codec,
+        }
+    error = job.error
+    if error is not None and (not job.times or not isinstance(error, PartialDecodeError)):
+        cause = error.cause if isinstance(error, MediaError) else str(error)
+        report.failed.append((job.path, cause))
+        try:
+            lib.record_failure(job.path, cause, fields)
+        except VsearchError:
+            raise
+        return
+    times = np.concatenate(job.times) if job.times else np.zeros(0)
+    informative = np.concatenate(job.informative) if job.informative else np.zeros(0, bool)
+    dim = lib.model_info.dim
+    vectors = np.concatenate(job.vectors) if job.vectors else np.zeros((0, dim), np.float32)
+    status = "partial" if error is not None else "indexed"
+    fields |= {
+        "status": status,
+        "error": error.cause if error is not None else None,
+        "n_frames": int(len(times)),
+        "indexed_at": queries.now_iso(),
+    }
+    lib.store_frames(job.path, times=times, informative=informative, vectors=vectors, fields=fields)
+    if status == "partial":
+        report.partial.append((job.path, error.cause))
+    else:
+        report.indexed.append(job.path)
+    duration = info.duration if info is not None and info.duration else float(times[-1:].sum())
+    object.__setattr__(report, "video_seconds", report.video_seconds + duration)

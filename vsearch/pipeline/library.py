@@ -1,0 +1,406 @@
+"""A library: one directory with the SQLite database and the FAISS index files.
+
+``Library`` is the public Python API; the CLI is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy.exc import OperationalError
+
+from vsearch import db
+from vsearch.config import Settings
+from vsearch.db import queries
+from vsearch.db.engine import create_db_engine, make_session_factory, transaction
+from vsearch.db.migrate import upgrade_database
+from vsearch.errors import (
+    LibraryError,
+    LibraryLockedError,
+    LibraryNotFoundError,
+    ModelMismatchError,
+    StorageError,
+)
+from vsearch.pipeline.vectors import SyncReport, open_synced_index
+from vsearch.types import ModelInfo, VideoRecord
+
+if TYPE_CHECKING:
+    from vsearch.index import VectorIndex
+    from vsearch.models import FrameEncoder
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "library.db"
+FRAME_INDEX = "frames.faiss"
+LOCK_NAME = "write.lock"
+INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run
+
+_ = db  # the package import keeps `vsearch.db` importable as a namespace here
+
+
+class Library:
+    """An opened library. Use ``Library.open`` (or ``Library.create``)."""
+
+    def __init__(self, settings: Settings, *, readonly: bool = False):
+        self.settings = settings
+        self.root = settings.library
+        self.readonly = readonly
+        self.db_path = self.root / DB_NAME
+        self.engine = create_db_engine(self.db_path, readonly=readonly)
+        self.sessions = make_session_factory(self.engine)
+        self._encoder: FrameEncoder | None = None
+        self._frame_index: VectorIndex | None = None
+        self._frame_sync: SyncReport | None = None
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
+        self._last_save = time.monotonic()
+        self._dirty = False
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        library: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        create: bool = False,
+        model: str | None = None,
+        fps: float | None = None,
+    ) -> Library:
+        """Open the library at ``library`` (or the settings' one), creating it if asked.
+
+        ``model`` and ``fps`` choose the encoder and sampling rate of a new library; for an
+        existing one they must agree with what it holds (vectors of two models never mix).
+        """
+        settings = settings or Settings.load()
+        if library is not None:
+            settings = settings.with_(library=Path(library).expanduser().absolute())
+        root = settings.library
+        if not (root / DB_NAME).exists():
+            if not create:
+                raise LibraryNotFoundError(
+                    f"no vsearch library at {root}: create one with `vsearch init` "
+                    "(or `vsearch index`, which creates it)"
+                )
+            return cls._create(settings, model=model, fps=fps)
+        lib = cls(settings, readonly=not os.access(root, os.W_OK))
+        lib._migrate()
+        lib._check_model(model, fps)
+        return lib
+
+    @classmethod
+    def _create(cls, settings: Settings, *, model: str | None, fps: float | None) -> Library:
+        from vsearch.models import create_encoder
+
+        spec = model or settings.model
+        fps = float(fps or settings.fps)
+        if not 0 < fps <= 60:
+            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
+        encoder = create_encoder(spec, device=settings.device)
+        try:
+            settings.library.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create library directory {settings.library}: {exc}"
+            ) from exc
+        lib = cls(settings.with_(model=spec, fps=fps))
+        with lib.writing():
+            lib._migrate()
+            with transaction(lib.sessions) as session:
+                queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
+                queries.set_meta("fps", repr(fps), session=session)
+                queries.set_meta("created_at", queries.now_iso(), session=session)
+        lib._encoder = encoder
+        log.info("created library %s with %s at %s fps", settings.library, spec, fps)
+        return lib
+
+    def _migrate(self) -> None:
+        if self.readonly:
+            return
+        try:
+            upgrade_database(self.engine)
+        except OperationalError as exc:
+            raise _storage_error(self.db_path, exc) from exc
+
+    def _check_model(self, model: str | None, fps: float | None) -> None:
+        meta = self.meta
+        if "encoder" not in meta:
+            raise LibraryError(f"{self.root}: library has no encoder recorded (incomplete init?)")
+        info = self.model_info
+        if model is not None:
+            from vsearch.models import parse_spec
+
+            family, arch, weights = parse_spec(model)
+            wanted = (family, arch)
+            if wanted != (info.family, info.arch) or (
+                weights and not weights.startswith("/") and weights != info.weights
+            ):
+                raise ModelMismatchError(
+                    f"library {self.root} holds vectors of {info.spec}; refusing to add vectors "
+                    f"of {model}. Use another --library for that model."
+                )
+        if fps is not None and abs(float(fps) - self.fps) > 1e-9:
+            raise ModelMismatchError(
+                f"library {self.root} samples {self.fps:g} frames/s; it cannot hold {fps:g}"
+            )
+
+    # --- facts ---------------------------------------------------------------------------
+
+    @property
+    def meta(self) -> dict[str, str]:
+        with self.sessions() as session:
+            return queries.get_meta(session=session)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo.from_dict(json.loads(self.meta["encoder"]))
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta.get("fps", "1.0"))
+
+    @property
+    def encoder(self) -> FrameEncoder:
+        """The library's frame encoder, created on first use and checked against provenance."""
+        if self._encoder is None:
+            from vsearch.models import create_encoder
+
+            info = self.model_info
+            encoder = create_encoder(info.spec, device=self.settings.device)
+            if encoder.info.key() != info.key():
+                raise ModelMismatchError(
+                    f"the weights of {info.spec} changed since the library was built "
+                    f"({info.weights} -> {encoder.info.weights}); vectors would not be comparable"
+                )
+            self._encoder = encoder
+        return self._encoder
+
+    # --- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the library's writer lock (one writer at a time; readers are never blocked)."""
+        if self.readonly:
+            raise StorageError(f"library {self.root} is read-only: cannot write to it")
+        if self._lock_depth == 0:
+            self._acquire_lock()
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0:
+                self._release_lock()
+
+    def _acquire_lock(self) -> None:
+        path = self.root / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _storage_error(path, exc) from exc
+        deadline = time.monotonic() + max(0.0, self.settings.lock_timeout)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read_holder(fd)
+                    os.close(fd)
+                    raise LibraryLockedError(
+                        f"library {self.root} is being written by another vsearch process"
+                        f"{holder}; wait for it to finish (or set VSEARCH_LOCK_TIMEOUT=SECONDS)"
+                    ) from None
+                time.sleep(0.2)
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # --- the frame index -----------------------------------------------------------------
+
+    @property
+    def frame_index(self) -> VectorIndex:
+        if self._frame_index is None:
+            self._frame_index, self._frame_sync = self._open_index(FRAME_INDEX)
+        return self._frame_index
+
+    @property
+    def frame_sync(self) -> SyncReport:
+        _ = self.frame_index
+        assert self._frame_sync is not None
+        return self._frame_sync
+
+    def _open_index(self, name: str) -> tuple[VectorIndex, SyncReport]:
+        with self.sessions() as session:
+            ids = queries.frame_ids(session=session)
+
+            def fetch(wanted):
+                return queries.iter_frame_vectors(session=session, ids=wanted)
+
+            index, report = open_synced_index(
+                "frames", self.root / name, self.model_info.dim, ids, fetch
+            )
+        if report.changed and not self.readonly:
+            # Repair the file too when no writer is busy; a busy writer saves it itself.
+            with contextlib.suppress(LibraryLockedError), self.writing():
+                self._save_index(index, name)
+        return index, report
+
+    def _save_index(self, index: VectorIndex, name: str) -> None:
+        try:
+            index.save(self.root / name)
+        except OSError as exc:
+            raise _storage_error(self.root / name, exc) from exc
+        except RuntimeError as exc:  # faiss reports write errors as RuntimeError
+            raise StorageError(f"cannot write {self.root / name}: {exc}") from exc
+
+    def save_indexes(self, *, force: bool = True) -> None:
+        """Persist the in-memory index (at most every INDEX_SAVE_INTERVAL unless ``force``)."""
+        if not self._dirty or self._frame_index is None:
+            return
+        if not force and time.monotonic() - self._last_save < INDEX_SAVE_INTERVAL:
+            return
+        self._save_index(self._frame_index, FRAME_INDEX)
+        self._dirty = False
+        self._last_save = time.monotonic()
+
+    def store_frames(
+        self,
+        path: str,
+        *,
+        times: np.ndarray,
+        informative: np.ndarray,
+        vectors: np.ndarray,
+        fields: dict[str, Any],
+    ) -> int:
+        """Commit one video's frames and facts in one transaction, then update the index."""
+        index = self.frame_index
+        try:
+            with transaction(self.sessions) as session:
+                video_id = queries.save_video(path, session=session, **fields)
+                new_ids, old_ids = queries.replace_frames(
+                    video_id, times, informative, vectors, session=session
+                )
+        except OperationalError as exc:
+            raise _storage_error(self.db_path, exc) from exc
+        if old_ids:
+            index.remove(np.asarray(old_ids, dtype=np.int64))
+        if len(new_ids):
+            index.add(new_ids, vectors)
+        self._dirty = True
+        return video_id
+
+    def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
+        """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+        with transaction(self.sessions) as session:
+            existing = queries.get_video(path, session=session)
+            removed: list[int] = []
+            if existing is not None:
+                removed, _ = queries.delete_video(existing.id, session=session)
+            queries.save_video(
+                path, session=session, status="failed", error=error, n_frames=0, **fields
+            )
+        if removed:
+            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
+            self._dirty = True
+
+    def delete_videos(self, video_ids: Sequence[int]) -> None:
+        if not video_ids:
+            return
+        removed: list[int] = []
+        with transaction(self.sessions) as session:
+            for vid in video_ids:
+                frames, _clips = queries.delete_video(vid, session=session)
+                removed.extend(frames)
+        if removed:
+            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
+        self._dirty = True
+
+    # --- reading -------------------------------------------------------------------------
+
+    def videos(self, *, errors_only: bool = False) -> list[VideoRecord]:
+        status = ("failed", "partial") if errors_only else None
+        with self.sessions() as session:
+            return queries.list_videos(session=session, status=status)
+
+    def close(self) -> None:
+        self.save_indexes()
+        if self._encoder is not None:
+            self._encoder.close()
+            self._encoder = None
+        self.engine.dispose()
+        self._release_lock()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- use cases (implemented in the pipeline modules) ---------------------------------
+
+    def index(self, paths: Sequence[str | Path], **kwargs: Any):
+        from vsearch.pipeline.indexing import index_videos
+
+        return index_videos(self, paths, **kwargs)
+
+    def search_image(self, image: str | Path, **kwargs: Any):
+        from vsearch.pipeline.search import search_image
+
+        return search_image(self, image, **kwargs)
+
+    def remove(self, path: str | Path) -> list[str]:
+        from vsearch.pipeline.maintenance import remove_videos
+
+        return remove_videos(self, path)
+
+    def stats(self) -> dict[str, Any]:
+        from vsearch.pipeline.maintenance import library_stats
+
+        return library_stats(self)
+
+    def doctor(self) -> dict[str, Any]:
+        from vsearch.pipeline.maintenance import run_doctor
+
+        return run_doctor(self)
+
+
+def _read_holder(fd: int) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode().strip() or "0")
+        if pid:
+            return f" (pid {pid})"
+    return ""
+
+
+def _storage_error(path: Path, exc: BaseException) -> StorageError:
+    text = str(exc)
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, OSError) and orig.errno == errno.ENOSPC or "full" in text.lower():
+        return StorageError(f"{path}: disk full; nothing committed before was lost ({orig})")
+    if (
+        isinstance(orig, OSError) and orig.errno in (errno.EROFS, errno.EACCES)
+    ) or "readonly" in text.lower().replace("-", "").replace(" ", ""):
+        return StorageError(f"{path}: library is read-only ({orig})")
+    if isinstance(orig, sqlite3.DatabaseError) and "malformed" in text:
+        return StorageError(f"{path}: database is damaged ({orig})")
+    return StorageError(f"{path}: write failed ({orig})")

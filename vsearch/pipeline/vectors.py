@@ -1,0 +1,101 @@
+"""Keeping a FAISS index file in agreement with the vectors stored in the database.
+
+The database is the source of truth (vectors are committed with their video, per video); an
+index file is a cache of it that may lag behind after a crash. On open the two are compared
+by id and the index is repaired from the stored vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vsearch.index import IndexFileError, VectorIndex, create_index, load_index
+
+log = logging.getLogger(__name__)
+
+FetchVectors = Callable[[Iterable[int] | None], Iterator[tuple[np.ndarray, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    name: str
+    in_db: int
+    in_file: int
+    added: int = 0
+    removed: int = 0
+    rebuilt: bool = False
+    reason: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.rebuilt)
+
+    @property
+    def agreed(self) -> bool:
+        return not self.changed
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "index": self.name,
+            "vectors_in_db": self.in_db,
+            "vectors_in_file": self.in_file,
+            "added": self.added,
+            "removed": self.removed,
+            "rebuilt": self.rebuilt,
+            "reason": self.reason,
+        }
+
+
+def open_synced_index(
+    name: str,
+    path: Path,
+    dim: int,
+    db_ids: np.ndarray,
+    fetch: FetchVectors,
+    kind: str = "faiss",
+) -> tuple[VectorIndex, SyncReport]:
+    """Load ``path`` (or start empty) and make its ids equal ``db_ids``."""
+    index: VectorIndex | None = None
+    reason = None
+    in_file = 0
+    if path.exists():
+        try:
+            index = load_index(kind, path)
+            in_file = index.ntotal
+            if index.dim != dim:
+                reason = f"index dimension {index.dim} != library dimension {dim}"
+                index = None
+        except IndexFileError as exc:
+            reason = str(exc)
+    elif len(db_ids):
+        reason = "index file missing"
+    if index is None:
+        index = create_index(kind, dim)
+        added = _add_from_db(index, fetch, None)
+        if reason:
+            log.warning("%s index rebuilt from stored vectors: %s", name, reason)
+        return index, SyncReport(
+            name, len(db_ids), in_file, added=added, rebuilt=bool(reason), reason=reason
+        )
+    file_ids = index.ids()
+    extra = np.setdiff1d(file_ids, db_ids, assume_unique=False)
+    missing = np.setdiff1d(db_ids, file_ids, assume_unique=False)
+    removed = index.remove(extra) if extra.size else 0
+    added = _add_from_db(index, fetch, missing.tolist()) if missing.size else 0
+    if removed or added:
+        log.info("%s index repaired: %d added, %d removed", name, added, removed)
+    return index, SyncReport(name, len(db_ids), in_file, added=added, removed=removed)
+
+
+def _add_from_db(index: VectorIndex, fetch: FetchVectors, ids: list[int] | None) -> int:
+    added = 0
+    for chunk_ids, vecs in fetch(ids):
+        if len(chunk_ids):
+            index.add(chunk_ids, vecs)
+            added += len(chunk_ids)
+    return added
