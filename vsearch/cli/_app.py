@@ -40,7 +40,7 @@ _state: dict[str, Any] = {"library": None, "quiet": False}
 LibraryOpt = Annotated[
     Path | None,
     typer.Option(
-        "--library", "-l", help="Library directory [env: VSEARCH_LIBRARY].", show_default=False
+        "--library", "-l", help="Library directory \\[env: VSEARCH_LIBRARY].", show_default=False
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -181,7 +181,7 @@ def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
     table = Table(title=title, title_justify="left")
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*[one_line(str(c)) for c in row])
     out.print(table)

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Indexing throughput against its two stages, on the same footage in one run.
+
+Prints, per encoder:
+  decode  - ffmpeg decode-only throughput at the library's sampling (same parallel decoders)
+  encode  - the bare encoder's throughput on the same (already decoded) frames
+  index   - `Library.index` end to end on a fresh library (video-seconds per second)
+  overlap - index / min(decode, encode): 1.0 means decoding and encoding fully overlap
+
+Usage: python scripts/bench_index.py [--models colorgrid torchvision:resnet18@random]
+           [--fps 1] [--decoders N] [--minutes 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def footage(out: Path, minutes: float) -> list[Path]:
+    """Real sample videos plus longer generated clips, so the run is long enough to time."""
+    from sample_data import build
+
+    sample = build(out / "sample") / "library"
+    extra = out / "long"
+    extra.mkdir(exist_ok=True)
+    sources = [
+        "testsrc2",
+        "mandelbrot",
+        "life=s=640x360:mold=10:r=25:ratio=0.4,format=yuv420p",
+        "cellauto=s=640x360:rule=110,format=yuv420p",
+    ]
+    seconds = max(10, int(minutes * 60 / len(sources)))
+    for i, src in enumerate(sources):
+        target = extra / f"long{i}.mp4"
+        if not target.exists():
+            spec = src if "=" in src else f"{src}=size=640x360:rate=25"
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    spec,
+                    "-t",
+                    str(seconds),
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    str(target),
+                ],
+                check=True,
+            )
+    return sorted(sample.rglob("*.mp4")) + sorted(extra.glob("*.mp4"))
+
+
+def decode_all(videos: list[Path], fps: float, size: int, workers: int) -> tuple[float, list]:
+    from vsearch.media import iter_frames, probe_video
+
+    def one(path: Path):
+        info = probe_video(path)
+        frames = [b.images for b in iter_frames(path, fps=fps, size=size, info=info)]
+        return info.duration, np.concatenate(frames) if frames else np.zeros((0, size, size, 3))
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(one, videos))
+    return time.perf_counter() - t0, results
+
+
+def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -> dict:
+    from vsearch.config import Settings
+    from vsearch.models import create_encoder
+    from vsearch.pipeline.library import Library
+
+    encoder = create_encoder(spec)
+    size = encoder.info.input_size
+    decode_s, decoded = decode_all(videos, fps, size, decoders)
+    seconds = sum(d for d, _ in decoded)
+    frames = np.concatenate([f for _, f in decoded])
+    encoder.encode_images(frames[: min(8, len(frames))])  # warm-up
+    t0 = time.perf_counter()
+    batch = encoder.batch_size
+    for lo in range(0, len(frames), batch):
+        encoder.encode_images(frames[lo : lo + batch])
+    encode_s = time.perf_counter() - t0
+    settings = Settings.load(
+        library=tmp / f"lib-{len(os.listdir(tmp))}", model=spec, fps=fps, decoders=decoders
+    )
+    lib = Library.open(settings=settings, create=True)
+    lib._encoder = encoder  # the same warmed-up encoder instance
+    t0 = time.perf_counter()
+    report = lib.index([str(v) for v in videos])
+    index_s = time.perf_counter() - t0
+    lib.close()
+    rates = {
+        "decode": seconds / decode_s,
+        "encode": seconds / encode_s,
+        "index": report.video_seconds / index_s,
+    }
+    return {
+        "model": spec,
+        "videos": len(videos),
+        "video_seconds": round(seconds, 1),
+        "frames": int(len(frames)),
+        "decode_video_s_per_s": round(rates["decode"], 1),
+        "encode_video_s_per_s": round(rates["encode"], 1),
+        "encode_frames_per_s": round(len(frames) / encode_s, 1),
+        "index_video_s_per_s": round(rates["index"], 1),
+        "overlap_ratio": round(rates["index"] / min(rates["decode"], rates["encode"]), 2),
+        "index_stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["colorgrid", "torchvision:resnet18@random"])
+    parser.add_argument("--fps", type=float, default=1.0)
+    parser.add_argument("--decoders", type=int, default=max(2, min(8, os.cpu_count() or 2)))
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=4.0,
+        help="minutes of generated footage added to the sample videos",
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        videos = footage(ROOT / "data" / "bench", args.minutes)
+        results = [bench(m, videos, args.fps, args.decoders, Path(tmp)) for m in args.models]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(
+        f"# {platform.machine()} {os.cpu_count()} cores, fps={args.fps}, "
+        f"decoders={args.decoders}, {results[0]['videos']} videos, "
+        f"{results[0]['video_seconds']} video-s"
+    )
+    print(
+        "| model | frames | decode (video-s/s) | encode (video-s/s) | encode (frames/s) "
+        "| index (video-s/s) | index / slower stage |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['model']} | {r['frames']} | {r['decode_video_s_per_s']} | "
+            f"{r['encode_video_s_per_s']} | {r['encode_frames_per_s']} | "
+            f"{r['index_video_s_per_s']} | {r['overlap_ratio']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
