@@ -97,6 +97,7 @@ def main(
     """
     _state["library"] = library
     _state["quiet"] = quiet
+    _state["verbose"] = verbose
     level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
     logging.basicConfig(
         level=max(level, logging.DEBUG),
@@ -108,12 +109,14 @@ def main(
 class RichProgress:
     """A rich progress bar on stderr (hidden with -q or when stderr is not a terminal)."""
 
-    def __init__(self, *, show_messages: bool = True):
+    def __init__(self, *, show_messages: bool | None = None):
         self.enabled = not _state["quiet"] and err.is_terminal
-        self.show_messages = show_messages
+        verbose = _state.get("verbose", 0) > 0
+        self.show_messages = verbose if show_messages is None else show_messages
         self._bar = None
         self._task = None
         self._frames = 0.0
+        self._videos = 0
 
     def begin(self, total: float, unit: str, description: str) -> None:
         if not self.enabled:
@@ -147,11 +150,13 @@ class RichProgress:
         if self._bar is None:
             return
         self._frames += info.get("frames", 0)
+        self._videos += info.get("videos", 0)
         task = self._bar.tasks[0]
         elapsed = max(task.elapsed or 0.0, 1e-6)
         fields: dict[str, str] = {}
         if self._unit == "s":
-            fields["done"] = f"{task.completed + amount:,.0f}/{task.total or 0:,.0f} video-s"
+            done, total = task.completed + amount, task.total or 0
+            fields["done"] = f"{self._videos} videos, {done:,.0f}/{total:,.0f} video-s"
             fields["rate"] = f"{self._frames / elapsed:.1f} frames/s"
         if "loss" in info:
             fields["rate"] = f"loss {info['loss']:.4f}"

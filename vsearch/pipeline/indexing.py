@@ -298,8 +298,8 @@ def _run_jobs(
                 _write_job(lib, job, report)
                 lib.save_indexes(force=False)
                 stages.add("write", time.perf_counter() - t0)
-                if job.error is not None and not job.times:
-                    progress.advance(max(0.0, job.estimate - last_time.get(job.path, 0.0)))
+                remaining = job.estimate - last_time.get(job.path, 0.0)
+                progress.advance(max(0.0, remaining), videos=1)
                 progress.message(_job_line(job))
                 done += 1
                 continue
