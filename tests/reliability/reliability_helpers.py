@@ -26,7 +26,7 @@ def has_encoder(name: str) -> bool:
     return any(line.split()[1:2] == [name] for line in proc.stdout.splitlines() if line.strip())
 
 
-def assert_consistent(root: Path) -> dict[str, int]:
+def assert_consistent(root: Path, *, create: bool = False) -> dict[str, int]:
     """Open the library at ``root`` as a user would and check that index and database agree.
 
     Returns counts: frames in the database, ids in the index file as found, stale ids that
@@ -45,7 +45,7 @@ def assert_consistent(root: Path) -> dict[str, int]:
         file_ids = faiss.vector_to_array(raw.id_map).astype(np.int64)
         assert len(np.unique(file_ids)) == len(file_ids), "duplicate ids in the index file"
     settings = Settings.load(library=root, model="colorgrid")
-    with Library.open(settings=settings) as lib:
+    with Library.open(settings=settings, create=create) as lib:
         with lib.sessions() as session:
             db_ids = np.sort(queries.frame_ids(session=session))
             videos = queries.list_videos(session=session)

@@ -149,7 +149,7 @@ class Library:
             from vsearch.models import parse_spec
 
             family, arch, weights = parse_spec(model)
-            wanted = (family, arch)
+            wanted = (family, arch or info.arch)  # a bare family name means "that family"
             if wanted != (info.family, info.arch) or (
                 weights and not weights.startswith("/") and weights != info.weights
             ):
