@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -75,3 +76,13 @@ def check_readonly_schema(engine: Engine, root: Path) -> None:
         f"library {root} needs a database upgrade ({current} -> {head}) but is read-only: "
         "open it once with write access"
     )
+
+
+def io_error_on_full_disk(path: Path, message: str) -> bool:
+    """SQLite in WAL mode reports a full disk as "disk I/O error": tell the two apart."""
+    if "i/o error" not in message.lower():
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < 256 * 1024
+    except OSError:
+        return False

@@ -423,7 +423,9 @@ def _read_holder(fd: int) -> str:
 def _storage_error(path: Path, exc: BaseException) -> StorageError:
     text = str(exc)
     orig = getattr(exc, "orig", exc)
-    if isinstance(orig, OSError) and orig.errno == errno.ENOSPC or "full" in text.lower():
+    if (
+        isinstance(orig, OSError) and orig.errno == errno.ENOSPC or "full" in text.lower()
+    ) or faults.io_error_on_full_disk(path, text):
         return StorageError(f"{path}: disk full; nothing committed before was lost ({orig})")
     if (
         isinstance(orig, OSError) and orig.errno in (errno.EROFS, errno.EACCES)
