@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 def create_db_engine(path: Path, *, readonly: bool = False) -> Engine:
     """SQLite in WAL mode: readers see the last committed state while a writer works."""
     url = f"sqlite:///file:{path}?mode=ro&uri=true" if readonly else f"sqlite:///{path}"
+    if readonly and not Path(f"{path}-wal").exists():
+        # Nothing waits in a WAL file: read it as immutable, which needs no -shm file, so a
+        # library on read-only storage (or a read-only directory) can still be searched.
+        url = f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true"
     engine = create_engine(url, future=True)
 
     @event.listens_for(engine, "connect")

@@ -127,6 +127,7 @@ def _plan(
             size, mtime = file_fingerprint(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
+            lib.record_failure(path, exc.cause, {})
             continue
         with lib.sessions() as session:
             known = queries.get_video(path, session=session)

@@ -32,6 +32,7 @@ from vsearch.errors import (
     ModelMismatchError,
     StorageError,
 )
+from vsearch.pipeline import faults
 from vsearch.pipeline.vectors import SyncReport, open_synced_index
 from vsearch.types import ModelInfo, VideoRecord
 
@@ -97,6 +98,10 @@ class Library:
             return cls._create(settings, model=model, fps=fps)
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
         lib._migrate()
+        if create and not lib.readonly and "encoder" not in lib.meta:
+            # A run killed while creating the library: finish creating it.
+            lib.close()
+            return cls._create(settings, model=model, fps=fps)
         lib._check_model(model, fps)
         return lib
 
@@ -128,6 +133,7 @@ class Library:
 
     def _migrate(self) -> None:
         if self.readonly:
+            faults.check_readonly_schema(self.engine, self.root)
             return
         try:
             upgrade_database(self.engine)
@@ -143,7 +149,7 @@ class Library:
             from vsearch.models import parse_spec
 
             family, arch, weights = parse_spec(model)
-            wanted = (family, arch)
+            wanted = (family, arch or info.arch)  # a bare family name means "that family"
             if wanted != (info.family, info.arch) or (
                 weights and not weights.startswith("/") and weights != info.weights
             ):
@@ -190,12 +196,15 @@ class Library:
     # --- writing -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the library's writer lock (one writer at a time; readers are never blocked)."""
+    def writing(self, *, wait: bool = True) -> Iterator[None]:
+        """Hold the library's writer lock (one writer at a time; readers are never blocked).
+
+        ``wait=False`` never waits for another writer (LibraryLockedError at once).
+        """
         if self.readonly:
             raise StorageError(f"library {self.root} is read-only: cannot write to it")
         if self._lock_depth == 0:
-            self._acquire_lock()
+            self._acquire_lock(self.settings.lock_timeout if wait else 0.0)
         self._lock_depth += 1
         try:
             yield
@@ -204,13 +213,13 @@ class Library:
             if self._lock_depth == 0:
                 self._release_lock()
 
-    def _acquire_lock(self) -> None:
+    def _acquire_lock(self, timeout: float) -> None:
         path = self.root / LOCK_NAME
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise _storage_error(path, exc) from exc
-        deadline = time.monotonic() + max(0.0, self.settings.lock_timeout)
+        deadline = time.monotonic() + max(0.0, timeout)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -228,6 +237,7 @@ class Library:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
+        faults.remove_stale_temp_files(self.root)
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
@@ -260,9 +270,15 @@ class Library:
                 "frames", self.root / name, self.model_info.dim, ids, fetch
             )
         if report.changed and not self.readonly:
-            # Repair the file too when no writer is busy; a busy writer saves it itself.
-            with contextlib.suppress(LibraryLockedError), self.writing():
-                self._save_index(index, name)
+            # Repair the file too when no writer is busy; a busy writer saves it itself. A
+            # reader never waits for the lock and still works when the save fails.
+            try:
+                with self.writing(wait=False):
+                    self._save_index(index, name)
+            except LibraryLockedError:
+                pass
+            except StorageError as exc:
+                log.warning("repaired %s index kept in memory only: %s", name, exc)
         return index, report
 
     def _save_index(self, index: VectorIndex, name: str) -> None:
@@ -277,7 +293,8 @@ class Library:
         """Persist the in-memory index (at most every INDEX_SAVE_INTERVAL unless ``force``)."""
         if not self._dirty or self._frame_index is None:
             return
-        if not force and time.monotonic() - self._last_save < INDEX_SAVE_INTERVAL:
+        interval = faults.save_interval(INDEX_SAVE_INTERVAL)
+        if not force and time.monotonic() - self._last_save < interval:
             return
         self._save_index(self._frame_index, FRAME_INDEX)
         self._dirty = False
@@ -311,14 +328,17 @@ class Library:
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
-        with transaction(self.sessions) as session:
-            existing = queries.get_video(path, session=session)
-            removed: list[int] = []
-            if existing is not None:
-                removed, _ = queries.delete_video(existing.id, session=session)
-            queries.save_video(
-                path, session=session, status="failed", error=error, n_frames=0, **fields
-            )
+        removed: list[int] = []
+        try:
+            with transaction(self.sessions) as session:
+                existing = queries.get_video(path, session=session)
+                if existing is not None:
+                    removed, _ = queries.delete_video(existing.id, session=session)
+                queries.save_video(
+                    path, session=session, status="failed", error=error, n_frames=0, **fields
+                )
+        except OperationalError as exc:
+            raise _storage_error(self.db_path, exc) from exc
         if removed:
             self.frame_index.remove(np.asarray(removed, dtype=np.int64))
             self._dirty = True
@@ -343,12 +363,20 @@ class Library:
             return queries.list_videos(session=session, status=status)
 
     def close(self) -> None:
-        self.save_indexes()
-        if self._encoder is not None:
-            self._encoder.close()
-            self._encoder = None
-        self.engine.dispose()
-        self._release_lock()
+        try:
+            if self._dirty and self._lock_depth == 0 and not self.readonly:
+                # Changes left by a failed run: save them only as the writer (the database
+                # holds them anyway; the index is repaired from it on the next open).
+                with contextlib.suppress(LibraryLockedError), self.writing(wait=False):
+                    self.save_indexes()
+            else:
+                self.save_indexes()
+        finally:
+            if self._encoder is not None:
+                self._encoder.close()
+                self._encoder = None
+            self.engine.dispose()
+            self._release_lock()
 
     def __enter__(self) -> Library:
         return self
@@ -395,7 +423,9 @@ def _read_holder(fd: int) -> str:
 def _storage_error(path: Path, exc: BaseException) -> StorageError:
     text = str(exc)
     orig = getattr(exc, "orig", exc)
-    if isinstance(orig, OSError) and orig.errno == errno.ENOSPC or "full" in text.lower():
+    if (
+        isinstance(orig, OSError) and orig.errno == errno.ENOSPC or "full" in text.lower()
+    ) or faults.io_error_on_full_disk(path, text):
         return StorageError(f"{path}: disk full; nothing committed before was lost ({orig})")
     if (
         isinstance(orig, OSError) and orig.errno in (errno.EROFS, errno.EACCES)

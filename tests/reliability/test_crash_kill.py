@@ -1,0 +1,135 @@
+"""Kill `vsearch index` at random moments (SIGKILL, including inside index saves) and stop it
+with Ctrl+C (SIGINT); after each stop the library must open, its FAISS index and database must
+agree id for id, and a new run must finish the job."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from reliability_helpers import X264, assert_consistent, lavfi
+
+REPO = Path(__file__).resolve().parents[2]
+KILLS = 22
+SAVE_DELAY = "0.25"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(REPO), VSEARCH_DECODERS="2", **extra)
+    env.pop("VSEARCH_LIBRARY", None)
+    return env
+
+
+def start_index(lib: Path, videos: Path, **env: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "vsearch", "-q", "--library", str(lib), "index", str(videos)]
+    cmd += ["--model", "colorgrid", "--fps", "4"]
+    return subprocess.Popen(
+        cmd,
+        env=cli_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group: the kill takes its ffmpeg children too
+    )
+
+
+def make_videos(root: Path, n: int) -> Path:
+    for i in range(n):
+        src = f"testsrc2=s=64x48:r=10:d={2 + i % 3},hue=h={i * 40}"
+        lavfi(root / f"clip{i:02d}.mp4", src, *X264)
+    return root
+
+
+def temp_files(lib: Path) -> list[Path]:
+    return list(lib.glob(".*.tmp")) if lib.exists() else []
+
+
+def indexed_count(lib: Path) -> int:
+    db = lib / "library.db"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM videos WHERE status='indexed'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def kill_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_damages_the_library(tmp_path):
+    rng = random.Random(6)
+    videos = make_videos(tmp_path / "videos", 7)
+    lib = tmp_path / "lib"
+    landed = in_save = lagging = 0
+    attempts = 0
+    while landed < KILLS and attempts < 3 * KILLS:
+        attempts += 1
+        # Give every run work to do: changed files are decoded again and replace old frames.
+        for path in rng.sample(sorted(videos.iterdir()), 4):
+            os.utime(path, (time.time(), time.time() + attempts))
+        proc = start_index(lib, videos, VSEARCH_FAULT_SLOW_SAVE=SAVE_DELAY)
+        if attempts % 3 == 0:  # wait for a save to be under way, then kill inside it
+            deadline = time.monotonic() + 15
+            while not temp_files(lib) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
+            time.sleep(rng.uniform(0.3, 3.5))
+        saving = bool(temp_files(lib))
+        alive = proc.poll() is None
+        kill_group(proc, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        if alive:
+            landed += 1
+            in_save += saving
+        counts = assert_consistent(lib, create=True)
+        lagging += counts["file"] != counts["db"] or counts["stale"] > 0
+        assert not temp_files(lib), "a stale temporary save file was left behind"
+
+    assert landed >= KILLS
+    assert in_save >= 5, f"only {in_save} kills landed inside an index save"
+    assert lagging >= 1, "no kill ever left the index file behind the database"
+    final = start_index(lib, videos)
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    counts = assert_consistent(lib)
+    assert counts["videos"] == 7 and indexed_count(lib) == 7
+    assert counts["db"] == counts["file"] > 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_committed_videos(tmp_path):
+    videos = make_videos(tmp_path / "videos", 6)
+    lib = tmp_path / "lib"
+    proc = start_index(lib, videos, VSEARCH_FAULT_SLOW_SAVE="0.5")
+    deadline = time.monotonic() + 60
+    while indexed_count(lib) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    committed = indexed_count(lib)
+    proc.send_signal(signal.SIGINT)  # the process only, as a terminal's Ctrl+C reaches Python
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert indexed_count(lib) >= committed
+    counts = assert_consistent(lib)
+    assert 0 < counts["videos"] < 6 or indexed_count(lib) == 6
+    again = start_index(lib, videos)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert indexed_count(lib) == 6
+    assert_consistent(lib)

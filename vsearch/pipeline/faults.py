@@ -1,0 +1,88 @@
+"""Keeping a library safe when things go wrong: stale files, read-only schemas, test hooks.
+
+Fault-injection hooks (for the crash tests; they change nothing unless set):
+
+``VSEARCH_FAULT_SLOW_SAVE=SECONDS``
+    Every index save sleeps this long after the temporary file is written and before it is
+    renamed over the index (see ``vsearch.index.base.atomic_write``), and a long run saves the
+    index after every video instead of every ``INDEX_SAVE_INTERVAL`` seconds, so that a test
+    can kill ``vsearch index`` in the middle of a save.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from vsearch.db.migrate import current_revision, head_revision
+from vsearch.errors import LibraryError, SchemaTooNewError, StorageError
+
+log = logging.getLogger(__name__)
+
+SLOW_SAVE_ENV = "VSEARCH_FAULT_SLOW_SAVE"
+
+
+def save_interval(default: float) -> float:
+    """Seconds between index saves during a run: 0 under ``VSEARCH_FAULT_SLOW_SAVE``."""
+    return 0.0 if os.environ.get(SLOW_SAVE_ENV) else default
+
+
+def remove_stale_temp_files(root: Path) -> list[Path]:
+    """Delete the temporary files of index saves that a killed process left behind.
+
+    Only the holder of the writer lock saves, so once a process holds it no other save is in
+    progress and every ``.<name>.*.tmp`` file in the library folder is garbage.
+    """
+    removed = []
+    try:
+        candidates = list(root.glob(".*.tmp"))
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            path.unlink()
+            removed.append(path)
+        except OSError as exc:
+            log.debug("cannot remove stale %s: %s", path, exc)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted save", len(removed))
+    return removed
+
+
+def check_readonly_schema(engine: Engine, root: Path) -> None:
+    """A read-only library is not migrated: refuse schemas this vsearch cannot read."""
+    try:
+        current = current_revision(engine)
+    except Exception as exc:  # sqlite3 errors arrive wrapped in several SQLAlchemy types
+        raise StorageError(f"{root}: cannot read the library database ({exc})") from exc
+    head = head_revision()
+    if current == head:
+        return
+    from alembic.script import ScriptDirectory
+
+    from vsearch.db.migrate import _config
+
+    known = {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
+    if current not in known:
+        raise SchemaTooNewError(
+            f"the library's database is at schema revision {current}, which this vsearch does "
+            "not know: it was written by a newer vsearch; upgrade vsearch to open it"
+        )
+    raise LibraryError(
+        f"library {root} needs a database upgrade ({current} -> {head}) but is read-only: "
+        "open it once with write access"
+    )
+
+
+def io_error_on_full_disk(path: Path, message: str) -> bool:
+    """SQLite in WAL mode reports a full disk as "disk I/O error": tell the two apart."""
+    if "i/o error" not in message.lower():
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < 256 * 1024
+    except OSError:
+        return False
