@@ -32,12 +32,14 @@ from vsearch.errors import (
     ModelMismatchError,
     StorageError,
 )
+from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips
 from vsearch.pipeline.vectors import SyncReport, open_synced_index
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
     from vsearch.index import VectorIndex
     from vsearch.models import FrameEncoder
+    from vsearch.models.temporal import TemporalPooler
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class Library:
         self._lock_depth = 0
         self._last_save = time.monotonic()
         self._dirty = False
+        self._clip_index: VectorIndex | None = None
+        self._clip_sync: SyncReport | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -280,6 +284,8 @@ class Library:
         if not force and time.monotonic() - self._last_save < INDEX_SAVE_INTERVAL:
             return
         self._save_index(self._frame_index, FRAME_INDEX)
+        if self._clip_index is not None:
+            self._save_index(self._clip_index, CLIP_INDEX)
         self._dirty = False
         self._last_save = time.monotonic()
 
@@ -294,11 +300,21 @@ class Library:
     ) -> int:
         """Commit one video's frames and facts in one transaction, then update the index."""
         index = self.frame_index
+        clip_index = self.clip_index
+        clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
         try:
             with transaction(self.sessions) as session:
                 video_id = queries.save_video(path, session=session, **fields)
                 new_ids, old_ids = queries.replace_frames(
                     video_id, times, informative, vectors, session=session
+                )
+                new_clips, old_clips = queries.replace_clips(
+                    video_id,
+                    clips.starts,
+                    clips.ends,
+                    clips.informative,
+                    clips.vectors,
+                    session=session,
                 )
         except OperationalError as exc:
             raise _storage_error(self.db_path, exc) from exc
@@ -306,6 +322,9 @@ class Library:
             index.remove(np.asarray(old_ids, dtype=np.int64))
         if len(new_ids):
             index.add(new_ids, vectors)
+        self.remove_clip_vectors(old_clips)
+        if len(new_clips):
+            clip_index.add(new_clips, clips.vectors)
         self._dirty = True
         return video_id
 
@@ -314,25 +333,30 @@ class Library:
         with transaction(self.sessions) as session:
             existing = queries.get_video(path, session=session)
             removed: list[int] = []
+            removed_clips: list[int] = []
             if existing is not None:
-                removed, _ = queries.delete_video(existing.id, session=session)
+                removed, removed_clips = queries.delete_video(existing.id, session=session)
             queries.save_video(
                 path, session=session, status="failed", error=error, n_frames=0, **fields
             )
         if removed:
             self.frame_index.remove(np.asarray(removed, dtype=np.int64))
             self._dirty = True
+        self.remove_clip_vectors(removed_clips)
 
     def delete_videos(self, video_ids: Sequence[int]) -> None:
         if not video_ids:
             return
         removed: list[int] = []
+        removed_clips: list[int] = []
         with transaction(self.sessions) as session:
             for vid in video_ids:
                 frames, _clips = queries.delete_video(vid, session=session)
                 removed.extend(frames)
+                removed_clips.extend(_clips)
         if removed:
             self.frame_index.remove(np.asarray(removed, dtype=np.int64))
+        self.remove_clip_vectors(removed_clips)
         self._dirty = True
 
     # --- reading -------------------------------------------------------------------------
@@ -382,6 +406,72 @@ class Library:
         from vsearch.pipeline.maintenance import run_doctor
 
         return run_doctor(self)
+
+    # --- clips (pipeline/clips.py) -------------------------------------------------------
+
+    @property
+    def pooler(self) -> TemporalPooler:
+        """The temporal pooler of the library's clips (``mean`` unless one was trained)."""
+        if self.__dict__.get("_pooler_cache") is None:
+            self.__dict__["_pooler_cache"] = load_library_pooler(self)
+        return self.__dict__["_pooler_cache"]
+
+    @property
+    def clip_index(self) -> VectorIndex:
+        if self._clip_index is None:
+            with self.sessions() as session:
+                ids = queries.clip_ids(session=session)
+
+                def fetch(wanted):
+                    return queries.iter_clip_vectors(session=session, ids=wanted)
+
+                self._clip_index, self._clip_sync = open_synced_index(
+                    "clips", self.root / CLIP_INDEX, self.model_info.dim, ids, fetch
+                )
+            if self._clip_sync.changed and not self.readonly:
+                with contextlib.suppress(LibraryLockedError), self.writing():
+                    self._save_index(self._clip_index, CLIP_INDEX)
+        return self._clip_index
+
+    @property
+    def clip_sync(self) -> SyncReport:
+        _ = self.clip_index
+        assert self._clip_sync is not None
+        return self._clip_sync
+
+    def remove_clip_vectors(self, ids: Sequence[int]) -> None:
+        if len(ids):
+            self.clip_index.remove(np.asarray(ids, dtype=np.int64))
+            self._dirty = True
+
+    def rebuild_clip_index(self) -> None:
+        """Rebuild the clip index from the stored clip vectors and save it."""
+        (self.root / CLIP_INDEX).unlink(missing_ok=True)
+        self._clip_index = None
+        _ = self.clip_index
+        self._save_index(self.clip_index, CLIP_INDEX)
+
+    def search_video(
+        self,
+        path: str | Path,
+        start: float | None = None,
+        end: float | None = None,
+        k: int = 10,
+        **kwargs: Any,
+    ):
+        from vsearch.pipeline.clip_search import search_video
+
+        return search_video(self, path, start=start, end=end, k=k, **kwargs)
+
+    def search_text(self, text: str, k: int = 10, **kwargs: Any):
+        from vsearch.pipeline.clip_search import search_text
+
+        return search_text(self, text, k=k, **kwargs)
+
+    def train_temporal(self, arch: str, **kwargs: Any):
+        from vsearch.pipeline.training import train_temporal
+
+        return train_temporal(self, arch, **kwargs)
 
 
 def _read_holder(fd: int) -> str:
