@@ -446,10 +446,15 @@ class Library:
 
     def rebuild_clip_index(self) -> None:
         """Rebuild the clip index from the stored clip vectors and save it."""
-        (self.root / CLIP_INDEX).unlink(missing_ok=True)
-        self._clip_index = None
-        _ = self.clip_index
-        self._save_index(self.clip_index, CLIP_INDEX)
+        from vsearch.index import create_index
+
+        index = create_index("faiss", self.model_info.dim)
+        with self.sessions() as session:
+            for ids, vectors in queries.iter_clip_vectors(session=session):
+                index.add(ids, vectors)
+        self._clip_index = index
+        self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
+        self._save_index(index, CLIP_INDEX)
 
     def search_video(
         self,
