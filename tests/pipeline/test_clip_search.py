@@ -6,13 +6,27 @@ import json
 import shutil
 
 import pytest
-from conftest import concat_videos, ffmpeg, make_video
 from typer.testing import CliRunner
 
 from vsearch.cli import app
 from vsearch.db import queries
 from vsearch.errors import CheckpointError, NoTextTowerError
 from vsearch.pipeline.clips import use_pooler
+
+
+def _shared_helpers():
+    """tests/conftest.py's video helpers (a plain `import conftest` is ambiguous here)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("vsearch_tests_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.concat_videos, module.ffmpeg, module.make_video
+
+
+concat_videos, ffmpeg, make_video = _shared_helpers()
 
 
 @pytest.fixture(scope="module")

@@ -278,9 +278,7 @@ def iter_clip_vectors(
     *, session: Session, ids: Iterable[int] | None = None, chunk: int = 20000
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids, float32 vectors) of stored clips, in chunks, from ``ids`` or all."""
-    id_list = (
-        sorted(int(i) for i in ids) if ids is not None else clip_ids(session=session).tolist()
-    )
+    id_list = sorted(int(i) for i in ids) if ids is not None else clip_ids(session=session).tolist()
     for lo in range(0, len(id_list), chunk):
         part = id_list[lo : lo + chunk]
         rows = session.execute(
