@@ -4,6 +4,7 @@ Each command parses its options, builds Settings, calls one pipeline function an
 result as a table or, with --json, as JSON. Commands live in one module per area.
 """
 
+import vsearch.cli.train_cmds  # noqa: F401  (registers `train`)
 from vsearch.cli import library_cmds, search_cmds  # noqa: F401  (register commands)
 from vsearch.cli._app import app
 

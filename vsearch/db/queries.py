@@ -234,3 +234,102 @@ def frame_locations(
 
 def count_frames(*, session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(FrameRow)) or 0)
+
+
+# --- clips ---------------------------------------------------------------------------------
+
+
+def replace_clips(
+    video_id: int,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    informative: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    session: Session,
+) -> tuple[np.ndarray, list[int]]:
+    """Store a video's clips (replacing old ones); return (new ids, removed old ids)."""
+    old = list(session.scalars(select(ClipRow.id).where(ClipRow.video_id == video_id)))
+    if old:
+        session.execute(delete(ClipRow).where(ClipRow.video_id == video_id))
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    rows = [
+        {
+            "video_id": video_id,
+            "start": float(s),
+            "end": float(e),
+            "informative": bool(inf),
+            "vector": vec.tobytes(),
+        }
+        for s, e, inf, vec in zip(starts, ends, informative, vectors, strict=True)
+    ]
+    if not rows:
+        return np.zeros(0, dtype=np.int64), old
+    ids = session.scalars(insert(ClipRow).returning(ClipRow.id, sort_by_parameter_order=True), rows)
+    return np.fromiter(ids, dtype=np.int64, count=len(rows)), old
+
+
+def clip_ids(*, session: Session) -> np.ndarray:
+    ids = session.scalars(select(ClipRow.id).order_by(ClipRow.id))
+    return np.fromiter(ids, dtype=np.int64)
+
+
+def iter_clip_vectors(
+    *, session: Session, ids: Iterable[int] | None = None, chunk: int = 20000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (ids, float32 vectors) of stored clips, in chunks, from ``ids`` or all."""
+    id_list = sorted(int(i) for i in ids) if ids is not None else clip_ids(session=session).tolist()
+    for lo in range(0, len(id_list), chunk):
+        part = id_list[lo : lo + chunk]
+        rows = session.execute(
+            select(ClipRow.id, ClipRow.vector).where(ClipRow.id.in_(part)).order_by(ClipRow.id)
+        ).all()
+        yield _unpack(rows)
+
+
+def video_clips(
+    video_id: int, *, session: Session
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, starts, ends, informative, vectors) of one video's clips, in time order."""
+    rows = session.execute(
+        select(ClipRow.id, ClipRow.start, ClipRow.end, ClipRow.informative, ClipRow.vector)
+        .where(ClipRow.video_id == video_id)
+        .order_by(ClipRow.start, ClipRow.id)
+    ).all()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    starts = np.array([r[1] for r in rows], dtype=np.float64)
+    ends = np.array([r[2] for r in rows], dtype=np.float64)
+    informative = np.array([bool(r[3]) for r in rows], dtype=bool)
+    if rows:
+        vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32)
+        vectors = vectors.reshape(len(rows), -1)
+    else:
+        vectors = np.zeros((0, 0), dtype=np.float32)
+    return ids, starts, ends, informative, vectors
+
+
+def clip_locations(ids: Iterable[int], *, session: Session) -> dict[int, tuple[int, bool]]:
+    """clip id -> (video id, informative)."""
+    id_list = [int(i) for i in ids]
+    out: dict[int, tuple[int, bool]] = {}
+    for lo in range(0, len(id_list), 900):
+        part = id_list[lo : lo + 900]
+        rows = session.execute(
+            select(ClipRow.id, ClipRow.video_id, ClipRow.informative).where(ClipRow.id.in_(part))
+        )
+        for cid, vid, inf in rows:
+            out[int(cid)] = (int(vid), bool(inf))
+    return out
+
+
+def update_clip_vectors(ids: np.ndarray, vectors: np.ndarray, *, session: Session) -> None:
+    """Overwrite the vectors of existing clips (re-pooling keeps clip ids)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    session.execute(
+        update(ClipRow),
+        [{"id": int(i), "vector": v.tobytes()} for i, v in zip(ids, vectors, strict=True)],
+    )
+
+
+def count_clips(*, session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(ClipRow)) or 0)

@@ -19,6 +19,15 @@ from .registry import (
     parse_spec,
     register_encoder,
 )
+from .temporal import (
+    TemporalPooler,
+    TrainConfig,
+    create_pooler,
+    list_poolers,
+    read_checkpoint,
+    register_pooler,
+    train_pooler,
+)
 from .torchvision_encoder import TorchvisionEncoder
 
 __all__ = [
@@ -34,4 +43,11 @@ __all__ = [
     "parse_spec",
     "register_encoder",
     "register_tiny_test_configs",
+    "TemporalPooler",
+    "TrainConfig",
+    "create_pooler",
+    "list_poolers",
+    "read_checkpoint",
+    "register_pooler",
+    "train_pooler",
 ]

@@ -162,8 +162,9 @@ def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str
         with transaction(lib.sessions) as session:
             existing = queries.get_video(path, session=session)
             if existing is not None:
-                removed, _ = queries.delete_video(existing.id, session=session)
+                removed, removed_clips = queries.delete_video(existing.id, session=session)
                 lib.frame_index.remove(np.asarray(removed, dtype=np.int64))
+                lib.remove_clip_vectors(removed_clips)
             queries.rename_video(source.id, path, session=session, size=size, mtime=mtime)
         lib._dirty = True
         log.info("%s: renamed from %s, vectors reused", path, source.path)

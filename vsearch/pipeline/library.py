@@ -33,12 +33,14 @@ from vsearch.errors import (
     StorageError,
 )
 from vsearch.pipeline import faults
+from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips
 from vsearch.pipeline.vectors import SyncReport, open_synced_index
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
     from vsearch.index import VectorIndex
     from vsearch.models import FrameEncoder
+    from vsearch.models.temporal import TemporalPooler
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class Library:
         self._lock_depth = 0
         self._last_save = time.monotonic()
         self._dirty = False
+        self._clip_index: VectorIndex | None = None
+        self._clip_sync: SyncReport | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -250,7 +254,9 @@ class Library:
     @property
     def frame_index(self) -> VectorIndex:
         if self._frame_index is None:
-            self._frame_index, self._frame_sync = self._open_index(FRAME_INDEX)
+            self._frame_index, self._frame_sync = self._open_index(
+                FRAME_INDEX, "frames", queries.frame_ids, queries.iter_frame_vectors
+            )
         return self._frame_index
 
     @property
@@ -259,15 +265,18 @@ class Library:
         assert self._frame_sync is not None
         return self._frame_sync
 
-    def _open_index(self, name: str) -> tuple[VectorIndex, SyncReport]:
+    def _open_index(
+        self, name: str, label: str, stored_ids, stored_vectors
+    ) -> tuple[VectorIndex, SyncReport]:
+        """Load index file ``name`` and make it agree with the vectors stored in the DB."""
         with self.sessions() as session:
-            ids = queries.frame_ids(session=session)
+            ids = stored_ids(session=session)
 
             def fetch(wanted):
-                return queries.iter_frame_vectors(session=session, ids=wanted)
+                return stored_vectors(session=session, ids=wanted)
 
             index, report = open_synced_index(
-                "frames", self.root / name, self.model_info.dim, ids, fetch
+                label, self.root / name, self.model_info.dim, ids, fetch
             )
         if report.changed and not self.readonly:
             # Repair the file too when no writer is busy; a busy writer saves it itself. A
@@ -297,6 +306,8 @@ class Library:
         if not force and time.monotonic() - self._last_save < interval:
             return
         self._save_index(self._frame_index, FRAME_INDEX)
+        if self._clip_index is not None:
+            self._save_index(self._clip_index, CLIP_INDEX)
         self._dirty = False
         self._last_save = time.monotonic()
 
@@ -311,11 +322,21 @@ class Library:
     ) -> int:
         """Commit one video's frames and facts in one transaction, then update the index."""
         index = self.frame_index
+        clip_index = self.clip_index
+        clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
         try:
             with transaction(self.sessions) as session:
                 video_id = queries.save_video(path, session=session, **fields)
                 new_ids, old_ids = queries.replace_frames(
                     video_id, times, informative, vectors, session=session
+                )
+                new_clips, old_clips = queries.replace_clips(
+                    video_id,
+                    clips.starts,
+                    clips.ends,
+                    clips.informative,
+                    clips.vectors,
+                    session=session,
                 )
         except OperationalError as exc:
             raise _storage_error(self.db_path, exc) from exc
@@ -323,17 +344,21 @@ class Library:
             index.remove(np.asarray(old_ids, dtype=np.int64))
         if len(new_ids):
             index.add(new_ids, vectors)
+        self.remove_clip_vectors(old_clips)
+        if len(new_clips):
+            clip_index.add(new_clips, clips.vectors)
         self._dirty = True
         return video_id
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
         removed: list[int] = []
+        removed_clips: list[int] = []
         try:
             with transaction(self.sessions) as session:
                 existing = queries.get_video(path, session=session)
                 if existing is not None:
-                    removed, _ = queries.delete_video(existing.id, session=session)
+                    removed, removed_clips = queries.delete_video(existing.id, session=session)
                 queries.save_video(
                     path, session=session, status="failed", error=error, n_frames=0, **fields
                 )
@@ -342,17 +367,21 @@ class Library:
         if removed:
             self.frame_index.remove(np.asarray(removed, dtype=np.int64))
             self._dirty = True
+        self.remove_clip_vectors(removed_clips)
 
     def delete_videos(self, video_ids: Sequence[int]) -> None:
         if not video_ids:
             return
         removed: list[int] = []
+        removed_clips: list[int] = []
         with transaction(self.sessions) as session:
             for vid in video_ids:
                 frames, _clips = queries.delete_video(vid, session=session)
                 removed.extend(frames)
+                removed_clips.extend(_clips)
         if removed:
             self.frame_index.remove(np.asarray(removed, dtype=np.int64))
+        self.remove_clip_vectors(removed_clips)
         self._dirty = True
 
     # --- reading -------------------------------------------------------------------------
@@ -410,6 +439,68 @@ class Library:
         from vsearch.pipeline.maintenance import run_doctor
 
         return run_doctor(self)
+
+    # --- clips (pipeline/clips.py) -------------------------------------------------------
+
+    @property
+    def pooler(self) -> TemporalPooler:
+        """The temporal pooler of the library's clips (``mean`` unless one was trained)."""
+        if self.__dict__.get("_pooler_cache") is None:
+            self.__dict__["_pooler_cache"] = load_library_pooler(self)
+        return self.__dict__["_pooler_cache"]
+
+    @property
+    def clip_index(self) -> VectorIndex:
+        if self._clip_index is None:
+            self._clip_index, self._clip_sync = self._open_index(
+                CLIP_INDEX, "clips", queries.clip_ids, queries.iter_clip_vectors
+            )
+        return self._clip_index
+
+    @property
+    def clip_sync(self) -> SyncReport:
+        _ = self.clip_index
+        assert self._clip_sync is not None
+        return self._clip_sync
+
+    def remove_clip_vectors(self, ids: Sequence[int]) -> None:
+        if len(ids):
+            self.clip_index.remove(np.asarray(ids, dtype=np.int64))
+            self._dirty = True
+
+    def rebuild_clip_index(self) -> None:
+        """Rebuild the clip index from the stored clip vectors and save it."""
+        from vsearch.index import create_index
+
+        index = create_index("faiss", self.model_info.dim)
+        with self.sessions() as session:
+            for ids, vectors in queries.iter_clip_vectors(session=session):
+                index.add(ids, vectors)
+        self._clip_index = index
+        self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
+        self._save_index(index, CLIP_INDEX)
+
+    def search_video(
+        self,
+        path: str | Path,
+        start: float | None = None,
+        end: float | None = None,
+        k: int = 10,
+        **kwargs: Any,
+    ):
+        from vsearch.pipeline.clip_search import search_video
+
+        return search_video(self, path, start=start, end=end, k=k, **kwargs)
+
+    def search_text(self, text: str, k: int = 10, **kwargs: Any):
+        from vsearch.pipeline.clip_search import search_text
+
+        return search_text(self, text, k=k, **kwargs)
+
+    def train_temporal(self, arch: str, **kwargs: Any):
+        from vsearch.pipeline.training import train_temporal
+
+        return train_temporal(self, arch, **kwargs)
 
 
 def _read_holder(fd: int) -> str:

@@ -1,0 +1,122 @@
+"""Query by clip end to end (colorgrid): copies found at the right segment, clips kept in sync."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from vsearch.cli import app
+from vsearch.db import queries
+from vsearch.errors import CheckpointError, NoTextTowerError
+from vsearch.pipeline.clips import use_pooler
+
+
+def _shared_helpers():
+    """tests/conftest.py's video helpers (a plain `import conftest` is ambiguous here)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("vsearch_tests_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.concat_videos, module.ffmpeg, module.make_video
+
+
+concat_videos, ffmpeg, make_video = _shared_helpers()
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory, clips):
+    root = tmp_path_factory.mktemp("clipsearch")
+    lib = root / "lib"
+    lib.mkdir()
+    long = concat_videos(lib / "long.mp4", [clips["mandel"], clips["life"], clips["testsrc"]])
+    shutil.copy(clips["smpte"], lib / "smpte.mkv")
+    q = root / "q"
+    q.mkdir()
+    # Seconds 4-8 of long.mp4 (the life clip), flipped and recoloured, between other footage.
+    part = q / "part.mp4"
+    ffmpeg("-ss", "4", "-t", "4", "-i", str(long), "-vf", "hflip,hue=h=30:s=1.3", str(part))
+    pre = make_video(q / "pre.mp4", "rgbtestsrc", 3)
+    embedded = concat_videos(q / "embedded.mp4", [pre, part])
+    unrelated = make_video(q / "unrelated.mp4", "cellauto=s=128x96:rule=30:r=10", 4)
+    return {"lib": lib, "long": long, "embedded": embedded, "unrelated": unrelated}
+
+
+def test_copy_found_at_its_segment_and_unrelated_gives_nothing(library, footage):
+    library.index([footage["lib"]])
+    assert library.clip_index.ntotal > 0
+    matches = library.search_video(footage["embedded"], k=5)
+    best = matches[0]
+    assert best.path == str(footage["long"])
+    step = 1.0 / library.fps
+    assert best.start == pytest.approx(4.0, abs=step + 0.05)
+    assert best.end == pytest.approx(8.0, abs=step + 0.05)
+    assert best.query_start == pytest.approx(3.0, abs=step + 0.05)
+    assert library.search_video(footage["unrelated"], k=5) == []
+    part = library.search_video(footage["long"], start=8.0, end=12.0, k=1)[0]
+    assert part.start == pytest.approx(8.0, abs=step + 0.05)
+
+
+def test_clips_follow_their_video_and_pooler_is_recorded(library, footage):
+    library.index([footage["lib"]])
+    n = library.clip_index.ntotal
+    with library.sessions() as session:
+        assert queries.count_clips(session=session) == n
+    library.remove(footage["lib"] / "smpte.mkv")
+    assert 0 < library.clip_index.ntotal < n
+    assert library.clip_sync.agreed
+    assert use_pooler(library, library.pooler, None) == library.clip_index.ntotal
+    assert json.loads(library.meta["pooler"])["name"] == "mean"
+
+
+def test_checkpoint_for_another_encoder_is_refused(library, footage, tmp_path):
+    from vsearch.models import create_pooler
+
+    library.index([footage["lib"]])
+    pooler = create_pooler("tcn", library.model_info.dim, device="cpu")
+    path = library.root / "foreign.pt"
+    pooler.save(path, encoder="open_clip:ViT-B-32@x/512/other")
+    with pytest.raises(CheckpointError, match="trained for encoder"):
+        use_pooler(library, create_pooler("tcn", library.model_info.dim, path), path)
+
+
+def test_cli_video_json_and_text_without_tower(tmp_path, footage):
+    runner = CliRunner()
+    lib = tmp_path / "cli-lib"
+    r = runner.invoke(app, ["-l", str(lib), "index", str(footage["lib"]), "-m", "colorgrid"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["-l", str(lib), "search", "--video", str(footage["embedded"]), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert rows[0]["path"] == str(footage["long"])
+    assert set(rows[0]) >= {"path", "score", "start", "end", "query_start", "query_end"}
+    r = runner.invoke(app, ["-l", str(lib), "search", "--text", "a red car"])
+    assert r.exit_code == 1 and "no text tower" in r.stderr
+    r = runner.invoke(app, ["-l", str(lib), "search"])
+    assert r.exit_code == 2
+
+
+def test_text_search_on_a_tiny_open_clip_library(tmp_path, footage):
+    from vsearch import Library, Settings
+
+    settings = Settings.load(library=tmp_path / "oc", model="open_clip:vsearch-tiny@random")
+    with Library.open(settings=settings, create=True) as lib:
+        lib.index([footage["lib"] / "smpte.mkv"])
+        hits = lib.search_text("colour bars", k=3)
+        assert hits and hits[0].path.endswith("smpte.mkv")
+    runner = CliRunner()
+    r = runner.invoke(app, ["-l", str(tmp_path / "oc"), "search", "--text", "bars", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)[0]["path"].endswith("smpte.mkv")
+
+
+def test_no_text_tower_error_from_python(library):
+    with pytest.raises(NoTextTowerError):
+        library.search_text("anything")

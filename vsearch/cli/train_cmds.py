@@ -1,0 +1,57 @@
+"""Training commands: `vsearch train temporal`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vsearch.cli._app import JsonOpt, RichProgress, app, emit_json, handle_errors, open_library, out
+
+train_app = typer.Typer(help="Train models on the library's own vectors.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("temporal")
+@handle_errors
+def temporal(
+    arch: Annotated[
+        str,
+        typer.Option("--arch", help="lstm or tcn (or mean: back to the parameter-free pooler)."),
+    ] = "tcn",
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the clips.")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Clips per batch.")] = 128,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (AdamW).")] = 2e-3,
+    val_fraction: Annotated[
+        float, typer.Option("--val-fraction", help="Share of videos held out for validation.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a temporal clip model without labels and re-pool the clip index with it.
+
+    Two views of the same clip (frame dropout, speed change, temporal crop, feature noise)
+    must agree (InfoNCE); the checkpoint is saved in the library directory.
+    """
+    with open_library() as lib:
+        report = lib.train_temporal(
+            arch,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            val_fraction=val_fraction,
+            seed=seed,
+            progress=RichProgress(),
+        )
+    if json_out:
+        emit_json(report)
+        return
+    if report.get("checkpoint") is None:
+        out.print(f"clips re-pooled with mean ({report['clips']} clips)", markup=False)
+        return
+    out.print(
+        f"{report['arch']}: val loss {report['val_loss']} (untrained "
+        f"{report['val_loss_untrained']}), best epoch {report['best_epoch']}; "
+        f"{report['clips_repooled']} clips re-pooled; checkpoint {report['checkpoint']}",
+        markup=False,
+    )

@@ -1,0 +1,470 @@
+"""Temporal poolers: a clip's frame vectors (T, dim) -> one clip vector (dim,).
+
+Registry of poolers with one factory, ``create_pooler(name, dim, checkpoint=None)``:
+
+* ``mean``: the L2-normalised mean of the frame vectors. Parameter-free; the default.
+* ``lstm``: a bidirectional LSTM over the frames, its masked-mean output projected back to
+  ``dim`` and added to the mean (a residual on the mean pooling).
+* ``tcn``: two dilated 1-D convolution blocks (a temporal convolutional network), same
+  residual head.
+
+The learned heads start at zero, so an untrained ``lstm``/``tcn`` equals ``mean``; they learn
+from the library's own frame vectors without labels (``train_pooler``: two augmented views of
+a clip must agree, InfoNCE with the other clips as negatives). torch is imported lazily.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from vsearch.errors import CheckpointError, UnknownModelError, UsageError
+
+from .base import file_sha256, l2_normalize, resolve_device
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "vsearch-temporal-v1"
+
+
+class TemporalPooler(Protocol):
+    """Pools variable-length sequences of frame vectors into L2-normalised clip vectors."""
+
+    name: str
+    dim: int
+
+    def pool(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        """List of float32 (T_i, dim) arrays (T_i >= 1) -> float32 (n, dim), unit rows."""
+        ...
+
+
+PoolerBuilder = Callable[[int, "str | None", str], TemporalPooler]
+_POOLERS: dict[str, PoolerBuilder] = {}
+
+
+def register_pooler(name: str) -> Callable[[PoolerBuilder], PoolerBuilder]:
+    def decorate(builder: PoolerBuilder) -> PoolerBuilder:
+        _POOLERS[name] = builder
+        return builder
+
+    return decorate
+
+
+def list_poolers() -> list[str]:
+    return sorted(_POOLERS)
+
+
+def create_pooler(
+    name: str, dim: int, checkpoint: str | Path | None = None, *, device: str = "auto"
+) -> TemporalPooler:
+    """The pooler ``name`` for vectors of ``dim``; learned ones load ``checkpoint`` if given."""
+    builder = _POOLERS.get((name or "").strip().lower())
+    if builder is None:
+        raise UnknownModelError(f"unknown temporal pooler '{name}'; known: {', '.join(_POOLERS)}")
+    if dim <= 0:
+        raise UsageError(f"pooler dimension must be positive, got {dim}")
+    return builder(dim, str(checkpoint) if checkpoint is not None else None, device)
+
+
+def _check_sequences(sequences: Sequence[np.ndarray], dim: int) -> list[np.ndarray]:
+    out = []
+    for seq in sequences:
+        arr = np.asarray(seq, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != dim or arr.shape[0] == 0:
+            raise UsageError(f"pooler expects non-empty (T, {dim}) sequences, got {arr.shape}")
+        out.append(arr)
+    return out
+
+
+class MeanPooler:
+    """The normalised mean of a clip's frame vectors."""
+
+    name = "mean"
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def pool(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        seqs = _check_sequences(sequences, self.dim)
+        if not seqs:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalize(np.stack([s.mean(axis=0) for s in seqs]))
+
+
+@register_pooler("mean")
+def _build_mean(dim: int, checkpoint: str | None, device: str) -> TemporalPooler:
+    if checkpoint is not None:
+        raise CheckpointError("the 'mean' pooler has no weights: it takes no checkpoint")
+    return MeanPooler(dim)
+
+
+# --- learned poolers -------------------------------------------------------------------------
+
+
+DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
+    "lstm": {"hidden": 128},
+    "tcn": {"hidden": 128, "kernel": 3},
+}
+
+
+def _build_module(arch: str, dim: int, hparams: dict[str, Any]) -> Any:
+    import torch
+    from torch import nn
+
+    class _Head(nn.Module):
+        """Residual head: normalize(mean(x) + proj(masked mean of features))."""
+
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.proj = nn.Linear(width, dim)
+            nn.init.zeros_(self.proj.weight)
+            nn.init.zeros_(self.proj.bias)
+
+        def forward(self, x, feats, mask):  # x (B,T,D), feats (B,T,H), mask (B,T)
+            m = mask.unsqueeze(-1).to(x.dtype)
+            n = m.sum(1).clamp_min(1.0)
+            base = (x * m).sum(1) / n
+            extra = self.proj((feats * m).sum(1) / n)
+            return nn.functional.normalize(base + extra, dim=-1)
+
+    class LstmModule(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            hidden = int(hparams["hidden"])
+            self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+            self.head = _Head(2 * hidden)
+
+        def forward(self, x, mask):
+            lengths = mask.sum(1).clamp_min(1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(
+                x, lengths, batch_first=True, enforce_sorted=False
+            )
+            out, _ = self.lstm(packed)
+            out, _ = nn.utils.rnn.pad_packed_sequence(
+                out, batch_first=True, total_length=x.shape[1]
+            )
+            return self.head(x, out, mask)
+
+    class TcnModule(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            hidden, kernel = int(hparams["hidden"]), int(hparams["kernel"])
+            self.inp = nn.Conv1d(dim, hidden, 1)
+            self.blocks = nn.ModuleList(
+                nn.Conv1d(hidden, hidden, kernel, padding=d * (kernel - 1) // 2, dilation=d)
+                for d in (1, 2)
+            )
+            self.head = _Head(hidden)
+
+        def forward(self, x, mask):
+            m = mask.unsqueeze(1).to(x.dtype)  # (B,1,T)
+            h = self.inp(x.transpose(1, 2)) * m
+            for conv in self.blocks:
+                h = (h + torch.relu(conv(h))) * m
+            return self.head(x, h.transpose(1, 2), mask)
+
+    return {"lstm": LstmModule, "tcn": TcnModule}[arch]()
+
+
+def _pad(sequences: Sequence[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    longest = max(len(s) for s in sequences)
+    x = np.zeros((len(sequences), longest, dim), dtype=np.float32)
+    mask = np.zeros((len(sequences), longest), dtype=bool)
+    for i, s in enumerate(sequences):
+        x[i, : len(s)] = s
+        mask[i, : len(s)] = True
+    return x, mask
+
+
+class TorchPooler:
+    """An LSTM or TCN pooler (``LstmPooler``/``TcnPooler``); runs on the GPU when present."""
+
+    batch_size = 256
+
+    def __init__(
+        self,
+        arch: str,
+        dim: int,
+        device: str = "auto",
+        hparams: dict[str, Any] | None = None,
+        provenance: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        import torch
+
+        self.name = arch
+        self.dim = dim
+        self.hparams = {**DEFAULT_HPARAMS[arch], **(hparams or {})}
+        self.provenance = provenance or {}
+        self.device = resolve_device(device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.module = _build_module(arch, dim, self.hparams)
+        if state is not None:
+            try:
+                self.module.load_state_dict(state)
+            except (RuntimeError, KeyError) as exc:
+                raise CheckpointError(f"{arch} checkpoint does not fit the model: {exc}") from exc
+        self.module.to(self.device).eval()
+
+    def forward(self, sequences: Sequence[np.ndarray]) -> Any:
+        """Differentiable pooling (for training): a torch tensor (n, dim)."""
+        import torch
+
+        x, mask = _pad(sequences, self.dim)
+        return self.module(
+            torch.from_numpy(x).to(self.device), torch.from_numpy(mask).to(self.device)
+        )
+
+    def pool(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+
+        seqs = _check_sequences(sequences, self.dim)
+        out = np.zeros((len(seqs), self.dim), dtype=np.float32)
+        self.module.eval()
+        with torch.inference_mode():
+            for lo in range(0, len(seqs), self.batch_size):
+                part = seqs[lo : lo + self.batch_size]
+                out[lo : lo + len(part)] = self.forward(part).float().cpu().numpy()
+        return l2_normalize(out)
+
+    def save(self, path: str | Path, **provenance: Any) -> str:
+        """Write a checkpoint with its provenance (atomically); return its sha256."""
+        import os
+        import tempfile
+
+        import torch
+
+        path = Path(path)
+        record = {
+            "format": CHECKPOINT_FORMAT,
+            "arch": self.name,
+            "dim": self.dim,
+            "hparams": self.hparams,
+            "provenance": {"date": dt.date.today().isoformat(), **provenance},
+            "state": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(record, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.provenance = record["provenance"]
+        return file_sha256(path)
+
+    def __repr__(self) -> str:
+        return f"TorchPooler({self.name!r}, dim={self.dim}, device={self.device!r})"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The record of a temporal checkpoint (arch, dim, hparams, provenance, state)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"temporal checkpoint not found: {path}")
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise CheckpointError(f"{path}: unreadable temporal checkpoint ({exc})") from exc
+    if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a vsearch temporal checkpoint")
+    return record
+
+
+def _learned_builder(arch: str) -> PoolerBuilder:
+    def build(dim: int, checkpoint: str | None, device: str) -> TemporalPooler:
+        if checkpoint is None:
+            return TorchPooler(arch, dim, device)
+        record = read_checkpoint(checkpoint)
+        if record["arch"] != arch:
+            raise CheckpointError(f"{checkpoint}: a {record['arch']} checkpoint, not {arch}")
+        if int(record["dim"]) != dim:
+            raise CheckpointError(
+                f"{checkpoint}: trained for vectors of dim {record['dim']}, not {dim}"
+            )
+        return TorchPooler(
+            arch, dim, device, record["hparams"], record["provenance"], record["state"]
+        )
+
+    return build
+
+
+register_pooler("lstm")(_learned_builder("lstm"))
+register_pooler("tcn")(_learned_builder("tcn"))
+
+
+# --- self-supervised training -----------------------------------------------------------------
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 2e-3
+    temperature: float = 0.1
+    noise: float = 0.3  # norm of the gaussian noise added to each unit frame vector
+    dropout: float = 0.2  # probability of dropping a frame
+    seed: int = 0
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "temperature": self.temperature,
+            "noise": self.noise,
+            "dropout": self.dropout,
+            "seed": self.seed,
+            **self.hparams,
+        }
+
+
+@dataclass
+class TrainResult:
+    pooler: TorchPooler
+    train_loss: list[float]
+    val_loss: list[float]
+    best_epoch: int
+
+    @property
+    def best_val_loss(self) -> float:
+        return self.val_loss[self.best_epoch]
+
+
+def augment_clip(seq: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+    """One random view of a clip: temporal crop, speed change, frame dropout, feature noise."""
+    n = len(seq)
+    keep = max(1, int(math.ceil(n * rng.uniform(0.6, 1.0))))
+    lo = int(rng.integers(0, n - keep + 1))
+    view = seq[lo : lo + keep]
+    speed = rng.random()
+    if speed < 0.25 and len(view) >= 3:
+        view = view[:: 2 if rng.random() < 0.7 else 3]  # faster: fewer frames
+    elif speed < 0.45:
+        view = np.repeat(view, 2, axis=0)[: max(2 * len(view) - 1, 1)]  # slower
+    drop = rng.random(len(view)) < cfg.dropout
+    if drop.all():
+        drop[int(rng.integers(len(view)))] = False
+    view = view[~drop]
+    noise = rng.normal(size=view.shape).astype(np.float32)
+    noise *= cfg.noise / math.sqrt(view.shape[1])
+    return l2_normalize(view + noise)
+
+
+def train_pooler(
+    arch: str,
+    dim: int,
+    train_clips: Sequence[np.ndarray],
+    val_clips: Sequence[np.ndarray],
+    cfg: TrainConfig | None = None,
+    *,
+    device: str = "auto",
+    on_step: Callable[[float], None] | None = None,
+) -> TrainResult:
+    """Train an ``arch`` pooler on unlabelled clips (InfoNCE on two views of each clip).
+
+    Each batch holds B clips; the two views of a clip are positives and the other 2B-2 views
+    negatives (symmetric NT-Xent). The weights with the lowest validation loss are kept.
+    ``on_step(loss)`` is called after every batch.
+    """
+    import torch
+
+    cfg = cfg or TrainConfig()
+    if arch not in DEFAULT_HPARAMS:
+        raise UnknownModelError(
+            f"unknown trainable pooler '{arch}'; known: {', '.join(DEFAULT_HPARAMS)}"
+        )
+    if len(train_clips) < 4 or len(val_clips) < 2:
+        raise UsageError(
+            f"too few clips to train on ({len(train_clips)} train, {len(val_clips)} validation):"
+            " index more video first"
+        )
+    train_clips = _check_sequences(train_clips, dim)
+    val_clips = _check_sequences(val_clips, dim)
+    rng = np.random.default_rng(cfg.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        pooler = TorchPooler(arch, dim, device, cfg.hparams)
+        opt = torch.optim.AdamW(pooler.module.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        train_hist: list[float] = []
+        val_hist: list[float] = []
+        best_state, best_epoch = None, 0
+        for _epoch in range(cfg.epochs):
+            pooler.module.train()
+            order = rng.permutation(len(train_clips))
+            losses = []
+            for lo in range(0, len(order), cfg.batch_size):
+                idx = order[lo : lo + cfg.batch_size]
+                if len(idx) < 2:
+                    continue
+                loss = _batch_loss(pooler, [train_clips[i] for i in idx], rng, cfg)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                if on_step is not None:
+                    on_step(losses[-1])
+            train_hist.append(float(np.mean(losses)) if losses else float("nan"))
+            val_hist.append(evaluate_loss(pooler, val_clips, cfg))
+            if val_hist[-1] <= val_hist[best_epoch] or best_state is None:
+                best_epoch = len(val_hist) - 1
+                best_state = {k: v.detach().clone() for k, v in pooler.module.state_dict().items()}
+        if best_state is not None:
+            pooler.module.load_state_dict(best_state)
+        pooler.module.eval()
+    log.info(
+        "%s pooler: val loss %.4f at epoch %d of %d",
+        arch,
+        val_hist[best_epoch],
+        best_epoch + 1,
+        cfg.epochs,
+    )
+    return TrainResult(pooler, train_hist, val_hist, best_epoch)
+
+
+def _batch_loss(
+    pooler: TorchPooler, clips: Sequence[np.ndarray], rng: np.random.Generator, cfg: TrainConfig
+) -> Any:
+    import torch
+
+    views_a = [augment_clip(c, rng, cfg) for c in clips]
+    views_b = [augment_clip(c, rng, cfg) for c in clips]
+    z = pooler.forward(views_a + views_b)
+    n = len(clips)
+    sim = z @ z.T / cfg.temperature
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=sim.device), float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(sim.device)
+    return torch.nn.functional.cross_entropy(sim, target)
+
+
+def evaluate_loss(
+    pooler: TorchPooler, clips: Sequence[np.ndarray], cfg: TrainConfig | None = None
+) -> float:
+    """InfoNCE loss on fixed (seeded) views of ``clips``, in batches of ``cfg.batch_size``."""
+    import torch
+
+    cfg = cfg or TrainConfig()
+    rng = np.random.default_rng(12345)
+    pooler.module.eval()
+    losses, weights = [], []
+    with torch.inference_mode():
+        for lo in range(0, len(clips), cfg.batch_size):
+            part = clips[lo : lo + cfg.batch_size]
+            if len(part) < 2:
+                continue
+            losses.append(float(_batch_loss(pooler, part, rng, cfg)))
+            weights.append(len(part))
+    return float(np.average(losses, weights=weights)) if losses else float("nan")

@@ -1,0 +1,228 @@
+"""Query by clip (answers are matched segment pairs) and query by text.
+
+Query by clip, in three steps:
+
+1. *Encode*: the query video is decoded at the library's sampling rate and encoded, also
+   mirrored (horizontal flip) unless the encoder is flip-invariant; black/blank frames are no
+   evidence. The query's clips are pooled with the library's pooler.
+2. *Candidates*: each informative query frame searches the frame index and each informative
+   query clip searches the clip index; videos are ranked by their summed best frame
+   similarities plus their best clip similarity.
+3. *Align*: for each candidate, the query x video frame similarity matrix gives hits that
+   ``align.chain_segments`` chains into segments moving forward at a steady speed (offset,
+   1.5x speed and a lower frame rate are all such chains). A segment's score is the mean of
+   its chained frame similarities and of the best similarity between the query's clips and
+   the video's clips inside the two segments; answers below ``threshold`` are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vsearch.db import queries
+from vsearch.errors import UsageError
+from vsearch.pipeline.align import chain_segments, hits_from_matrix
+from vsearch.pipeline.clips import make_clips
+from vsearch.pipeline.search import check_k, search_vector
+from vsearch.types import FrameHit, SegmentMatch
+
+if TYPE_CHECKING:
+    from vsearch.pipeline.library import Library
+
+log = logging.getLogger(__name__)
+
+# Chosen on scripts/bench_copy.py (docs/benchmarks.md): colorgrid, 2 frames/s.
+DEFAULT_THRESHOLD = 0.75  # segment score below which an answer is not a copy
+HIT_SIMILARITY = 0.5  # frame pairs less similar than this are no evidence at all
+CHAIN_BIAS = 0.7  # subtracted from each hit's similarity when chaining (align.py)
+FRAME_NEIGHBOURS = 64  # frame-index neighbours per query frame
+CLIP_NEIGHBOURS = 32  # clip-index neighbours per query clip
+MAX_CANDIDATES = 20  # videos aligned per query
+
+
+def search_video(
+    lib: Library,
+    path: str | Path,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    k: int = 10,
+    threshold: float = DEFAULT_THRESHOLD,
+    flip: bool = True,
+) -> list[SegmentMatch]:
+    """Segments of library videos that match (part of) the query video, best first."""
+    check_k(k)
+    if start is not None and end is not None and end <= start:
+        raise UsageError(f"--end ({end:g}) must come after --start ({start:g})")
+    query = encode_query(lib, path, start=start, end=end, flip=flip)
+    if query is None:
+        return []
+    times, informative, views = query
+    candidates = _candidates(lib, views, informative, times)
+    step = 1.0 / lib.fps
+    query_clips = [make_clips(times, informative, v, step, lib.pooler) for v in views]
+    matches: list[SegmentMatch] = []
+    with lib.sessions() as session:
+        for video_id in candidates:
+            video = queries.get_video_by_id(video_id, session=session)
+            if video is None:
+                continue
+            _ids, tb, inf_b, vec_b = queries.video_frames(video_id, session=session)
+            clips_b = queries.video_clips(video_id, session=session)
+            matches += _align(
+                views,
+                informative,
+                times,
+                tb,
+                inf_b,
+                vec_b,
+                query_clips,
+                clips_b,
+                step,
+                video.path,
+                video_id,
+            )
+    matches = [m for m in matches if m.score >= threshold]
+    matches.sort(key=lambda m: -m.score)
+    return matches[:k]
+
+
+def encode_query(
+    lib: Library,
+    path: str | Path,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    flip: bool = True,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
+    """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
+    from vsearch.media import iter_frames
+
+    encoder = lib.encoder
+    times, informative, views = [], [], [[], []]
+    for batch in iter_frames(path, fps=lib.fps, size=encoder.info.input_size, start=start, end=end):
+        times.append(batch.times)
+        informative.append(batch.informative)
+        views[0].append(encoder.encode_images(batch.images))
+        if flip:
+            views[1].append(encoder.encode_images(np.ascontiguousarray(batch.images[:, :, ::-1])))
+    if not times:
+        return None
+    inf = np.concatenate(informative)
+    if not inf.any():
+        log.info("%s: no informative frame in the query", path)
+        return None
+    out = [np.concatenate(views[0])]
+    if flip:
+        mirrored = np.concatenate(views[1])
+        if not np.allclose(mirrored, out[0], atol=1e-5):  # flip-invariant encoders: no need
+            out.append(mirrored)
+    return np.concatenate(times), inf, out
+
+
+def _candidates(
+    lib: Library, views: list[np.ndarray], informative: np.ndarray, times: np.ndarray
+) -> list[int]:
+    """Videos worth aligning, best first: frame-index and clip-index evidence summed."""
+    frame_index, clip_index = lib.frame_index, lib.clip_index
+    evidence: dict[int, float] = defaultdict(float)
+    if frame_index.ntotal:
+        kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
+        best = defaultdict(float)  # (query frame, video) -> best similarity
+        for v in views:
+            rows = np.nonzero(informative)[0]
+            scores, ids = frame_index.search(v[rows], kf)
+            with lib.sessions() as session:
+                where = queries.frame_locations(np.unique(ids[ids >= 0]), session=session)
+            for r, (srow, irow) in enumerate(zip(scores, ids, strict=True)):
+                for s, fid in zip(srow, irow, strict=True):
+                    loc = where.get(int(fid))
+                    if loc is None or not loc[2] or s < HIT_SIMILARITY:
+                        continue
+                    key = (r, loc[0])
+                    best[key] = max(best[key], float(s))
+        for (_r, vid), s in best.items():
+            evidence[vid] += s
+    if clip_index.ntotal:
+        kc = min(clip_index.ntotal, CLIP_NEIGHBOURS)
+        step = 1.0 / lib.fps
+        for v in views:
+            clips = make_clips(times, informative, v, step, lib.pooler)
+            qv = clips.vectors[clips.informative]
+            if not len(qv):
+                continue
+            scores, ids = clip_index.search(qv, kc)
+            with lib.sessions() as session:
+                where = queries.clip_locations(np.unique(ids[ids >= 0]), session=session)
+            best_clip: dict[int, float] = defaultdict(float)
+            for s, cid in zip(scores.ravel(), ids.ravel(), strict=True):
+                loc = where.get(int(cid))
+                if loc is not None and loc[1]:
+                    best_clip[loc[0]] = max(best_clip[loc[0]], float(s))
+            for vid, s in best_clip.items():
+                evidence[vid] += s
+    ranked = sorted(evidence, key=lambda vid: -evidence[vid])
+    return ranked[:MAX_CANDIDATES]
+
+
+def _align(
+    views, informative, ta, tb, inf_b, vec_b, query_clips, clips_b, step, path, video_id
+) -> list[SegmentMatch]:
+    if len(tb) == 0:
+        return []
+    sim = np.max(np.stack([v @ vec_b.T for v in views]), axis=0)
+    sim[~informative, :] = -1.0
+    sim[:, ~inf_b] = -1.0
+    hits = hits_from_matrix(sim, HIT_SIMILARITY, top=3)
+    segments = chain_segments(hits, ta, tb, step=step, bias=CHAIN_BIAS, max_segments=3)
+    _cids, cb_start, cb_end, cb_inf, cb_vec = clips_b
+    out = []
+    for seg in segments:
+        clip_score = _clip_score(seg, query_clips, cb_start, cb_end, cb_inf, cb_vec)
+        score = 0.5 * (seg.score + clip_score) if clip_score is not None else seg.score
+        out.append(
+            SegmentMatch(
+                path=path,
+                score=float(score),
+                start=seg.b_start,
+                end=seg.b_end,
+                query_start=seg.a_start,
+                query_end=seg.a_end,
+                video_id=video_id,
+            )
+        )
+    return out
+
+
+def _clip_score(seg, query_clips, cb_start, cb_end, cb_inf, cb_vec) -> float | None:
+    """Best similarity of a query clip inside the query segment to a video clip inside its
+    matched segment (clips overlapping each segment by at least half their length)."""
+    in_b = cb_inf & _inside(cb_start, cb_end, seg.b_start, seg.b_end)
+    if not in_b.any():
+        return None
+    best = None
+    for qc in query_clips:
+        in_a = qc.informative & _inside(qc.starts, qc.ends, seg.a_start, seg.a_end)
+        if in_a.any():
+            s = float((qc.vectors[in_a] @ cb_vec[in_b].T).max())
+            best = s if best is None else max(best, s)
+    return best
+
+
+def _inside(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    overlap = np.minimum(ends, hi) - np.maximum(starts, lo)
+    return overlap >= 0.5 * (ends - starts) - 1e-9
+
+
+def search_text(lib: Library, text: str, *, k: int = 10, frames: bool = False) -> list[FrameHit]:
+    """Videos (with the second of the best frame) that match a text, for CLIP-like encoders."""
+    check_k(k)
+    if not text or not text.strip():
+        raise UsageError("the text query is empty")
+    vector = lib.encoder.encode_texts([text.strip()])[0]
+    return search_vector(lib, vector, k=k, frames=frames)

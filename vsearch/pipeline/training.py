@@ -1,0 +1,145 @@
+"""Training use case: a temporal pooler (LSTM/TCN) learnt from the library's own frames.
+
+No labels: the clips of the library (the same windows as the clip index, informative frames
+only) are the data; two augmented views of a clip must agree (InfoNCE, models/temporal.py).
+A validation split (whole videos when there are at least 5, else clips) picks the epoch.
+The checkpoint goes into the library directory with its provenance and the clip index is
+re-pooled with it; ``--arch mean`` goes back to the parameter-free pooler.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vsearch.db import queries
+from vsearch.errors import UsageError
+from vsearch.pipeline.clips import use_pooler
+from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.pipeline.windows import clip_windows, shot_boundaries
+
+if TYPE_CHECKING:
+    from vsearch.pipeline.library import Library
+
+log = logging.getLogger(__name__)
+
+TRAINABLE = ("lstm", "tcn")
+
+
+def checkpoint_name(arch: str) -> str:
+    return f"temporal-{arch}.pt"
+
+
+def library_clips(lib: Library) -> list[tuple[int, np.ndarray]]:
+    """(video id, informative frame vectors) of every clip of at least 2 such frames."""
+    step = 1.0 / lib.fps
+    out = []
+    with lib.sessions() as session:
+        for video in queries.list_videos(session=session, status=("indexed", "partial")):
+            _ids, times, informative, vectors = queries.video_frames(video.id, session=session)
+            if len(times) == 0:
+                continue
+            cuts = shot_boundaries(vectors)
+            for w in clip_windows(times, step, cuts=cuts):
+                seq = vectors[w.first : w.last][informative[w.first : w.last]]
+                if len(seq) >= 2:
+                    out.append((video.id, np.ascontiguousarray(seq)))
+    return out
+
+
+def split_clips(
+    clips: list[tuple[int, np.ndarray]], val_fraction: float, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    videos = sorted({vid for vid, _ in clips})
+    if len(videos) >= 5:
+        n_val = max(1, int(round(val_fraction * len(videos))))
+        held = set(rng.permutation(videos)[:n_val].tolist())
+        train = [c for vid, c in clips if vid not in held]
+        val = [c for vid, c in clips if vid in held]
+    else:
+        order = rng.permutation(len(clips))
+        n_val = max(2, int(round(val_fraction * len(clips))))
+        val = [clips[i][1] for i in order[:n_val]]
+        train = [clips[i][1] for i in order[n_val:]]
+    return train, val
+
+
+def train_temporal(
+    lib: Library,
+    arch: str,
+    *,
+    epochs: int = 30,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train ``arch`` on the library's clips, save the checkpoint, re-pool the clip index."""
+    from vsearch.models import TrainConfig, create_pooler, train_pooler
+    from vsearch.models.temporal import evaluate_loss
+
+    arch = arch.strip().lower()
+    if arch == "mean":
+        with lib.writing():
+            n = use_pooler(lib, create_pooler("mean", lib.model_info.dim), None)
+        return {"arch": "mean", "checkpoint": None, "clips": n}
+    if arch not in TRAINABLE:
+        raise UsageError(f"unknown temporal arch '{arch}'; known: mean, {', '.join(TRAINABLE)}")
+    if epochs <= 0 or batch_size < 2 or not 0 < val_fraction < 1 or lr <= 0:
+        raise UsageError("need epochs > 0, batch size >= 2, 0 < val fraction < 1 and lr > 0")
+    progress = progress or NullProgress()
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    dim = lib.model_info.dim
+    with lib.writing():
+        train, val = split_clips(library_clips(lib), val_fraction, seed)
+        baseline = None
+        if len(train) >= 4 and len(val) >= 2:
+            baseline = evaluate_loss(create_pooler(arch, dim, device="cpu"), val, cfg)
+        batches = epochs * max(1, math.ceil(len(train) / batch_size))
+        progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
+        try:
+            result = train_pooler(
+                arch,
+                dim,
+                train,
+                val,
+                cfg,
+                device=lib.settings.device,
+                on_step=lambda loss: progress.advance(1, loss=loss),
+            )
+        finally:
+            progress.end()
+        path = lib.root / checkpoint_name(arch)
+        sha = result.pooler.save(
+            path,
+            encoder=lib.model_info.key(),
+            encoder_spec=lib.model_info.spec,
+            fps=lib.fps,
+            arch=arch,
+            hparams={**result.pooler.hparams, **cfg.to_dict()},
+            val_loss=result.best_val_loss,
+            val_loss_untrained=baseline,
+            best_epoch=result.best_epoch + 1,
+            train_clips=len(train),
+            val_clips=len(val),
+        )
+        n = use_pooler(lib, result.pooler, path)
+    return {
+        "arch": arch,
+        "checkpoint": str(path),
+        "sha256": sha,
+        "train_clips": len(train),
+        "val_clips": len(val),
+        "epochs": epochs,
+        "best_epoch": result.best_epoch + 1,
+        "val_loss": round(result.best_val_loss, 4),
+        "val_loss_untrained": None if baseline is None else round(baseline, 4),
+        "train_loss": [round(x, 4) for x in result.train_loss],
+        "val_loss_history": [round(x, 4) for x in result.val_loss],
+        "clips_repooled": n,
+    }
