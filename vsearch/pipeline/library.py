@@ -383,6 +383,12 @@ class Library:
 
         return run_doctor(self)
 
+    def find_duplicates(self, **kwargs: Any):
+        """Near-duplicate segment pairs across the library (see ``pipeline.dups``)."""
+        from vsearch.pipeline.dups import find_duplicates
+
+        return find_duplicates(self, **kwargs)
+
 
 def _read_holder(fd: int) -> str:
     with contextlib.suppress(OSError, ValueError):
