@@ -4,7 +4,7 @@ Each command parses its options, builds Settings, calls one pipeline function an
 result as a table or, with --json, as JSON. Commands live in one module per area.
 """
 
-from vsearch.cli import library_cmds, search_cmds  # noqa: F401  (register commands)
+from vsearch.cli import dups_cmds, library_cmds, search_cmds  # noqa: F401  (register commands)
 from vsearch.cli._app import app
 
 __all__ = ["app"]

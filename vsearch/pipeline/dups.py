@@ -22,16 +22,18 @@ Whole files with the same content hash are reported first as exact duplicates.
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, UsageError
+from vsearch.errors import EmptyLibraryError, StorageError, UsageError
 from vsearch.index.neighbors import NeighborSearch, neighbors_above
 from vsearch.pipeline.align import Segment, chain_segments
 from vsearch.pipeline.progress import NullProgress, Progress
@@ -324,6 +326,26 @@ def _extend_static(
     return Segment(seg.a_start, a_end, seg.b_start, b_end, seg.score, seg.frames, speed)
 
 
+def write_csv(report: DupReport, path: str | Path) -> Path:
+    """One row per match: score, exact, frames, then path/start/end of both segments."""
+    out = Path(path)
+    try:
+        with out.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(
+                ["score", "exact", "frames", "a_path", "a_start", "a_end", "b_path", "b_start",
+                 "b_end"]
+            )  # fmt: skip
+            for m in report.matches:
+                writer.writerow(
+                    [f"{m.score:.4f}", int(m.exact), m.frames, m.a_path, f"{m.a_start:.3f}",
+                     f"{m.a_end:.3f}", m.b_path, f"{m.b_start:.3f}", f"{m.b_end:.3f}"]
+                )  # fmt: skip
+    except OSError as exc:
+        raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    return out
+
+
 __all__ = [
     "DEFAULT_MIN_DURATION",
     "DEFAULT_THRESHOLD",
@@ -333,4 +355,5 @@ __all__ = [
     "find_duplicates",
     "match_frames",
     "thin_frames",
+    "write_csv",
 ]

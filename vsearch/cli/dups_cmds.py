@@ -1,0 +1,101 @@
+"""The `dups` command: near-duplicate footage across the library, as a table, JSON, CSV or HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vsearch.cli._app import (
+    JsonOpt,
+    RichProgress,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    one_line,
+    open_library,
+    out,
+    render_table,
+)
+
+THRESHOLD_HELP = (
+    "Frame similarity (cosine) above which two frames count as the same footage. The default "
+    "0.90 was chosen on a copy-detection benchmark of real footage with the colorgrid "
+    "encoder (scripts/bench_dups.py, docs/benchmarks.md): every segment pair it reports there "
+    "is a true copy (precision 1.0) and it finds the re-encoded, mirrored, recoloured, "
+    "low-quality, sped-up and embedded copies, not the 20% crops. Lower it (0.8) to catch "
+    "heavier edits at the risk of false matches; raise it (0.97) for near-exact copies only."
+)
+
+
+@app.command()
+@handle_errors
+def dups(
+    threshold: Annotated[float, typer.Option("--threshold", "-t", help=THRESHOLD_HELP)] = 0.90,
+    min_duration: Annotated[
+        float, typer.Option("--min-duration", help="Shortest matched segment, in seconds.")
+    ] = 2.0,
+    within: Annotated[
+        bool, typer.Option("--within", help="Also report repeats inside one video.")
+    ] = False,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Write the matches to this CSV file.")
+    ] = None,
+    html_file: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write a self-contained HTML report with thumbnails."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find footage shown in two library videos: re-uploads, re-edits, reused clips.
+
+    Each match gives both files, both segments (start, end in seconds) and a score: the
+    mean similarity of the matched frames (1.0 and "exact" for byte-identical files).
+    Black, blank, single-colour frames and still title cards never make a match. --json
+    prints a JSON array, best first: {"a": {"path", "start", "end"}, "b": {...}, "score",
+    "exact", "frames"}; a one-line summary goes to stderr.
+    """
+    with open_library() as lib:
+        report = lib.find_duplicates(
+            threshold=threshold,
+            min_duration=min_duration,
+            within=within,
+            progress=RichProgress(),
+        )
+        if csv_file is not None:
+            from vsearch.pipeline.dups import write_csv
+
+            write_csv(report, csv_file)
+        if html_file is not None:
+            from vsearch.pipeline.report_html import write_report
+
+            write_report(report, html_file, progress=RichProgress())
+    s = report.summary()
+    line = (
+        f"{s['matches']} matches ({s['exact']} exact) among {s['videos']} videos; "
+        f"{s['searched_frames']}/{s['frames']} frames searched ({s['search']})"
+    )
+    if json_out:
+        emit_json([m.to_dict() for m in report.matches])
+        err.print(one_line(line), markup=False, highlight=False)
+        return
+    render_table(
+        f"{len(report.matches)} duplicate segment pairs",
+        ["score", "a", "a segment", "b", "b segment"],
+        [
+            [
+                f"{m.score:.3f}" + (" exact" if m.exact else ""),
+                m.a_path,
+                f"{m.a_start:.1f}-{m.a_end:.1f}s",
+                m.b_path,
+                f"{m.b_start:.1f}-{m.b_end:.1f}s",
+            ]
+            for m in report.matches
+        ],
+    )
+    out.print(line, markup=False, highlight=False)
+    for name, path in (("CSV", csv_file), ("HTML report", html_file)):
+        if path is not None:
+            out.print(f"{name} written to {path}", markup=False, highlight=False)
