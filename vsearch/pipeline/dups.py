@@ -304,14 +304,25 @@ def chain_pairs(
             hits, k_time[sl_a], k_time[sl_b], step=step, bias=threshold - BIAS_MARGIN,
             max_gap=max_gap, min_frames=MIN_FRAMES, max_segments=100,
         )  # fmt: skip
-        for seg in segments:
+        kept: list[Segment] = []
+        for seg in segments:  # best first
             seg = _extend_static(seg, k_time[sl_a], k_end[sl_a], k_time[sl_b], k_end[sl_b], step)
             if min(seg.a_end - seg.a_start, seg.b_end - seg.b_start) < min_duration:
                 continue
             if a == b and (not within or seg.b_start < seg.a_end):
                 continue  # a repeat must not overlap itself
+            if any(_cross(seg, k) for k in kept):
+                continue  # a weaker, shifted variant of a segment pair already kept
+            kept.append(seg)
             out.append(FrameMatch(a, b, seg))
     return out
+
+
+def _cross(s: Segment, t: Segment) -> bool:
+    """True when two segment pairs overlap in both videos."""
+    return min(s.a_end, t.a_end) > max(s.a_start, t.a_start) and min(s.b_end, t.b_end) > max(
+        s.b_start, t.b_start
+    )
 
 
 def _extend_static(
