@@ -149,3 +149,35 @@ class IndexReport:
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "interrupted": self.interrupted,
         }
+
+
+@dataclass(frozen=True)
+class DupMatch:
+    """Two segments of library videos that show the same footage.
+
+    ``exact`` marks whole files with the same content hash (segments then span the files).
+    ``score`` is the mean cosine similarity of the matched frames (1.0 for exact copies).
+    """
+
+    a_path: str
+    a_start: float
+    a_end: float
+    b_path: str
+    b_start: float
+    b_end: float
+    score: float
+    exact: bool = False
+    frames: int = 0  # matched frame pairs behind the segment (0 for exact copies)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": _segment_dict(self.a_path, self.a_start, self.a_end),
+            "b": _segment_dict(self.b_path, self.b_start, self.b_end),
+            "score": round(self.score, 4),
+            "exact": self.exact,
+            "frames": self.frames,
+        }
+
+
+def _segment_dict(path: str, start: float, end: float) -> dict[str, Any]:
+    return {"path": path, "start": round(start, 3), "end": round(end, 3)}

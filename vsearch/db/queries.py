@@ -333,3 +333,27 @@ def update_clip_vectors(ids: np.ndarray, vectors: np.ndarray, *, session: Sessio
 
 def count_clips(*, session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(ClipRow)) or 0)
+
+
+def iter_frame_table(
+    *, session: Session, chunk: int = 50000
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield (ids, video ids, times, informative, float32 vectors) of all frames, by id."""
+    last = 0
+    while True:
+        rows = session.execute(
+            select(
+                FrameRow.id, FrameRow.video_id, FrameRow.t, FrameRow.informative, FrameRow.vector
+            )
+            .where(FrameRow.id > last)
+            .order_by(FrameRow.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        ids, vecs = _unpack([(r[0], r[4]) for r in rows])
+        video_ids = np.array([r[1] for r in rows], dtype=np.int64)
+        times = np.array([r[2] for r in rows], dtype=np.float64)
+        informative = np.array([bool(r[3]) for r in rows], dtype=bool)
+        yield ids, video_ids, times, informative, vecs

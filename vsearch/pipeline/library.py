@@ -502,6 +502,12 @@ class Library:
 
         return train_temporal(self, arch, **kwargs)
 
+    def find_duplicates(self, **kwargs: Any):
+        """Near-duplicate segment pairs across the library (see ``pipeline.dups``)."""
+        from vsearch.pipeline.dups import find_duplicates
+
+        return find_duplicates(self, **kwargs)
+
 
 def _read_holder(fd: int) -> str:
     with contextlib.suppress(OSError, ValueError):

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Benchmarks of near-duplicate detection (`vsearch dups`).
+
+quality (default): build a colorgrid library of the sample footage (scripts/sample_data.py:
+    known copies of bigbuckbunny flipped, cropped, recoloured, low quality, 1.5x fast and
+    embedded in other footage; carphone_distorted a compressed copy of carphone_pristine; the
+    rest unrelated) and print precision / recall of the reported segment pairs at several
+    thresholds.
+
+    python scripts/bench_dups.py quality SAMPLE_DIR [--fps 4]
+
+scale: synthetic clustered frame vectors (dim 128 like colorgrid) with planted duplicate runs;
+    time and peak memory of the whole frame-matching stage, planted runs found, and the IVF
+    search compared with exact flat search on a subset of queries (recall and speed ratio).
+
+    python scripts/bench_dups.py scale --vectors 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import sys
+import tempfile
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vsearch.config import Settings  # noqa: E402
+from vsearch.index.neighbors import NeighborSearch, neighbors_above  # noqa: E402
+from vsearch.pipeline.dups import DupReport, match_frames  # noqa: E402
+from vsearch.pipeline.library import Library  # noqa: E402
+
+BUNNY = [
+    "originals/bigbuckbunny.mp4",
+    "copies/bunny_flipped.mp4",
+    "copies/bunny_cropped.mp4",
+    "copies/bunny_recoloured.mp4",
+    "copies/bunny_lowq.mp4",
+    "copies/bunny_fast.mp4",
+    "copies/bikes_then_bunny.mp4",
+]
+OTHER_COPIES = [
+    ("originals/carphone_pristine.mp4", "originals/carphone_distorted.mp4"),
+    ("originals/bikes.mp4", "copies/bikes_then_bunny.mp4"),
+]
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --- quality -------------------------------------------------------------------------------
+
+
+def truth(root: Path, bikes_seconds: float) -> dict[frozenset[str], dict[str, tuple[float, float]]]:
+    """Known copy pairs -> where the shared footage lies in the mixed file (if it is one)."""
+    pairs: dict[frozenset[str], dict[str, tuple[float, float]]] = {}
+    mixed = str(root / "copies/bikes_then_bunny.mp4")
+    for a, b in combinations(BUNNY, 2):
+        pairs[frozenset({str(root / a), str(root / b)})] = {
+            mixed: (bikes_seconds, bikes_seconds + 4.0)
+        }
+    pairs[frozenset(str(root / p) for p in OTHER_COPIES[0])] = {}
+    pairs[frozenset(str(root / p) for p in OTHER_COPIES[1])] = {mixed: (0.0, bikes_seconds)}
+    return pairs
+
+
+def is_true(m, pairs) -> bool:
+    where = pairs.get(frozenset({m.a_path, m.b_path}))
+    if where is None:
+        return False
+    for path, start, end in ((m.a_path, m.a_start, m.a_end), (m.b_path, m.b_start, m.b_end)):
+        if path in where:
+            lo, hi = where[path]
+            if min(end, hi) - max(start, lo) < 0.5 * (end - start):
+                return False  # the right files, the wrong part of the mixed one
+    return True
+
+
+def quality(args: argparse.Namespace) -> None:
+    root = Path(args.sample).resolve() / "library"
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.load(library=Path(tmp) / "lib", model="colorgrid")
+        lib = Library.open(settings=settings, create=True, fps=args.fps)
+        with lib:
+            lib.index([root])
+            videos = {v.path: v for v in lib.videos()}
+            bikes = videos[str(root / "originals/bikes.mp4")].duration or 0.0
+            pairs = truth(root, bikes)
+            n_pairs = len(videos) * (len(videos) - 1) // 2
+            print(
+                f"library: {len(videos)} videos at {args.fps:g} frames/s (colorgrid); "
+                f"{len(pairs)} known copy pairs, {n_pairs - len(pairs)} unrelated pairs"
+            )
+            print(f"{'threshold':>9} {'matches':>7} {'true':>5} {'false':>5} {'precision':>9} "
+                  f"{'pair recall':>11} {'seconds':>7}")  # fmt: skip
+            for th in args.thresholds:
+                t0 = time.perf_counter()
+                rep = lib.find_duplicates(threshold=th)
+                dt = time.perf_counter() - t0
+                good = [m for m in rep.matches if is_true(m, pairs)]
+                found = {frozenset({m.a_path, m.b_path}) for m in good}
+                prec = len(good) / len(rep.matches) if rep.matches else 1.0
+                print(f"{th:9.2f} {len(rep.matches):7d} {len(good):5d} "
+                      f"{len(rep.matches) - len(good):5d} {prec:9.3f} "
+                      f"{len(found) / len(pairs):11.3f} {dt:7.2f}")  # fmt: skip
+                if args.verbose:
+                    missed = [sorted(Path(p).name for p in k) for k in pairs if k not in found]
+                    print("   missed:", missed)
+
+
+# --- scale ---------------------------------------------------------------------------------
+
+
+def synthetic(n: int, dim: int, frames: int, copies: int, seed: int = 0):
+    """Clustered 'videos' with planted copied runs.
+
+    Each video is an AR(1) walk (rho 0.9) around the centre of one of n_videos/4 clusters:
+    consecutive frames score ~0.95, frames of two videos of one cluster ~0.5, of two
+    clusters ~0; a planted copy (with noise) scores ~0.99.
+    """
+    rng = np.random.default_rng(seed)
+    n_videos = n // frames
+    centres = rng.normal(size=(max(1, n_videos // 4), dim)).astype(np.float32)
+    base = centres[np.arange(n_videos) % len(centres)]
+    x = np.empty((n_videos, frames, dim), dtype=np.float32)
+    z = rng.normal(size=(n_videos, dim)).astype(np.float32)
+    for t in range(frames):
+        z = 0.9 * z + np.float32(np.sqrt(1 - 0.81)) * rng.normal(size=z.shape).astype(np.float32)
+        x[:, t] = base + z
+    x = x.reshape(n_videos * frames, dim)
+    vids = np.repeat(np.arange(n_videos), frames)
+    times = np.tile(np.arange(frames, dtype=np.float64), n_videos)
+    planted = []
+    run = 30
+    for _ in range(copies):
+        a, b = rng.choice(n_videos, 2, replace=False)
+        sa, sb = rng.integers(0, frames - run, 2)
+        x[b * frames + sb : b * frames + sb + run] = x[a * frames + sa : a * frames + sa + run]
+        x[b * frames + sb : b * frames + sb + run] += rng.normal(size=(run, dim)) * 0.15
+        planted.append((int(a), int(b), float(sa), float(sb)))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return vids, times, np.ones(len(x), bool), x, planted
+
+
+def scale(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    vids, times, inf, x, planted = synthetic(args.vectors, 128, args.frames, args.copies)
+    print(f"{len(x)} synthetic vectors (dim 128) in {len(x) // args.frames} videos, "
+          f"{len(planted)} planted copied runs of 30 frames; generated in "
+          f"{time.perf_counter() - t0:.1f}s, peak {peak_mib():.0f} MiB")  # fmt: skip
+    report = DupReport(threshold=args.threshold)
+    t0 = time.perf_counter()
+    found = match_frames(vids, times, inf, x, step=1.0, threshold=args.threshold, report=report)
+    wall = time.perf_counter() - t0
+    hit = 0
+    got = {(f.a, f.b): f.segment for f in found}
+    for a, b, sa, sb in planted:
+        seg = got.get((min(a, b), max(a, b)))
+        if seg is None:
+            continue
+        start_a, start_b = (seg.a_start, seg.b_start) if a < b else (seg.b_start, seg.a_start)
+        hit += abs(start_a - sa) <= 1.0 and abs(start_b - sb) <= 1.0
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_seconds.items())
+    print(f"match_frames: {wall:.1f}s ({stages}); search: {report.search}; "
+          f"{report.hits} frame hits; peak RSS {peak_mib():.0f} MiB")  # fmt: skip
+    print(f"planted runs found and localised within 1 step: {hit}/{len(planted)}; "
+          f"segment pairs reported: {len(found)}")  # fmt: skip
+
+    # Approximate vs exact on a subset of queries, over all vectors.
+    rng = np.random.default_rng(1)
+    sub = np.sort(rng.choice(len(x), min(args.subset, len(x)), replace=False))
+    t0 = time.perf_counter()
+    ivf = NeighborSearch(x, approximate=True)
+    build = time.perf_counter() - t0
+    flat = NeighborSearch(x, approximate=False)
+    timings = {}
+    results = {}
+    for name, search in (("ivf", ivf), ("exact", flat)):
+        t0 = time.perf_counter()
+        q, nb, _ = neighbors_above(search, x[sub], args.threshold, 17)
+        timings[name] = time.perf_counter() - t0
+        other = vids[sub[q]] != vids[nb]
+        results[name] = set(zip(sub[q][other].tolist(), nb[other].tolist(), strict=True))
+    recall = len(results["ivf"] & results["exact"]) / max(1, len(results["exact"]))
+    print(
+        f"subset of {len(sub)} queries against all {len(x)} vectors: exact flat "
+        f"{timings['exact']:.1f}s, {ivf.describe()} {timings['ivf']:.1f}s (+{build:.1f}s "
+        f"build): {timings['exact'] / timings['ivf']:.1f}x faster; recall of cross-video "
+        f"hits >= {args.threshold}: {recall:.4f} ({len(results['exact'])} exact hits)"
+    )
+    print(
+        f"exact flat for all {len(x)} queries, extrapolated: "
+        f"{timings['exact'] * len(x) / len(sub) / 60:.0f} min; peak RSS {peak_mib():.0f} MiB"
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="mode")
+    q = sub.add_parser("quality")
+    q.add_argument("sample", help="output directory of scripts/sample_data.py")
+    q.add_argument("--fps", type=float, default=4.0)
+    q.add_argument(
+        "--thresholds", type=float, nargs="+", default=[0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99]
+    )
+    q.add_argument("-v", "--verbose", action="store_true")
+    s = sub.add_parser("scale")
+    s.add_argument("--vectors", type=int, default=1_000_000)
+    s.add_argument("--frames", type=int, default=500, help="frames per synthetic video")
+    s.add_argument("--copies", type=int, default=200)
+    s.add_argument("--threshold", type=float, default=0.9)
+    s.add_argument("--subset", type=int, default=5000)
+    args = parser.parse_args()
+    if args.mode == "scale":
+        scale(args)
+    elif args.mode == "quality":
+        quality(args)
+    else:
+        parser.print_help()
+
+
+if __name__ == "__main__":
+    main()
