@@ -8,3 +8,5 @@ from vsearch.cli import library_cmds, search_cmds  # noqa: F401  (register comma
 from vsearch.cli._app import app
 
 __all__ = ["app"]
+
+import vsearch.cli.classify_cmds  # noqa: E402, F401  (label, labels, classify, train classifier)
