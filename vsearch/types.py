@@ -181,3 +181,87 @@ class DupMatch:
 
 def _segment_dict(path: str, start: float, end: float) -> dict[str, Any]:
     return {"path": path, "start": round(start, 3), "end": round(end, 3)}
+
+
+class LabelRecord:
+    """A user's label on a whole video (start/end None) or on a segment of it."""
+
+    id: int
+    video_id: int
+    path: str
+    label: str
+    start: float | None
+    end: float | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class SegmentLabel:
+    """A classifier's label for one clip window of a video."""
+
+    start: float
+    end: float
+    label: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "label": self.label,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class VideoClassification:
+    """What a classifier says of a video: a whole-video label and one per clip window."""
+
+    path: str
+    label: str
+    score: float
+    segments: list[SegmentLabel] = field(default_factory=list)
+    classifier: str = ""
+    scores: dict[str, float] = field(default_factory=dict)  # whole-video probability per label
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "label": self.label,
+            "score": round(self.score, 4),
+            "segments": [s.to_dict() for s in self.segments],
+        }
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """Outcome of training a classifier head on the library's labelled clips."""
+
+    arch: str
+    checkpoint: str
+    labels: list[str]
+    accuracy: float  # on the held-out videos' windows
+    confusion: list[list[int]]  # rows: true label, columns: predicted label (order of labels)
+    train_videos: int
+    val_videos: int
+    train_windows: int
+    val_windows: int
+    epochs: int
+    best_epoch: int
+    encoder_key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch,
+            "checkpoint": self.checkpoint,
+            "labels": self.labels,
+            "accuracy": round(self.accuracy, 4),
+            "confusion": self.confusion,
+            "train_videos": self.train_videos,
+            "val_videos": self.val_videos,
+            "train_windows": self.train_windows,
+            "val_windows": self.val_windows,
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "encoder": self.encoder_key,
+        }

@@ -6,10 +6,8 @@ from typing import Annotated
 
 import typer
 
-from vsearch.cli._app import JsonOpt, RichProgress, app, emit_json, handle_errors, open_library, out
-
-train_app = typer.Typer(help="Train models on the library's own vectors.", no_args_is_help=True)
-app.add_typer(train_app, name="train")
+from vsearch.cli._app import JsonOpt, RichProgress, emit_json, handle_errors, open_library, out
+from vsearch.cli.train_app import train_app
 
 
 @train_app.command("temporal")

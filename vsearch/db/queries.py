@@ -13,8 +13,8 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from vsearch.db.schema import ClipRow, FrameRow, MetaRow, VideoRow
-from vsearch.types import VideoRecord
+from vsearch.db.schema import ClipRow, FrameRow, LabelRow, MetaRow, PredictionRow, VideoRow
+from vsearch.types import LabelRecord, VideoRecord
 
 
 def now_iso() -> str:
@@ -357,3 +357,87 @@ def iter_frame_table(
         times = np.array([r[2] for r in rows], dtype=np.float64)
         informative = np.array([bool(r[3]) for r in rows], dtype=bool)
         yield ids, video_ids, times, informative, vecs
+
+
+# --- labels and predictions ----------------------------------------------------------------
+# (imported here so that this section is a pure addition to the module)
+
+
+def add_label(
+    video_id: int, label: str, start: float | None, end: float | None, *, session: Session
+) -> int:
+    row = LabelRow(video_id=video_id, label=label, start=start, end=end, created_at=now_iso())
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def list_labels(*, session: Session, label: str | None = None) -> list[LabelRecord]:
+    query = (
+        select(LabelRow, VideoRow.path)
+        .join(VideoRow, VideoRow.id == LabelRow.video_id)
+        .order_by(VideoRow.path, LabelRow.start, LabelRow.id)
+    )
+    if label is not None:
+        query = query.where(LabelRow.label == label)
+    return [
+        LabelRecord(
+            id=row.id,
+            video_id=row.video_id,
+            path=path,
+            label=row.label,
+            start=row.start,
+            end=row.end,
+            created_at=row.created_at,
+        )
+        for row, path in session.execute(query)
+    ]
+
+
+def labelled_video_ids(*, session: Session) -> set[int]:
+    return set(session.scalars(select(LabelRow.video_id).distinct()))
+
+
+def replace_predictions(
+    video_id: int,
+    classifier: str,
+    rows: Sequence[tuple[str, float, float | None, float | None]],
+    *,
+    session: Session,
+) -> None:
+    """Store a classifier's (label, score, start, end) rows for a video, replacing its old ones."""
+    session.execute(
+        delete(PredictionRow).where(
+            PredictionRow.video_id == video_id, PredictionRow.classifier == classifier
+        )
+    )
+    stamp = now_iso()
+    for label, score, start, end in rows:
+        session.add(
+            PredictionRow(
+                video_id=video_id,
+                classifier=classifier,
+                label=label,
+                score=float(score),
+                start=start,
+                end=end,
+                created_at=stamp,
+            )
+        )
+
+
+def list_predictions(
+    *, session: Session, video_id: int | None = None
+) -> list[tuple[int, str, str, float, float | None, float | None]]:
+    """(video id, classifier, label, score, start, end) rows, whole-video rows first."""
+    query = select(
+        PredictionRow.video_id,
+        PredictionRow.classifier,
+        PredictionRow.label,
+        PredictionRow.score,
+        PredictionRow.start,
+        PredictionRow.end,
+    ).order_by(PredictionRow.video_id, PredictionRow.start.is_not(None), PredictionRow.start)
+    if video_id is not None:
+        query = query.where(PredictionRow.video_id == video_id)
+    return [tuple(r) for r in session.execute(query)]

@@ -508,6 +508,38 @@ class Library:
 
         return find_duplicates(self, **kwargs)
 
+    def label(
+        self,
+        path: str | Path,
+        label: str,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+    ):
+        from vsearch.pipeline.labels import add_label
+
+        return add_label(self, path, label, start=start, end=end)
+
+    def import_labels(self, csv_path: str | Path):
+        from vsearch.pipeline.labels import import_labels
+
+        return import_labels(self, csv_path)
+
+    def labels(self):
+        from vsearch.pipeline.labels import list_labels
+
+        return list_labels(self)
+
+    def classify(self, path: str | Path | None = None, **kwargs: Any):
+        from vsearch.pipeline.classify import classify
+
+        return classify(self, path, **kwargs)
+
+    def train_classifier(self, **kwargs: Any):
+        from vsearch.pipeline.train_heads import train_classifier
+
+        return train_classifier(self, **kwargs)
+
 
 def _read_holder(fd: int) -> str:
     with contextlib.suppress(OSError, ValueError):

@@ -1,0 +1,203 @@
+"""Commands that label and classify videos: label, labels, classify, train classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vsearch.cli._app import (
+    JsonOpt,
+    RichProgress,
+    app,
+    emit_json,
+    handle_errors,
+    open_library,
+    out,
+    render_table,
+)
+from vsearch.cli.train_app import train_app
+from vsearch.errors import UsageError
+
+
+def _label_dict(r) -> dict:
+    return {"path": r.path, "label": r.label, "start": r.start, "end": r.end, "id": r.id}
+
+
+@app.command()
+@handle_errors
+def label(
+    path: Annotated[Path | None, typer.Argument(help="A video of the library.")] = None,
+    label: Annotated[str | None, typer.Argument(help="The label, e.g. 'cat'.")] = None,
+    start: Annotated[
+        float | None, typer.Option(help="Segment start (seconds); default whole video.")
+    ] = None,
+    end: Annotated[float | None, typer.Option(help="Segment end (seconds).")] = None,
+    import_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--import", help="CSV file of path,label[,start,end] lines (optional header)."
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Label a library video, or a segment of it (--start/--end), or import labels from a CSV."""
+    if import_csv is not None and (path is not None or label is not None):
+        raise UsageError("give either PATH LABEL or --import FILE.csv, not both")
+    if import_csv is None and (path is None or label is None):
+        raise UsageError("give PATH LABEL (or --import FILE.csv)")
+    with open_library() as lib:
+        if import_csv is not None:
+            records = lib.import_labels(import_csv)
+        else:
+            records = [lib.label(path, label, start=start, end=end)]
+    if json_out:
+        emit_json([_label_dict(r) for r in records])
+        return
+    for r in records:
+        span = (
+            ""
+            if r.start is None
+            else f" [{r.start:g}s-{'end' if r.end is None else f'{r.end:g}s'}]"
+        )
+        out.print(f"labelled {r.path}{span}: {r.label}", markup=False)
+
+
+@app.command()
+@handle_errors
+def labels(json_out: JsonOpt = False) -> None:
+    """List the library's labels with counts (labels and labelled videos per label)."""
+    from vsearch.pipeline.labels import label_counts
+
+    with open_library() as lib:
+        records = lib.labels()
+    counts = label_counts(records)
+    if json_out:
+        emit_json({"counts": counts, "labels": [_label_dict(r) for r in records]})
+        return
+    render_table(
+        f"{len(counts)} labels, {len(records)} labelled videos/segments",
+        ["label", "labels", "videos"],
+        [[name, c["labels"], c["videos"]] for name, c in counts.items()],
+    )
+    render_table(
+        "labels",
+        ["label", "start", "end", "path"],
+        [
+            [
+                r.label,
+                "" if r.start is None else f"{r.start:g}",
+                "" if r.end is None else f"{r.end:g}",
+                r.path,
+            ]
+            for r in records
+        ],
+    )
+
+
+@app.command()
+@handle_errors
+def classify(
+    file: Annotated[Path | None, typer.Argument(help="A video (in the library or not).")] = None,
+    whole_library: Annotated[
+        bool,
+        typer.Option("--library", help="Classify every library video and store the predictions."),
+    ] = False,
+    unlabelled: Annotated[
+        bool, typer.Option(help="With --library: only videos that have no label.")
+    ] = False,
+    label_list: Annotated[
+        str | None,
+        typer.Option(
+            "--labels", help="Zero-shot: comma-separated labels scored with the text tower."
+        ),
+    ] = None,
+    prompt: Annotated[
+        str, typer.Option(help="Zero-shot prompt; {} is replaced by each label.")
+    ] = "a video of {}",
+    by_examples: Annotated[
+        bool,
+        typer.Option(
+            "--by-examples",
+            help="Vote over the k most similar labelled clips (weights: softmax of "
+            "similarity / 0.05).",
+        ),
+    ] = False,
+    k: Annotated[int, typer.Option("-k", help="Labelled clips voting with --by-examples.")] = 10,
+    head: Annotated[
+        str | None,
+        typer.Option(help="Trained head: a checkpoint path or an arch (default: latest)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Say what a video is, as a whole and per 4 s clip window (scores are probabilities).
+
+    Zero-shot with --labels, by labelled examples with --by-examples, else with the latest head
+    made by `vsearch train classifier`.
+    """
+    labels_arg = label_list.split(",") if label_list is not None else None
+    with open_library() as lib:
+        results = lib.classify(
+            file,
+            labels=labels_arg,
+            prompt=prompt,
+            by_examples=by_examples,
+            k=k,
+            head=head,
+            library=whole_library,
+            unlabelled=unlabelled,
+            progress=RichProgress(),
+        )
+    if json_out:
+        emit_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        out.print(f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]", markup=False)
+        if file is not None:
+            render_table(
+                "segments",
+                ["start", "end", "label", "score"],
+                [[f"{s.start:.1f}", f"{s.end:.1f}", s.label, f"{s.score:.3f}"] for s in r.segments],
+            )
+
+
+@train_app.command("classifier")
+@handle_errors
+def train_classifier(
+    arch: Annotated[str, typer.Option(help="Head: linear, lstm or tcn.")] = "linear",
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping ends sooner).")] = 200,
+    patience: Annotated[
+        int, typer.Option(help="Epochs without held-out gain before stopping.")
+    ] = 15,
+    val_fraction: Annotated[
+        float, typer.Option(help="Share of each label's videos held out for validation.")
+    ] = 0.25,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the initial weights.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a classifier head on the labelled clips' stored frame vectors (split by video)."""
+    with open_library() as lib:
+        report = lib.train_classifier(
+            arch=arch,
+            max_epochs=epochs,
+            patience=patience,
+            val_fraction=val_fraction,
+            seed=seed,
+            progress=RichProgress(),
+        )
+    if json_out:
+        emit_json(report.to_dict())
+        return
+    out.print(
+        f"{report.arch} head: held-out accuracy {report.accuracy:.3f} on {report.val_windows} "
+        f"windows of {report.val_videos} videos (trained on {report.train_windows} windows of "
+        f"{report.train_videos} videos; best epoch {report.best_epoch}/{report.epochs})",
+        markup=False,
+    )
+    render_table(
+        "confusion (rows: true label, columns: predicted)",
+        ["", *report.labels],
+        [[name, *row] for name, row in zip(report.labels, report.confusion, strict=True)],
+    )
+    out.print(f"saved {report.checkpoint}", markup=False)

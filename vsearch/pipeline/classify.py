@@ -1,0 +1,321 @@
+"""Classification use case: what a video (and each clip window of it) is.
+
+Three classifiers, all over clip windows of a video's frame vectors (``windows.clip_windows``:
+4 s every 2 s, cut at shots), stored vectors for library videos, decoded and encoded with the
+library's encoder and sampling rate for other files:
+
+* **zero-shot** (``labels=[...]``): each window's mean-pooled, L2-normalised vector against the
+  text tower's vectors of ``prompt.format(label)``; softmax of ``ZERO_SHOT_LOGIT_SCALE`` x cosine
+  (CLIP's trained logit scale, 100). Models without a text tower raise NoTextTowerError.
+* **by example** (``by_examples=True``): the ``k`` (default 10) most similar labelled windows of
+  other library videos vote; vote weight = softmax(similarity / ``EXAMPLE_TEMPERATURE``) over
+  those k, so the scores of a window sum to 1.
+* **trained head** (default): a checkpoint from ``train_classifier`` (the latest one, or
+  ``head=PATH`` or ``head=ARCH`` for the latest of that arch) on the windows' frame sequences.
+
+A video's label is the argmax of its windows' probabilities averaged with window-length weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vsearch.db import queries
+from vsearch.db.engine import transaction
+from vsearch.errors import CheckpointError, EmptyLibraryError, UsageError
+from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.pipeline.windows import Window, clip_windows, shot_boundaries
+from vsearch.types import LabelRecord, SegmentLabel, VideoClassification
+
+if TYPE_CHECKING:
+    from vsearch.pipeline.library import Library
+
+log = logging.getLogger(__name__)
+
+ZERO_SHOT_LOGIT_SCALE = 100.0
+DEFAULT_PROMPT = "a video of {}"
+DEFAULT_K = 10
+EXAMPLE_TEMPERATURE = 0.05
+HEADS_DIR = "heads"
+MIN_LABEL_OVERLAP = 0.5  # share of a window a segment label must cover to label the window
+
+
+# --- windows of a video --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoWindows:
+    """A video's clip windows with their frame sequences and mean-pooled vectors."""
+
+    video_id: int | None
+    path: str
+    windows: list[Window]
+    sequences: list[np.ndarray]  # (T_i, D) float32 frame vectors per window
+    pooled: np.ndarray  # (N, D) L2-normalised window means
+
+
+def windows_of(
+    video_id: int | None, path: str, times: np.ndarray, vectors: np.ndarray, step: float
+) -> VideoWindows:
+    from vsearch.models import l2_normalize
+
+    if len(times) == 0:
+        return VideoWindows(video_id, path, [], [], np.zeros((0, vectors.shape[-1]), np.float32))
+    wins = clip_windows(times, step, cuts=shot_boundaries(vectors))
+    seqs = [np.ascontiguousarray(vectors[w.first : w.last], dtype=np.float32) for w in wins]
+    pooled = l2_normalize(np.stack([s.mean(axis=0) for s in seqs]))
+    return VideoWindows(video_id, path, wins, seqs, pooled)
+
+
+def stored_windows(lib: Library, video_id: int, path: str) -> VideoWindows:
+    with lib.sessions() as session:
+        _ids, times, _inf, vectors = queries.video_frames(video_id, session=session)
+    return windows_of(video_id, path, times, vectors, 1.0 / lib.fps)
+
+
+def file_windows(lib: Library, path: str | Path) -> VideoWindows:
+    """Windows of a file: stored vectors when the library holds it, else decode + encode."""
+    given = os.path.abspath(os.fspath(path))
+    with lib.sessions() as session:
+        video = queries.get_video(given, session=session)
+    if video is not None and video.status in ("indexed", "partial") and video.n_frames:
+        return stored_windows(lib, video.id, video.path)
+    from vsearch.media import iter_frames, probe_video
+
+    info = probe_video(given)
+    encoder = lib.encoder
+    times, vectors = [], []
+    for batch in iter_frames(given, fps=lib.fps, size=encoder.info.input_size, info=info):
+        times.append(batch.times)
+        vectors.append(encoder.encode_images(batch.images))
+    if not times:
+        raise UsageError(f"{given}: no frames could be sampled from this video")
+    return windows_of(None, given, np.concatenate(times), np.concatenate(vectors), 1.0 / lib.fps)
+
+
+def window_labels(vw: VideoWindows, labels: Sequence[LabelRecord]) -> list[str | None]:
+    """The label of each window from a video's labels: a segment label covering at least
+    MIN_LABEL_OVERLAP of the window wins over a whole-video label; None when unlabelled."""
+    whole = [r.label for r in labels if r.start is None and r.end is None]
+    out: list[str | None] = []
+    for w in vw.windows:
+        length = max(w.end - w.start, 1e-9)
+        best, best_cover = None, 0.0
+        for r in labels:
+            if r.start is None and r.end is None:
+                continue
+            s = r.start or 0.0
+            e = r.end if r.end is not None else float("inf")
+            cover = max(0.0, min(w.end, e) - max(w.start, s)) / length
+            if cover >= MIN_LABEL_OVERLAP and cover > best_cover:
+                best, best_cover = r.label, cover
+        out.append(best if best is not None else (whole[0] if whole else None))
+    return out
+
+
+def labelled_windows(lib: Library) -> tuple[list[VideoWindows], list[list[str | None]]]:
+    """Every labelled video's windows with the label of each window."""
+    with lib.sessions() as session:
+        records = queries.list_labels(session=session)
+    by_video: dict[int, list[LabelRecord]] = {}
+    for r in records:
+        by_video.setdefault(r.video_id, []).append(r)
+    out_w, out_l = [], []
+    for video_id, recs in sorted(by_video.items()):
+        vw = stored_windows(lib, video_id, recs[0].path)
+        if vw.windows:
+            out_w.append(vw)
+            out_l.append(window_labels(vw, recs))
+    return out_w, out_l
+
+
+# --- the three classifiers -----------------------------------------------------------------
+
+
+class ZeroShotClassifier:
+    def __init__(self, lib: Library, labels: Sequence[str], prompt: str = DEFAULT_PROMPT):
+        from vsearch.models import l2_normalize
+
+        self.labels = _clean_labels(labels)
+        if "{}" not in prompt:
+            raise UsageError(f"the prompt must contain {{}} where the label goes, got {prompt!r}")
+        texts = [prompt.format(label) for label in self.labels]
+        self.text = l2_normalize(lib.encoder.encode_texts(texts))
+        self.name = f"zero-shot:{prompt}:{','.join(self.labels)}"[:200]
+
+    def proba(self, vw: VideoWindows) -> np.ndarray:
+        return _softmax(ZERO_SHOT_LOGIT_SCALE * (vw.pooled @ self.text.T))
+
+
+class ExampleClassifier:
+    def __init__(self, lib: Library, k: int = DEFAULT_K, temperature: float = EXAMPLE_TEMPERATURE):
+        if k <= 0:
+            raise UsageError(f"k must be a positive number of examples, got {k}")
+        vws, labels = labelled_windows(lib)
+        vecs, owners, names = [], [], []
+        for vw, labs in zip(vws, labels, strict=True):
+            for vec, lab in zip(vw.pooled, labs, strict=True):
+                if lab is not None:
+                    vecs.append(vec)
+                    owners.append(vw.video_id)
+                    names.append(lab)
+        if not vecs:
+            raise EmptyLibraryError("no labelled clips to vote: add labels with `vsearch label`")
+        self.labels = sorted(set(names))
+        self.vectors = np.stack(vecs).astype(np.float32)
+        self.owner = np.array(owners, dtype=np.int64)
+        self.target = np.array([self.labels.index(n) for n in names], dtype=np.int64)
+        self.k, self.temperature = k, temperature
+        self.name = f"examples:k={k}"
+
+    def proba(self, vw: VideoWindows) -> np.ndarray:
+        sims = vw.pooled @ self.vectors.T
+        if vw.video_id is not None:  # a labelled video does not vote for itself
+            sims[:, self.owner == vw.video_id] = -np.inf
+        out = np.zeros((len(sims), len(self.labels)), np.float32)
+        k = min(self.k, int(np.isfinite(sims[0]).sum()) if len(sims) else 0)
+        if k == 0:
+            out[:] = 1.0 / len(self.labels)
+            return out
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for i, idx in enumerate(top):
+            w = _softmax(sims[i, idx][None] / self.temperature)[0]
+            np.add.at(out[i], self.target[idx], w)
+        return out
+
+
+class HeadClassifier:
+    def __init__(self, lib: Library, head: str | Path | None = None):
+        from vsearch.models.heads import load_head
+
+        path = resolve_head(lib, head)
+        self.ckpt = load_head(path, encoder_key=lib.model_info.key())
+        self.labels = self.ckpt.labels
+        self.name = f"head:{self.ckpt.arch}:{path.name}"
+
+    def proba(self, vw: VideoWindows) -> np.ndarray:
+        from vsearch.models.heads import pad_sequences, predict_proba
+
+        x, lengths = pad_sequences(vw.sequences)
+        return predict_proba(self.ckpt.head, x, lengths)
+
+
+def resolve_head(lib: Library, head: str | Path | None) -> Path:
+    """A checkpoint path, an arch name (its latest checkpoint) or None (the latest of all)."""
+    if head is not None and (Path(head).suffix == ".pt" or os.sep in str(head)):
+        return Path(head).expanduser().absolute()
+    folder = lib.root / HEADS_DIR
+    found = sorted(folder.glob(f"{head}-*.pt" if head else "*.pt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        what = f"no '{head}' classifier" if head else "no trained classifier"
+        raise CheckpointError(
+            f"{what} in {folder}: run `vsearch train classifier`, or use --labels / --by-examples"
+        )
+    return found[-1]
+
+
+# --- the use case --------------------------------------------------------------------------
+
+
+def classify(
+    lib: Library,
+    path: str | Path | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    prompt: str = DEFAULT_PROMPT,
+    by_examples: bool = False,
+    k: int = DEFAULT_K,
+    head: str | Path | None = None,
+    library: bool = False,
+    unlabelled: bool = False,
+    progress: Progress | None = None,
+) -> list[VideoClassification]:
+    """Classify a file (``path``) or the whole library (``library=True``; predictions stored).
+
+    ``labels`` selects zero-shot, ``by_examples`` voting by labelled clips, otherwise a trained
+    head (``head``: a checkpoint path or an arch; default the latest trained).
+    """
+    if (path is None) == (not library):
+        raise UsageError("classify a FILE or the whole --library (one of them)")
+    if labels is not None and by_examples:
+        raise UsageError("--labels (zero-shot) and --by-examples are two different classifiers")
+    progress = progress or NullProgress()
+    if labels is not None:
+        classifier: Any = ZeroShotClassifier(lib, labels, prompt)
+    elif by_examples:
+        classifier = ExampleClassifier(lib, k)
+    else:
+        classifier = HeadClassifier(lib, head)
+    if not library:
+        return [_classify_windows(classifier, file_windows(lib, path))]
+    with lib.sessions() as session:
+        videos = queries.list_videos(session=session, status=("indexed", "partial"))
+        skip = queries.labelled_video_ids(session=session) if unlabelled else set()
+    videos = [v for v in videos if v.id not in skip and v.n_frames]
+    results = []
+    with lib.writing():
+        progress.begin(len(videos), "videos", f"classifying {len(videos)} videos")
+        try:
+            for video in videos:
+                result = _classify_windows(classifier, stored_windows(lib, video.id, video.path))
+                _store(lib, video.id, classifier.name, result)
+                results.append(result)
+                progress.advance(1)
+        finally:
+            progress.end()
+    log.info("classified %d videos with %s", len(results), classifier.name)
+    return results
+
+
+def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
+    labels = classifier.labels
+    proba = classifier.proba(vw) if vw.windows else np.zeros((0, len(labels)), np.float32)
+    segments = [
+        SegmentLabel(w.start, w.end, labels[int(p.argmax())], float(p.max()))
+        for w, p in zip(vw.windows, proba, strict=True)
+    ]
+    if len(proba):
+        weights = np.array([w.end - w.start for w in vw.windows], dtype=np.float64)
+        whole = (proba * weights[:, None]).sum(0) / max(weights.sum(), 1e-9)
+    else:
+        whole = np.full(len(labels), 1.0 / max(1, len(labels)))
+    best = int(whole.argmax())
+    return VideoClassification(
+        path=vw.path,
+        label=labels[best],
+        score=float(whole[best]),
+        segments=segments,
+        classifier=classifier.name,
+        scores={label: float(s) for label, s in zip(labels, whole, strict=True)},
+    )
+
+
+def _store(lib: Library, video_id: int, name: str, result: VideoClassification) -> None:
+    rows = [(result.label, result.score, None, None)]
+    rows += [(s.label, s.score, s.start, s.end) for s in result.segments]
+    with transaction(lib.sessions) as session:
+        queries.replace_predictions(video_id, name, rows, session=session)
+
+
+def _clean_labels(labels: Sequence[str]) -> list[str]:
+    out = []
+    for label in labels:
+        text = label.strip()
+        if text and text not in out:
+            out.append(text)
+    if len(out) < 2:
+        raise UsageError(f"zero-shot classification needs at least 2 labels, got {out}")
+    return out
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)

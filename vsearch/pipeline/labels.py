@@ -1,0 +1,120 @@
+"""Labelling use case: attach labels to library videos (whole or a segment), import a CSV.
+
+A label with no start/end covers the whole video. CSV format: ``path,label[,start,end]`` per
+line, an optional header line ``path,label,start,end``; errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vsearch.db import queries
+from vsearch.db.engine import transaction
+from vsearch.errors import UsageError
+from vsearch.types import LabelRecord
+
+if TYPE_CHECKING:
+    from vsearch.pipeline.library import Library
+
+log = logging.getLogger(__name__)
+
+MAX_LABEL_CHARS = 200
+
+
+def check_label(label: str) -> str:
+    text = (label or "").strip()
+    if not text:
+        raise UsageError("a label cannot be empty")
+    if len(text) > MAX_LABEL_CHARS or "\n" in text:
+        raise UsageError(f"a label is one line of at most {MAX_LABEL_CHARS} characters")
+    return text
+
+
+def check_range(start: float | None, end: float | None) -> tuple[float | None, float | None]:
+    if start is None and end is None:
+        return None, None
+    start = 0.0 if start is None else float(start)
+    if start < 0 or (end is not None and float(end) <= start):
+        raise UsageError(f"bad segment {start}..{end}: need 0 <= start < end (seconds)")
+    return start, (None if end is None else float(end))
+
+
+def _video_id(lib: Library, path: str | Path, session) -> int:
+    given = os.path.abspath(os.fspath(path))
+    video = queries.get_video(given, session=session)
+    if video is None and os.path.exists(given):
+        video = queries.get_video(os.path.realpath(given), session=session)
+    if video is None:
+        raise UsageError(f"{given} is not in library {lib.root}: index it first (`vsearch index`)")
+    if video.status == "failed":
+        raise UsageError(f"{given} failed to index ({video.error}): it has no frames to label")
+    return video.id
+
+
+def add_label(
+    lib: Library,
+    path: str | Path,
+    label: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> LabelRecord:
+    """Label a library video (or its ``start``..``end`` seconds)."""
+    label = check_label(label)
+    start, end = check_range(start, end)
+    with lib.writing(), transaction(lib.sessions) as session:
+        video_id = _video_id(lib, path, session)
+        label_id = queries.add_label(video_id, label, start, end, session=session)
+        record = next(r for r in queries.list_labels(session=session) if r.id == label_id)
+    log.info("labelled %s as %s", record.path, label)
+    return record
+
+
+def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
+    """Add every label of a CSV file in one transaction (nothing is added if a line is bad)."""
+    csv_path = Path(csv_path)
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read labels file {csv_path}: {exc}") from None
+    added: list[int] = []
+    with lib.writing(), transaction(lib.sessions) as session:
+        for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
+            if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+                continue
+            if lineno == 1 and [c.strip().lower() for c in row[:2]] == ["path", "label"]:
+                continue
+            where = f"{csv_path} line {lineno}"
+            if len(row) not in (2, 3, 4):
+                raise UsageError(f"{where}: expected path,label[,start,end], got {len(row)} fields")
+            try:
+                start = float(row[2]) if len(row) > 2 and row[2].strip() else None
+                end = float(row[3]) if len(row) > 3 and row[3].strip() else None
+                label = check_label(row[1])
+                start, end = check_range(start, end)
+                video_id = _video_id(lib, row[0].strip(), session)
+            except ValueError as exc:
+                raise UsageError(f"{where}: start/end must be seconds ({exc})") from None
+            except UsageError as exc:
+                raise UsageError(f"{where}: {exc}") from None
+            added.append(queries.add_label(video_id, label, start, end, session=session))
+        records = [r for r in queries.list_labels(session=session) if r.id in set(added)]
+    log.info("imported %d labels from %s", len(records), csv_path)
+    return records
+
+
+def list_labels(lib: Library) -> list[LabelRecord]:
+    with lib.sessions() as session:
+        return queries.list_labels(session=session)
+
+
+def label_counts(records: list[LabelRecord]) -> dict[str, dict[str, int]]:
+    """label -> {"labels": how many, "videos": on how many videos}."""
+    n = Counter(r.label for r in records)
+    videos = Counter(label for label, _ in {(r.label, r.video_id) for r in records})
+    return {label: {"labels": n[label], "videos": videos[label]} for label in sorted(n)}
