@@ -183,6 +183,7 @@ def _segment_dict(path: str, start: float, end: float) -> dict[str, Any]:
     return {"path": path, "start": round(start, 3), "end": round(end, 3)}
 
 
+@dataclass(frozen=True)
 class LabelRecord:
     """A user's label on a whole video (start/end None) or on a segment of it."""
 

@@ -57,6 +57,11 @@ def assert_consistent(root: Path, *, create: bool = False) -> dict[str, int]:
         assert len(np.unique(index_ids)) == len(index_ids), "duplicate ids in the index"
         assert np.array_equal(index_ids, db_ids), "index ids differ from the frame ids in the DB"
         assert lib.doctor()["checks"]["schema"]["ok"]
+        with lib.sessions() as session:
+            db_clips = np.sort(queries.clip_ids(session=session))
+        clip_ids = np.sort(lib.clip_index.ids())
+        assert len(np.unique(clip_ids)) == len(clip_ids), "duplicate ids in the clip index"
+        assert np.array_equal(clip_ids, db_clips), "clip index ids differ from the DB's clips"
     return {
         "db": len(db_ids),
         "file": len(file_ids),

@@ -89,3 +89,17 @@ def test_same_command_twice_on_an_existing_library(tmp_path):
     assert runner.invoke(app, [*args, "colorgrid"]).exit_code == 0  # stored as colorgrid:v1
     refused = runner.invoke(app, [*args, "torchvision:resnet18"])
     assert refused.exit_code == 1 and "refusing" in refused.stderr
+
+
+def test_old_library_gets_clips_from_stored_frames_on_next_index(tmp_path):
+    root = tmp_path / "lib"
+    old_library(root)
+    empty = tmp_path / "nothing-new"
+    empty.mkdir()
+    with Library.open(settings=Settings.load(library=root)) as lib:
+        assert lib.clip_index.ntotal == 0
+        report = lib.index([empty])  # no video to decode: clips come from stored frames
+        assert report.indexed == []
+        assert lib.clip_index.ntotal >= 1
+        assert lib.clip_sync.in_db == 0  # opened before the backfill
+    assert_consistent(root)

@@ -441,3 +441,12 @@ def list_predictions(
     if video_id is not None:
         query = query.where(PredictionRow.video_id == video_id)
     return [tuple(r) for r in session.execute(query)]
+
+
+def videos_without_clips(*, session: Session) -> list[int]:
+    """Ids of videos with frames but no clips (indexed before clips existed)."""
+    has_clip = select(ClipRow.id).where(ClipRow.video_id == VideoRow.id).exists()
+    query = select(VideoRow.id).where(
+        VideoRow.status.in_(("indexed", "partial")), VideoRow.n_frames > 0, ~has_clip
+    )
+    return list(session.scalars(query.order_by(VideoRow.id)))

@@ -162,3 +162,36 @@ def use_pooler(lib: Library, pooler: TemporalPooler, checkpoint: Path | None) ->
         lib.rebuild_clip_index()
     log.info("clips re-pooled with %s: %d clips", pooler.name, total)
     return total
+
+
+def backfill_clips(lib: Library) -> int:
+    """Give clips to videos indexed before the library had clips (from stored frames only).
+
+    A library upgraded from the first schema revision has frames but no clips; this pools them
+    without decoding anything. Returns the number of videos completed.
+    """
+    with lib.sessions() as session:
+        missing = queries.videos_without_clips(session=session)
+    if not missing:
+        return 0
+    pooler = lib.pooler
+    step = 1.0 / lib.fps
+    clip_index = lib.clip_index
+    for video_id in missing:
+        with transaction(lib.sessions) as session:
+            _ids, times, informative, vectors = queries.video_frames(video_id, session=session)
+            clips = make_clips(times, informative, vectors, step, pooler)
+            new_ids, old_ids = queries.replace_clips(
+                video_id,
+                clips.starts,
+                clips.ends,
+                clips.informative,
+                clips.vectors,
+                session=session,
+            )
+        lib.remove_clip_vectors(old_ids)
+        if len(new_ids):
+            clip_index.add(new_ids, clips.vectors)
+    lib._dirty = True
+    log.info("made clips for %d videos indexed before clips existed", len(missing))
+    return len(missing)

@@ -23,6 +23,7 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
+from vsearch.pipeline.clips import backfill_clips
 from vsearch.pipeline.progress import NullProgress, Progress
 from vsearch.types import FrameBatch, IndexReport, VideoInfo
 
@@ -79,6 +80,7 @@ def index_videos(
         jobs = _plan(lib, paths, report, retry_failed=retry_failed)
         if prune:
             _prune(lib, paths, report)
+        backfill_clips(lib)
         stages.add("plan", time.perf_counter() - t0)
         try:
             if jobs:

@@ -82,15 +82,14 @@ def run_doctor(lib: Library) -> dict[str, Any]:
             raise VsearchError(f"schema at {cur}, expected {head}")
         return f"schema at head ({head})"
 
-    def agreement() -> str:
-        sync = lib.frame_sync
+    def agreement(sync) -> str:
         if sync.changed:
             raise VsearchError(
-                f"frame index disagreed with the database ({sync.added} missing, "
+                f"{sync.name} index disagreed with the database ({sync.added} missing, "
                 f"{sync.removed} extra{', rebuilt: ' + sync.reason if sync.rebuilt else ''}); "
                 "repaired from the stored vectors"
             )
-        return f"frame index agrees with the database ({sync.in_db} vectors)"
+        return f"{sync.name} index agrees with the database ({sync.in_db} vectors)"
 
     def disk() -> str:
         free = shutil.disk_usage(lib.root).free
@@ -110,7 +109,8 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         ("gpu", gpu),
         ("faiss", faiss_check),
         ("schema", schema),
-        ("index", agreement),
+        ("index", lambda: agreement(lib.frame_sync)),
+        ("clips", lambda: agreement(lib.clip_sync)),
         ("disk", disk),
         ("files", files),
     ]:
