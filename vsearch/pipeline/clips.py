@@ -85,6 +85,13 @@ def make_clips(
     )
 
 
+def save_clips(video_id: int, clips: ClipSet, *, session) -> tuple[np.ndarray, list[int]]:
+    """Store a video's clips in place of its old ones: (new clip ids, removed clip ids)."""
+    return queries.replace_clips(
+        video_id, clips.starts, clips.ends, clips.informative, clips.vectors, session=session
+    )
+
+
 def pooler_record(lib: Library) -> dict[str, Any]:
     raw = lib.meta.get(POOLER_META)
     return json.loads(raw) if raw else {"name": "mean", "checkpoint": None, "sha256": None}
@@ -148,14 +155,7 @@ def use_pooler(lib: Library, pooler: TemporalPooler, checkpoint: Path | None) ->
                 if len(ids) == len(clips) and np.allclose(starts, clips.starts):
                     queries.update_clip_vectors(ids, clips.vectors, session=session)
                 else:  # clips of an older windowing: store them afresh
-                    queries.replace_clips(
-                        video.id,
-                        clips.starts,
-                        clips.ends,
-                        clips.informative,
-                        clips.vectors,
-                        session=session,
-                    )
+                    save_clips(video.id, clips, session=session)
                 total += len(clips)
             queries.set_meta(POOLER_META, json.dumps(record), session=session)
         lib.__dict__["_pooler_cache"] = pooler
@@ -181,14 +181,7 @@ def backfill_clips(lib: Library) -> int:
         with transaction(lib.sessions) as session:
             _ids, times, informative, vectors = queries.video_frames(video_id, session=session)
             clips = make_clips(times, informative, vectors, step, pooler)
-            new_ids, old_ids = queries.replace_clips(
-                video_id,
-                clips.starts,
-                clips.ends,
-                clips.informative,
-                clips.vectors,
-                session=session,
-            )
+            new_ids, old_ids = save_clips(video_id, clips, session=session)
         lib.remove_clip_vectors(old_ids)
         if len(new_ids):
             clip_index.add(new_ids, clips.vectors)

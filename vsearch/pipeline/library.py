@@ -33,7 +33,7 @@ from vsearch.errors import (
     StorageError,
 )
 from vsearch.pipeline import faults
-from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips
+from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
 from vsearch.pipeline.vectors import SyncReport, open_synced_index
 from vsearch.types import ModelInfo, VideoRecord
 
@@ -330,14 +330,7 @@ class Library:
                 new_ids, old_ids = queries.replace_frames(
                     video_id, times, informative, vectors, session=session
                 )
-                new_clips, old_clips = queries.replace_clips(
-                    video_id,
-                    clips.starts,
-                    clips.ends,
-                    clips.informative,
-                    clips.vectors,
-                    session=session,
-                )
+                new_clips, old_clips = save_clips(video_id, clips, session=session)
         except OperationalError as exc:
             raise _storage_error(self.db_path, exc) from exc
         if old_ids:
