@@ -70,7 +70,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "mandel": make_video(root / "lib" / "mandel.mp4", "mandelbrot", 4),
         "life": make_video(
             root / "lib" / "sub dir" / "life.mp4",
-            "life=s=128x96:mold=10:r=10:ratio=0.5:death_color=#C83232:"
+            "life=s=128x96:mold=10:r=10:ratio=0.5:seed=7:death_color=#C83232:"
             "life_color=#00ff00,format=yuv420p",
             4,
             size="128x96",

@@ -133,24 +133,24 @@ def replace_frames(
     session: Session,
 ) -> tuple[np.ndarray, list[int]]:
     """Store a video's frames (replacing old ones); return (new ids, removed old ids)."""
-    old = list(session.scalars(select(FrameRow.id).where(FrameRow.video_id == video_id)))
-    if old:
-        session.execute(delete(FrameRow).where(FrameRow.video_id == video_id))
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     rows = [
-        {
-            "video_id": video_id,
-            "t": float(t),
-            "informative": bool(inf),
-            "vector": vec.tobytes(),
-        }
+        {"video_id": video_id, "t": float(t), "informative": bool(inf), "vector": vec.tobytes()}
         for t, inf, vec in zip(times, informative, vectors, strict=True)
     ]
+    return _replace_video_rows(FrameRow, video_id, rows, session=session)
+
+
+def _replace_video_rows(
+    table, video_id: int, rows: list[dict], *, session: Session
+) -> tuple[np.ndarray, list[int]]:
+    """Delete a video's rows of ``table``, insert ``rows``; return (new ids, old ids)."""
+    old = list(session.scalars(select(table.id).where(table.video_id == video_id)))
+    if old:
+        session.execute(delete(table).where(table.video_id == video_id))
     if not rows:
         return np.zeros(0, dtype=np.int64), old
-    ids = session.scalars(
-        insert(FrameRow).returning(FrameRow.id, sort_by_parameter_order=True), rows
-    )
+    ids = session.scalars(insert(table).returning(table.id, sort_by_parameter_order=True), rows)
     return np.fromiter(ids, dtype=np.int64, count=len(rows)), old
 
 
@@ -163,22 +163,25 @@ def iter_frame_vectors(
     *, session: Session, ids: Iterable[int] | None = None, chunk: int = 20000
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids, float32 vectors) of stored frames, in chunks, from ``ids`` or all."""
+    return _iter_vectors(FrameRow, session=session, ids=ids, chunk=chunk)
+
+
+def _iter_vectors(
+    table, *, session: Session, ids: Iterable[int] | None, chunk: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     if ids is not None:
         id_list = sorted(int(i) for i in ids)
         for lo in range(0, len(id_list), chunk):
             part = id_list[lo : lo + chunk]
             rows = session.execute(
-                select(FrameRow.id, FrameRow.vector).where(FrameRow.id.in_(part))
+                select(table.id, table.vector).where(table.id.in_(part)).order_by(table.id)
             ).all()
             yield _unpack(rows)
         return
     last = 0
-    while True:
+    while True:  # keyset pagination: constant memory on libraries of any size
         rows = session.execute(
-            select(FrameRow.id, FrameRow.vector)
-            .where(FrameRow.id > last)
-            .order_by(FrameRow.id)
-            .limit(chunk)
+            select(table.id, table.vector).where(table.id > last).order_by(table.id).limit(chunk)
         ).all()
         if not rows:
             return
@@ -249,9 +252,6 @@ def replace_clips(
     session: Session,
 ) -> tuple[np.ndarray, list[int]]:
     """Store a video's clips (replacing old ones); return (new ids, removed old ids)."""
-    old = list(session.scalars(select(ClipRow.id).where(ClipRow.video_id == video_id)))
-    if old:
-        session.execute(delete(ClipRow).where(ClipRow.video_id == video_id))
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     rows = [
         {
@@ -263,10 +263,7 @@ def replace_clips(
         }
         for s, e, inf, vec in zip(starts, ends, informative, vectors, strict=True)
     ]
-    if not rows:
-        return np.zeros(0, dtype=np.int64), old
-    ids = session.scalars(insert(ClipRow).returning(ClipRow.id, sort_by_parameter_order=True), rows)
-    return np.fromiter(ids, dtype=np.int64, count=len(rows)), old
+    return _replace_video_rows(ClipRow, video_id, rows, session=session)
 
 
 def clip_ids(*, session: Session) -> np.ndarray:
@@ -278,13 +275,7 @@ def iter_clip_vectors(
     *, session: Session, ids: Iterable[int] | None = None, chunk: int = 20000
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids, float32 vectors) of stored clips, in chunks, from ``ids`` or all."""
-    id_list = sorted(int(i) for i in ids) if ids is not None else clip_ids(session=session).tolist()
-    for lo in range(0, len(id_list), chunk):
-        part = id_list[lo : lo + chunk]
-        rows = session.execute(
-            select(ClipRow.id, ClipRow.vector).where(ClipRow.id.in_(part)).order_by(ClipRow.id)
-        ).all()
-        yield _unpack(rows)
+    return _iter_vectors(ClipRow, session=session, ids=ids, chunk=chunk)
 
 
 def video_clips(
