@@ -4,13 +4,11 @@ Each command parses its options, builds Settings, calls one pipeline function an
 result as a table or, with --json, as JSON. Commands live in one module per area.
 """
 
-from vsearch.cli import (  # noqa: F401  (each module registers its commands on `app`)
-    classify_cmds,
-    dups_cmds,
-    library_cmds,
-    search_cmds,
-    train_cmds,
-)
+# Each module registers its commands on `app`; the import order is the order of `--help`.
+# isort: off
+from vsearch.cli import library_cmds, search_cmds, dups_cmds, classify_cmds, train_cmds  # noqa: F401
+
+# isort: on
 from vsearch.cli._app import app
 
 __all__ = ["app"]

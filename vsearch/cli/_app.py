@@ -33,7 +33,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
+# Piped output is for reading in a file or pager, not an 80-column terminal: let paths breathe.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 _state: dict[str, Any] = {"library": None, "quiet": False}
 

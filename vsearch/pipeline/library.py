@@ -300,12 +300,13 @@ class Library:
 
     def save_indexes(self, *, force: bool = True) -> None:
         """Persist the in-memory index (at most every INDEX_SAVE_INTERVAL unless ``force``)."""
-        if not self._dirty or self._frame_index is None:
+        if not self._dirty:
             return
         interval = faults.save_interval(INDEX_SAVE_INTERVAL)
         if not force and time.monotonic() - self._last_save < interval:
             return
-        self._save_index(self._frame_index, FRAME_INDEX)
+        if self._frame_index is not None:
+            self._save_index(self._frame_index, FRAME_INDEX)
         if self._clip_index is not None:
             self._save_index(self._clip_index, CLIP_INDEX)
         self._dirty = False
