@@ -11,9 +11,11 @@ Fault-injection hooks (for the crash tests; they change nothing unless set):
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -86,3 +88,20 @@ def io_error_on_full_disk(path: Path, message: str) -> bool:
         return shutil.disk_usage(path.parent).free < 256 * 1024
     except OSError:
         return False
+
+
+def storage_error(path: Path, exc: BaseException) -> StorageError:
+    """Translate a failed write into a one-line StorageError (disk full, read-only...)."""
+    text = str(exc)
+    orig = getattr(exc, "orig", exc)
+    if (
+        isinstance(orig, OSError) and orig.errno == errno.ENOSPC or "full" in text.lower()
+    ) or io_error_on_full_disk(path, text):
+        return StorageError(f"{path}: disk full; nothing committed before was lost ({orig})")
+    if (
+        isinstance(orig, OSError) and orig.errno in (errno.EROFS, errno.EACCES)
+    ) or "readonly" in text.lower().replace("-", "").replace(" ", ""):
+        return StorageError(f"{path}: library is read-only ({orig})")
+    if isinstance(orig, sqlite3.DatabaseError) and "malformed" in text:
+        return StorageError(f"{path}: database is damaged ({orig})")
+    return StorageError(f"{path}: write failed ({orig})")

@@ -1,425 +1,55 @@
-"""A library: one directory with the SQLite database and the FAISS index files.
+"""``vsearch.Library``: the public Python API, one method per use case.
 
-``Library`` is the public Python API; the CLI is a thin layer over it.
+The CLI is a thin layer over these methods; each delegates to one pipeline module.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
-import json
-import logging
-import os
-import sqlite3
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from sqlalchemy.exc import OperationalError
-
-from vsearch import db
-from vsearch.config import Settings
-from vsearch.db import queries
-from vsearch.db.engine import create_db_engine, make_session_factory, transaction
-from vsearch.db.migrate import upgrade_database
-from vsearch.errors import (
-    LibraryError,
-    LibraryLockedError,
-    LibraryNotFoundError,
-    ModelMismatchError,
-    StorageError,
-)
-from vsearch.pipeline import faults
-from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
-from vsearch.pipeline.vectors import SyncReport, open_synced_index
-from vsearch.types import ModelInfo, VideoRecord
+from vsearch.pipeline.store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 
 if TYPE_CHECKING:
-    from vsearch.index import VectorIndex
-    from vsearch.models import FrameEncoder
-    from vsearch.models.temporal import TemporalPooler
+    from vsearch.pipeline.progress import Progress
+    from vsearch.types import (
+        DupReport,
+        FrameHit,
+        IndexReport,
+        LabelRecord,
+        SegmentMatch,
+        TrainReport,
+        VideoClassification,
+    )
 
-log = logging.getLogger(__name__)
-
-DB_NAME = "library.db"
-FRAME_INDEX = "frames.faiss"
-LOCK_NAME = "write.lock"
-INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run
-
-_ = db  # the package import keeps `vsearch.db` importable as a namespace here
+__all__ = ["DB_NAME", "FRAME_INDEX", "INDEX_SAVE_INTERVAL", "Library"]
 
 
-class Library:
-    """An opened library. Use ``Library.open`` (or ``Library.create``)."""
+class Library(LibraryStore):
+    """A video library. ``Library.open(path, create=True, model="colorgrid")`` opens one.
 
-    def __init__(self, settings: Settings, *, readonly: bool = False):
-        self.settings = settings
-        self.root = settings.library
-        self.readonly = readonly
-        self.db_path = self.root / DB_NAME
-        self.engine = create_db_engine(self.db_path, readonly=readonly)
-        self.sessions = make_session_factory(self.engine)
-        self._encoder: FrameEncoder | None = None
-        self._frame_index: VectorIndex | None = None
-        self._frame_sync: SyncReport | None = None
-        self._lock_fd: int | None = None
-        self._lock_depth = 0
-        self._last_save = time.monotonic()
-        self._dirty = False
-        self._clip_index: VectorIndex | None = None
-        self._clip_sync: SyncReport | None = None
+    Use it as a context manager (or call ``close()``) so that indexes are saved and the writer
+    lock is released.
+    """
 
-    # --- opening -------------------------------------------------------------------------
+    # --- building ------------------------------------------------------------------------
 
-    @classmethod
-    def open(
-        cls,
-        library: str | Path | None = None,
-        *,
-        settings: Settings | None = None,
-        create: bool = False,
-        model: str | None = None,
-        fps: float | None = None,
-    ) -> Library:
-        """Open the library at ``library`` (or the settings' one), creating it if asked.
-
-        ``model`` and ``fps`` choose the encoder and sampling rate of a new library; for an
-        existing one they must agree with what it holds (vectors of two models never mix).
-        """
-        settings = settings or Settings.load()
-        if library is not None:
-            settings = settings.with_(library=Path(library).expanduser().absolute())
-        root = settings.library
-        if not (root / DB_NAME).exists():
-            if not create:
-                raise LibraryNotFoundError(
-                    f"no vsearch library at {root}: create one with `vsearch init` "
-                    "(or `vsearch index`, which creates it)"
-                )
-            return cls._create(settings, model=model, fps=fps)
-        lib = cls(settings, readonly=not os.access(root, os.W_OK))
-        lib._migrate()
-        if create and not lib.readonly and "encoder" not in lib.meta:
-            # A run killed while creating the library: finish creating it.
-            lib.close()
-            return cls._create(settings, model=model, fps=fps)
-        lib._check_model(model, fps)
-        return lib
-
-    @classmethod
-    def _create(cls, settings: Settings, *, model: str | None, fps: float | None) -> Library:
-        from vsearch.models import create_encoder
-
-        spec = model or settings.model
-        fps = float(fps or settings.fps)
-        if not 0 < fps <= 60:
-            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
-        encoder = create_encoder(spec, device=settings.device)
-        try:
-            settings.library.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot create library directory {settings.library}: {exc}"
-            ) from exc
-        lib = cls(settings.with_(model=spec, fps=fps))
-        with lib.writing():
-            lib._migrate()
-            with transaction(lib.sessions) as session:
-                queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
-                queries.set_meta("fps", repr(fps), session=session)
-                queries.set_meta("created_at", queries.now_iso(), session=session)
-        lib._encoder = encoder
-        log.info("created library %s with %s at %s fps", settings.library, spec, fps)
-        return lib
-
-    def _migrate(self) -> None:
-        if self.readonly:
-            faults.check_readonly_schema(self.engine, self.root)
-            return
-        try:
-            upgrade_database(self.engine)
-        except OperationalError as exc:
-            raise _storage_error(self.db_path, exc) from exc
-
-    def _check_model(self, model: str | None, fps: float | None) -> None:
-        meta = self.meta
-        if "encoder" not in meta:
-            raise LibraryError(f"{self.root}: library has no encoder recorded (incomplete init?)")
-        info = self.model_info
-        if model is not None:
-            from vsearch.models import parse_spec
-
-            family, arch, weights = parse_spec(model)
-            wanted = (family, arch or info.arch)  # a bare family name means "that family"
-            if wanted != (info.family, info.arch) or (
-                weights and not weights.startswith("/") and weights != info.weights
-            ):
-                raise ModelMismatchError(
-                    f"library {self.root} holds vectors of {info.spec}; refusing to add vectors "
-                    f"of {model}. Use another --library for that model."
-                )
-        if fps is not None and abs(float(fps) - self.fps) > 1e-9:
-            raise ModelMismatchError(
-                f"library {self.root} samples {self.fps:g} frames/s; it cannot hold {fps:g}"
-            )
-
-    # --- facts ---------------------------------------------------------------------------
-
-    @property
-    def meta(self) -> dict[str, str]:
-        with self.sessions() as session:
-            return queries.get_meta(session=session)
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return ModelInfo.from_dict(json.loads(self.meta["encoder"]))
-
-    @property
-    def fps(self) -> float:
-        return float(self.meta.get("fps", "1.0"))
-
-    @property
-    def encoder(self) -> FrameEncoder:
-        """The library's frame encoder, created on first use and checked against provenance."""
-        if self._encoder is None:
-            from vsearch.models import create_encoder
-
-            info = self.model_info
-            encoder = create_encoder(info.spec, device=self.settings.device)
-            if encoder.info.key() != info.key():
-                raise ModelMismatchError(
-                    f"the weights of {info.spec} changed since the library was built "
-                    f"({info.weights} -> {encoder.info.weights}); vectors would not be comparable"
-                )
-            self._encoder = encoder
-        return self._encoder
-
-    # --- writing -------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def writing(self, *, wait: bool = True) -> Iterator[None]:
-        """Hold the library's writer lock (one writer at a time; readers are never blocked).
-
-        ``wait=False`` never waits for another writer (LibraryLockedError at once).
-        """
-        if self.readonly:
-            raise StorageError(f"library {self.root} is read-only: cannot write to it")
-        if self._lock_depth == 0:
-            self._acquire_lock(self.settings.lock_timeout if wait else 0.0)
-        self._lock_depth += 1
-        try:
-            yield
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0:
-                self._release_lock()
-
-    def _acquire_lock(self, timeout: float) -> None:
-        path = self.root / LOCK_NAME
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise _storage_error(path, exc) from exc
-        deadline = time.monotonic() + max(0.0, timeout)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _read_holder(fd)
-                    os.close(fd)
-                    raise LibraryLockedError(
-                        f"library {self.root} is being written by another vsearch process"
-                        f"{holder}; wait for it to finish (or set VSEARCH_LOCK_TIMEOUT=SECONDS)"
-                    ) from None
-                time.sleep(0.2)
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
-        faults.remove_stale_temp_files(self.root)
-
-    def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    # --- the frame index -----------------------------------------------------------------
-
-    @property
-    def frame_index(self) -> VectorIndex:
-        if self._frame_index is None:
-            self._frame_index, self._frame_sync = self._open_index(
-                FRAME_INDEX, "frames", queries.frame_ids, queries.iter_frame_vectors
-            )
-        return self._frame_index
-
-    @property
-    def frame_sync(self) -> SyncReport:
-        _ = self.frame_index
-        assert self._frame_sync is not None
-        return self._frame_sync
-
-    def _open_index(
-        self, name: str, label: str, stored_ids, stored_vectors
-    ) -> tuple[VectorIndex, SyncReport]:
-        """Load index file ``name`` and make it agree with the vectors stored in the DB."""
-        with self.sessions() as session:
-            ids = stored_ids(session=session)
-
-            def fetch(wanted):
-                return stored_vectors(session=session, ids=wanted)
-
-            index, report = open_synced_index(
-                label, self.root / name, self.model_info.dim, ids, fetch
-            )
-        if report.changed and not self.readonly:
-            # Repair the file too when no writer is busy; a busy writer saves it itself. A
-            # reader never waits for the lock and still works when the save fails.
-            try:
-                with self.writing(wait=False):
-                    self._save_index(index, name)
-            except LibraryLockedError:
-                pass
-            except StorageError as exc:
-                log.warning("repaired %s index kept in memory only: %s", name, exc)
-        return index, report
-
-    def _save_index(self, index: VectorIndex, name: str) -> None:
-        try:
-            index.save(self.root / name)
-        except OSError as exc:
-            raise _storage_error(self.root / name, exc) from exc
-        except RuntimeError as exc:  # faiss reports write errors as RuntimeError
-            raise StorageError(f"cannot write {self.root / name}: {exc}") from exc
-
-    def save_indexes(self, *, force: bool = True) -> None:
-        """Persist the in-memory index (at most every INDEX_SAVE_INTERVAL unless ``force``)."""
-        if not self._dirty:
-            return
-        interval = faults.save_interval(INDEX_SAVE_INTERVAL)
-        if not force and time.monotonic() - self._last_save < interval:
-            return
-        if self._frame_index is not None:
-            self._save_index(self._frame_index, FRAME_INDEX)
-        if self._clip_index is not None:
-            self._save_index(self._clip_index, CLIP_INDEX)
-        self._dirty = False
-        self._last_save = time.monotonic()
-
-    def store_frames(
+    def index(
         self,
-        path: str,
+        paths: Sequence[str | Path],
         *,
-        times: np.ndarray,
-        informative: np.ndarray,
-        vectors: np.ndarray,
-        fields: dict[str, Any],
-    ) -> int:
-        """Commit one video's frames and facts in one transaction, then update the index."""
-        index = self.frame_index
-        clip_index = self.clip_index
-        clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
-        try:
-            with transaction(self.sessions) as session:
-                video_id = queries.save_video(path, session=session, **fields)
-                new_ids, old_ids = queries.replace_frames(
-                    video_id, times, informative, vectors, session=session
-                )
-                new_clips, old_clips = save_clips(video_id, clips, session=session)
-        except OperationalError as exc:
-            raise _storage_error(self.db_path, exc) from exc
-        if old_ids:
-            index.remove(np.asarray(old_ids, dtype=np.int64))
-        if len(new_ids):
-            index.add(new_ids, vectors)
-        self.remove_clip_vectors(old_clips)
-        if len(new_clips):
-            clip_index.add(new_clips, clips.vectors)
-        self._dirty = True
-        return video_id
-
-    def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
-        """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
-        removed: list[int] = []
-        removed_clips: list[int] = []
-        try:
-            with transaction(self.sessions) as session:
-                existing = queries.get_video(path, session=session)
-                if existing is not None:
-                    removed, removed_clips = queries.delete_video(existing.id, session=session)
-                queries.save_video(
-                    path, session=session, status="failed", error=error, n_frames=0, **fields
-                )
-        except OperationalError as exc:
-            raise _storage_error(self.db_path, exc) from exc
-        if removed:
-            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
-            self._dirty = True
-        self.remove_clip_vectors(removed_clips)
-
-    def delete_videos(self, video_ids: Sequence[int]) -> None:
-        if not video_ids:
-            return
-        removed: list[int] = []
-        removed_clips: list[int] = []
-        with transaction(self.sessions) as session:
-            for vid in video_ids:
-                frames, _clips = queries.delete_video(vid, session=session)
-                removed.extend(frames)
-                removed_clips.extend(_clips)
-        if removed:
-            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
-        self.remove_clip_vectors(removed_clips)
-        self._dirty = True
-
-    # --- reading -------------------------------------------------------------------------
-
-    def videos(self, *, errors_only: bool = False) -> list[VideoRecord]:
-        status = ("failed", "partial") if errors_only else None
-        with self.sessions() as session:
-            return queries.list_videos(session=session, status=status)
-
-    def close(self) -> None:
-        try:
-            if self._dirty and self._lock_depth == 0 and not self.readonly:
-                # Changes left by a failed run: save them only as the writer (the database
-                # holds them anyway; the index is repaired from it on the next open).
-                with contextlib.suppress(LibraryLockedError), self.writing(wait=False):
-                    self.save_indexes()
-            else:
-                self.save_indexes()
-        finally:
-            if self._encoder is not None:
-                self._encoder.close()
-                self._encoder = None
-            self.engine.dispose()
-            self._release_lock()
-
-    def __enter__(self) -> Library:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # --- use cases (implemented in the pipeline modules) ---------------------------------
-
-    def index(self, paths: Sequence[str | Path], **kwargs: Any):
+        prune: bool = False,
+        retry_failed: bool = False,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index videos under ``paths`` incrementally (see ``pipeline.indexing``)."""
         from vsearch.pipeline.indexing import index_videos
 
-        return index_videos(self, paths, **kwargs)
-
-    def search_image(self, image: str | Path, **kwargs: Any):
-        from vsearch.pipeline.search import search_image
-
-        return search_image(self, image, **kwargs)
+        return index_videos(self, paths, prune=prune, retry_failed=retry_failed, progress=progress)
 
     def remove(self, path: str | Path) -> list[str]:
+        """Forget a video, or every video under a folder; return the removed paths."""
         from vsearch.pipeline.maintenance import remove_videos
 
         return remove_videos(self, path)
@@ -430,49 +60,20 @@ class Library:
         return library_stats(self)
 
     def doctor(self) -> dict[str, Any]:
+        """Check tools, schema and index agreement (repairing indexes that disagree)."""
         from vsearch.pipeline.maintenance import run_doctor
 
         return run_doctor(self)
 
-    # --- clips (pipeline/clips.py) -------------------------------------------------------
+    # --- searching -----------------------------------------------------------------------
 
-    @property
-    def pooler(self) -> TemporalPooler:
-        """The temporal pooler of the library's clips (``mean`` unless one was trained)."""
-        if self.__dict__.get("_pooler_cache") is None:
-            self.__dict__["_pooler_cache"] = load_library_pooler(self)
-        return self.__dict__["_pooler_cache"]
+    def search_image(
+        self, image: str | Path, *, k: int = 10, frames: bool = False
+    ) -> list[FrameHit]:
+        """Videos that show ``image``, best first, with the time of the best frame."""
+        from vsearch.pipeline.search import search_image
 
-    @property
-    def clip_index(self) -> VectorIndex:
-        if self._clip_index is None:
-            self._clip_index, self._clip_sync = self._open_index(
-                CLIP_INDEX, "clips", queries.clip_ids, queries.iter_clip_vectors
-            )
-        return self._clip_index
-
-    @property
-    def clip_sync(self) -> SyncReport:
-        _ = self.clip_index
-        assert self._clip_sync is not None
-        return self._clip_sync
-
-    def remove_clip_vectors(self, ids: Sequence[int]) -> None:
-        if len(ids):
-            self.clip_index.remove(np.asarray(ids, dtype=np.int64))
-            self._dirty = True
-
-    def rebuild_clip_index(self) -> None:
-        """Rebuild the clip index from the stored clip vectors and save it."""
-        from vsearch.index import create_index
-
-        index = create_index("faiss", self.model_info.dim)
-        with self.sessions() as session:
-            for ids, vectors in queries.iter_clip_vectors(session=session):
-                index.add(ids, vectors)
-        self._clip_index = index
-        self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
-        self._save_index(index, CLIP_INDEX)
+        return search_image(self, image, k=k, frames=frames)
 
     def search_video(
         self,
@@ -480,27 +81,35 @@ class Library:
         start: float | None = None,
         end: float | None = None,
         k: int = 10,
-        **kwargs: Any,
-    ):
+        **options: Any,
+    ) -> list[SegmentMatch]:
+        """Where the footage of ``path`` (or its [start, end) part) appears, as segments.
+
+        ``options``: ``threshold`` (minimum score), ``flip`` (also query the mirrored clip).
+        """
         from vsearch.pipeline.clip_search import search_video
 
-        return search_video(self, path, start=start, end=end, k=k, **kwargs)
+        return search_video(self, path, start=start, end=end, k=k, **options)
 
-    def search_text(self, text: str, k: int = 10, **kwargs: Any):
+    def search_text(self, text: str, k: int = 10, *, frames: bool = False) -> list[FrameHit]:
+        """Videos matching a text description (models with a text tower only)."""
         from vsearch.pipeline.clip_search import search_text
 
-        return search_text(self, text, k=k, **kwargs)
+        return search_text(self, text, k=k, frames=frames)
 
-    def train_temporal(self, arch: str, **kwargs: Any):
-        from vsearch.pipeline.training import train_temporal
-
-        return train_temporal(self, arch, **kwargs)
-
-    def find_duplicates(self, **kwargs: Any):
-        """Near-duplicate segment pairs across the library (see ``pipeline.dups``)."""
+    def find_duplicates(self, **options: Any) -> DupReport:
+        """Near-duplicate segment pairs across the library (options: see ``pipeline.dups``)."""
         from vsearch.pipeline.dups import find_duplicates
 
-        return find_duplicates(self, **kwargs)
+        return find_duplicates(self, **options)
+
+    # --- training and classification -----------------------------------------------------
+
+    def train_temporal(self, arch: str, **options: Any) -> dict[str, Any]:
+        """Train an LSTM/TCN clip model without labels and re-pool the clips with it."""
+        from vsearch.pipeline.training import train_temporal
+
+        return train_temporal(self, arch, **options)
 
     def label(
         self,
@@ -509,51 +118,35 @@ class Library:
         *,
         start: float | None = None,
         end: float | None = None,
-    ):
+    ) -> LabelRecord:
+        """Label a library video, or its [start, end) segment."""
         from vsearch.pipeline.labels import add_label
 
         return add_label(self, path, label, start=start, end=end)
 
-    def import_labels(self, csv_path: str | Path):
+    def import_labels(self, csv_path: str | Path) -> list[LabelRecord]:
+        """Labels from a CSV of ``path,label[,start,end]`` lines."""
         from vsearch.pipeline.labels import import_labels
 
         return import_labels(self, csv_path)
 
-    def labels(self):
+    def labels(self) -> list[LabelRecord]:
         from vsearch.pipeline.labels import list_labels
 
         return list_labels(self)
 
-    def classify(self, path: str | Path | None = None, **kwargs: Any):
+    def classify(self, path: str | Path | None = None, **options: Any) -> list[VideoClassification]:
+        """Labels of a video (or, with ``library=True``, of the library) per segment.
+
+        Zero-shot with ``labels=[...]``, by example with ``by_examples=True``, else by the
+        latest trained head (``head=`` chooses one); see ``pipeline.classify``.
+        """
         from vsearch.pipeline.classify import classify
 
-        return classify(self, path, **kwargs)
+        return classify(self, path, **options)
 
-    def train_classifier(self, **kwargs: Any):
+    def train_classifier(self, **options: Any) -> TrainReport:
+        """Train a linear/LSTM/TCN head on the labelled clips (see ``pipeline.train_heads``)."""
         from vsearch.pipeline.train_heads import train_classifier
 
-        return train_classifier(self, **kwargs)
-
-
-def _read_holder(fd: int) -> str:
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(os.pread(fd, 32, 0).decode().strip() or "0")
-        if pid:
-            return f" (pid {pid})"
-    return ""
-
-
-def _storage_error(path: Path, exc: BaseException) -> StorageError:
-    text = str(exc)
-    orig = getattr(exc, "orig", exc)
-    if (
-        isinstance(orig, OSError) and orig.errno == errno.ENOSPC or "full" in text.lower()
-    ) or faults.io_error_on_full_disk(path, text):
-        return StorageError(f"{path}: disk full; nothing committed before was lost ({orig})")
-    if (
-        isinstance(orig, OSError) and orig.errno in (errno.EROFS, errno.EACCES)
-    ) or "readonly" in text.lower().replace("-", "").replace(" ", ""):
-        return StorageError(f"{path}: library is read-only ({orig})")
-    if isinstance(orig, sqlite3.DatabaseError) and "malformed" in text:
-        return StorageError(f"{path}: database is damaged ({orig})")
-    return StorageError(f"{path}: write failed ({orig})")
+        return train_classifier(self, **options)

@@ -1,125 +1,14 @@
-"""Small query functions over the library database.
-
-Every function takes a keyword-only ``session`` and returns plain values or dataclasses from
-``vsearch.types``, never ORM rows.
-"""
+"""Frames and clips with their vectors: stored, paged out, located."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from vsearch.db.schema import ClipRow, FrameRow, LabelRow, MetaRow, PredictionRow, VideoRow
-from vsearch.types import LabelRecord, VideoRecord
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-# --- library facts -------------------------------------------------------------------------
-
-
-def get_meta(*, session: Session) -> dict[str, str]:
-    return {row.key: row.value for row in session.scalars(select(MetaRow))}
-
-
-def set_meta(key: str, value: str, *, session: Session) -> None:
-    row = session.get(MetaRow, key)
-    if row is None:
-        session.add(MetaRow(key=key, value=value))
-    else:
-        row.value = value
-
-
-# --- videos --------------------------------------------------------------------------------
-
-
-def _record(row: VideoRow) -> VideoRecord:
-    return VideoRecord(
-        id=row.id,
-        path=row.path,
-        status=row.status,
-        size=row.size,
-        mtime=row.mtime,
-        content_hash=row.content_hash,
-        duration=row.duration,
-        fps=row.fps,
-        width=row.width,
-        height=row.height,
-        codec=row.codec,
-        n_frames=row.n_frames,
-        error=row.error,
-        indexed_at=row.indexed_at,
-    )
-
-
-def get_video(path: str, *, session: Session) -> VideoRecord | None:
-    row = session.scalar(select(VideoRow).where(VideoRow.path == path))
-    return _record(row) if row else None
-
-
-def get_video_by_id(video_id: int, *, session: Session) -> VideoRecord | None:
-    row = session.get(VideoRow, video_id)
-    return _record(row) if row else None
-
-
-def videos_with_hash(content_hash: str, *, session: Session) -> list[VideoRecord]:
-    rows = session.scalars(
-        select(VideoRow)
-        .where(VideoRow.content_hash == content_hash, VideoRow.status.in_(("indexed", "partial")))
-        .order_by(VideoRow.id)
-    )
-    return [_record(r) for r in rows]
-
-
-def list_videos(
-    *, session: Session, status: Sequence[str] | None = None, under: str | None = None
-) -> list[VideoRecord]:
-    query = select(VideoRow).order_by(VideoRow.path)
-    if status:
-        query = query.where(VideoRow.status.in_(tuple(status)))
-    rows = [_record(r) for r in session.scalars(query)]
-    if under:
-        prefix = under.rstrip("/") + "/"
-        rows = [r for r in rows if r.path == under or r.path.startswith(prefix)]
-    return rows
-
-
-def save_video(path: str, *, session: Session, **fields: object) -> int:
-    """Insert or update the row for ``path``; return its id."""
-    row = session.scalar(select(VideoRow).where(VideoRow.path == path))
-    if row is None:
-        row = VideoRow(path=path, size=0, mtime=0.0, status="pending", n_frames=0)
-        session.add(row)
-    for key, value in fields.items():
-        setattr(row, key, value)
-    session.flush()
-    return row.id
-
-
-def rename_video(video_id: int, new_path: str, *, session: Session, **fields: object) -> None:
-    session.execute(update(VideoRow).where(VideoRow.id == video_id).values(path=new_path, **fields))
-
-
-def delete_video(video_id: int, *, session: Session) -> tuple[list[int], list[int]]:
-    """Delete a video with its frames and clips; return the removed (frame ids, clip ids)."""
-    frame_ids = list(session.scalars(select(FrameRow.id).where(FrameRow.video_id == video_id)))
-    clip_ids = list(session.scalars(select(ClipRow.id).where(ClipRow.video_id == video_id)))
-    session.execute(delete(FrameRow).where(FrameRow.video_id == video_id))
-    session.execute(delete(ClipRow).where(ClipRow.video_id == video_id))
-    session.execute(delete(VideoRow).where(VideoRow.id == video_id))
-    return frame_ids, clip_ids
-
-
-def count_videos(*, session: Session) -> dict[str, int]:
-    rows = session.execute(select(VideoRow.status, func.count()).group_by(VideoRow.status))
-    return {status: int(n) for status, n in rows}
-
+from vsearch.db.schema import ClipRow, FrameRow, VideoRow
 
 # --- frames --------------------------------------------------------------------------------
 
@@ -348,90 +237,6 @@ def iter_frame_table(
         times = np.array([r[2] for r in rows], dtype=np.float64)
         informative = np.array([bool(r[3]) for r in rows], dtype=bool)
         yield ids, video_ids, times, informative, vecs
-
-
-# --- labels and predictions ----------------------------------------------------------------
-# (imported here so that this section is a pure addition to the module)
-
-
-def add_label(
-    video_id: int, label: str, start: float | None, end: float | None, *, session: Session
-) -> int:
-    row = LabelRow(video_id=video_id, label=label, start=start, end=end, created_at=now_iso())
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-def list_labels(*, session: Session, label: str | None = None) -> list[LabelRecord]:
-    query = (
-        select(LabelRow, VideoRow.path)
-        .join(VideoRow, VideoRow.id == LabelRow.video_id)
-        .order_by(VideoRow.path, LabelRow.start, LabelRow.id)
-    )
-    if label is not None:
-        query = query.where(LabelRow.label == label)
-    return [
-        LabelRecord(
-            id=row.id,
-            video_id=row.video_id,
-            path=path,
-            label=row.label,
-            start=row.start,
-            end=row.end,
-            created_at=row.created_at,
-        )
-        for row, path in session.execute(query)
-    ]
-
-
-def labelled_video_ids(*, session: Session) -> set[int]:
-    return set(session.scalars(select(LabelRow.video_id).distinct()))
-
-
-def replace_predictions(
-    video_id: int,
-    classifier: str,
-    rows: Sequence[tuple[str, float, float | None, float | None]],
-    *,
-    session: Session,
-) -> None:
-    """Store a classifier's (label, score, start, end) rows for a video, replacing its old ones."""
-    session.execute(
-        delete(PredictionRow).where(
-            PredictionRow.video_id == video_id, PredictionRow.classifier == classifier
-        )
-    )
-    stamp = now_iso()
-    for label, score, start, end in rows:
-        session.add(
-            PredictionRow(
-                video_id=video_id,
-                classifier=classifier,
-                label=label,
-                score=float(score),
-                start=start,
-                end=end,
-                created_at=stamp,
-            )
-        )
-
-
-def list_predictions(
-    *, session: Session, video_id: int | None = None
-) -> list[tuple[int, str, str, float, float | None, float | None]]:
-    """(video id, classifier, label, score, start, end) rows, whole-video rows first."""
-    query = select(
-        PredictionRow.video_id,
-        PredictionRow.classifier,
-        PredictionRow.label,
-        PredictionRow.score,
-        PredictionRow.start,
-        PredictionRow.end,
-    ).order_by(PredictionRow.video_id, PredictionRow.start.is_not(None), PredictionRow.start)
-    if video_id is not None:
-        query = query.where(PredictionRow.video_id == video_id)
-    return [tuple(r) for r in session.execute(query)]
 
 
 def videos_without_clips(*, session: Session) -> list[int]:

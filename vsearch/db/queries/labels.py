@@ -1,0 +1,92 @@
+"""User labels and classifier predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from vsearch.db.queries.videos import now_iso
+from vsearch.db.schema import LabelRow, PredictionRow, VideoRow
+from vsearch.types import LabelRecord
+
+
+def add_label(
+    video_id: int, label: str, start: float | None, end: float | None, *, session: Session
+) -> int:
+    row = LabelRow(video_id=video_id, label=label, start=start, end=end, created_at=now_iso())
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def list_labels(*, session: Session, label: str | None = None) -> list[LabelRecord]:
+    query = (
+        select(LabelRow, VideoRow.path)
+        .join(VideoRow, VideoRow.id == LabelRow.video_id)
+        .order_by(VideoRow.path, LabelRow.start, LabelRow.id)
+    )
+    if label is not None:
+        query = query.where(LabelRow.label == label)
+    return [
+        LabelRecord(
+            id=row.id,
+            video_id=row.video_id,
+            path=path,
+            label=row.label,
+            start=row.start,
+            end=row.end,
+            created_at=row.created_at,
+        )
+        for row, path in session.execute(query)
+    ]
+
+
+def labelled_video_ids(*, session: Session) -> set[int]:
+    return set(session.scalars(select(LabelRow.video_id).distinct()))
+
+
+def replace_predictions(
+    video_id: int,
+    classifier: str,
+    rows: Sequence[tuple[str, float, float | None, float | None]],
+    *,
+    session: Session,
+) -> None:
+    """Store a classifier's (label, score, start, end) rows for a video, replacing its old ones."""
+    session.execute(
+        delete(PredictionRow).where(
+            PredictionRow.video_id == video_id, PredictionRow.classifier == classifier
+        )
+    )
+    stamp = now_iso()
+    for label, score, start, end in rows:
+        session.add(
+            PredictionRow(
+                video_id=video_id,
+                classifier=classifier,
+                label=label,
+                score=float(score),
+                start=start,
+                end=end,
+                created_at=stamp,
+            )
+        )
+
+
+def list_predictions(
+    *, session: Session, video_id: int | None = None
+) -> list[tuple[int, str, str, float, float | None, float | None]]:
+    """(video id, classifier, label, score, start, end) rows, whole-video rows first."""
+    query = select(
+        PredictionRow.video_id,
+        PredictionRow.classifier,
+        PredictionRow.label,
+        PredictionRow.score,
+        PredictionRow.start,
+        PredictionRow.end,
+    ).order_by(PredictionRow.video_id, PredictionRow.start.is_not(None), PredictionRow.start)
+    if video_id is not None:
+        query = query.where(PredictionRow.video_id == video_id)
+    return [tuple(r) for r in session.execute(query)]

@@ -1,0 +1,423 @@
+"""The storage core of a library: a folder with the SQLite database and FAISS index files.
+
+The database is the source of truth; the index files are caches kept in agreement with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+from sqlalchemy.exc import OperationalError
+
+from vsearch.config import Settings
+from vsearch.db import queries
+from vsearch.db.engine import create_db_engine, make_session_factory, transaction
+from vsearch.db.migrate import upgrade_database
+from vsearch.errors import (
+    LibraryError,
+    LibraryLockedError,
+    LibraryNotFoundError,
+    ModelMismatchError,
+    StorageError,
+)
+from vsearch.pipeline import faults
+from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
+from vsearch.pipeline.faults import storage_error
+from vsearch.pipeline.locking import WriterLock
+from vsearch.pipeline.vectors import SyncReport, open_synced_index
+from vsearch.types import ModelInfo, VideoRecord
+
+if TYPE_CHECKING:
+    from vsearch.index import VectorIndex
+    from vsearch.models import FrameEncoder
+    from vsearch.models.temporal import TemporalPooler
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "library.db"
+FRAME_INDEX = "frames.faiss"
+INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run
+
+_L = TypeVar("_L", bound="LibraryStore")
+
+
+class LibraryStore:
+    """Storage of an opened library: database, indexes, writer lock, encoder.
+
+    ``vsearch.Library`` adds the use cases on top; open one with ``Library.open``.
+    """
+
+    def __init__(self, settings: Settings, *, readonly: bool = False):
+        self.settings = settings
+        self.root = settings.library
+        self.readonly = readonly
+        self.db_path = self.root / DB_NAME
+        self.engine = create_db_engine(self.db_path, readonly=readonly)
+        self.sessions = make_session_factory(self.engine)
+        self._encoder: FrameEncoder | None = None
+        self._frame_index: VectorIndex | None = None
+        self._frame_sync: SyncReport | None = None
+        self._lock = WriterLock(self.root)
+        self._lock_depth = 0
+        self._last_save = time.monotonic()
+        self._dirty = False
+        self._clip_index: VectorIndex | None = None
+        self._clip_sync: SyncReport | None = None
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls: type[_L],
+        library: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        create: bool = False,
+        model: str | None = None,
+        fps: float | None = None,
+    ) -> _L:
+        """Open the library at ``library`` (or the settings' one), creating it if asked.
+
+        ``model`` and ``fps`` choose the encoder and sampling rate of a new library; for an
+        existing one they must agree with what it holds (vectors of two models never mix).
+        """
+        settings = settings or Settings.load()
+        if library is not None:
+            settings = settings.with_(library=Path(library).expanduser().absolute())
+        root = settings.library
+        if not (root / DB_NAME).exists():
+            if not create:
+                raise LibraryNotFoundError(
+                    f"no vsearch library at {root}: create one with `vsearch init` "
+                    "(or `vsearch index`, which creates it)"
+                )
+            return cls._create(settings, model=model, fps=fps)
+        lib = cls(settings, readonly=not os.access(root, os.W_OK))
+        lib._migrate()
+        if create and not lib.readonly and "encoder" not in lib.meta:
+            # A run killed while creating the library: finish creating it.
+            lib.close()
+            return cls._create(settings, model=model, fps=fps)
+        lib._check_model(model, fps)
+        return lib
+
+    @classmethod
+    def _create(cls: type[_L], settings: Settings, *, model: str | None, fps: float | None) -> _L:
+        from vsearch.models import create_encoder
+
+        spec = model or settings.model
+        fps = float(fps or settings.fps)
+        if not 0 < fps <= 60:
+            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
+        encoder = create_encoder(spec, device=settings.device)
+        try:
+            settings.library.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create library directory {settings.library}: {exc}"
+            ) from exc
+        lib = cls(settings.with_(model=spec, fps=fps))
+        with lib.writing():
+            lib._migrate()
+            with transaction(lib.sessions) as session:
+                queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
+                queries.set_meta("fps", repr(fps), session=session)
+                queries.set_meta("created_at", queries.now_iso(), session=session)
+        lib._encoder = encoder
+        log.info("created library %s with %s at %s fps", settings.library, spec, fps)
+        return lib
+
+    def _migrate(self) -> None:
+        if self.readonly:
+            faults.check_readonly_schema(self.engine, self.root)
+            return
+        try:
+            upgrade_database(self.engine)
+        except OperationalError as exc:
+            raise storage_error(self.db_path, exc) from exc
+
+    def _check_model(self, model: str | None, fps: float | None) -> None:
+        meta = self.meta
+        if "encoder" not in meta:
+            raise LibraryError(f"{self.root}: library has no encoder recorded (incomplete init?)")
+        info = self.model_info
+        if model is not None:
+            from vsearch.models import parse_spec
+
+            family, arch, weights = parse_spec(model)
+            wanted = (family, arch or info.arch)  # a bare family name means "that family"
+            if wanted != (info.family, info.arch) or (
+                weights and not weights.startswith("/") and weights != info.weights
+            ):
+                raise ModelMismatchError(
+                    f"library {self.root} holds vectors of {info.spec}; refusing to add vectors "
+                    f"of {model}. Use another --library for that model."
+                )
+        if fps is not None and abs(float(fps) - self.fps) > 1e-9:
+            raise ModelMismatchError(
+                f"library {self.root} samples {self.fps:g} frames/s; it cannot hold {fps:g}"
+            )
+
+    # --- facts ---------------------------------------------------------------------------
+
+    @property
+    def meta(self) -> dict[str, str]:
+        with self.sessions() as session:
+            return queries.get_meta(session=session)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo.from_dict(json.loads(self.meta["encoder"]))
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta.get("fps", "1.0"))
+
+    @property
+    def encoder(self) -> FrameEncoder:
+        """The library's frame encoder, created on first use and checked against provenance."""
+        if self._encoder is None:
+            from vsearch.models import create_encoder
+
+            info = self.model_info
+            encoder = create_encoder(info.spec, device=self.settings.device)
+            if encoder.info.key() != info.key():
+                raise ModelMismatchError(
+                    f"the weights of {info.spec} changed since the library was built "
+                    f"({info.weights} -> {encoder.info.weights}); vectors would not be comparable"
+                )
+            self._encoder = encoder
+        return self._encoder
+
+    # --- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[None]:
+        """Hold the library's writer lock (one writer at a time; readers are never blocked).
+
+        ``wait=False`` never waits for another writer (LibraryLockedError at once).
+        """
+        if self.readonly:
+            raise StorageError(f"library {self.root} is read-only: cannot write to it")
+        if self._lock_depth == 0:
+            self._acquire_lock(self.settings.lock_timeout if wait else 0.0)
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0:
+                self._release_lock()
+
+    def _acquire_lock(self, timeout: float) -> None:
+        self._lock.acquire(timeout)
+        faults.remove_stale_temp_files(self.root)
+
+    def _release_lock(self) -> None:
+        self._lock.release()
+
+    # --- the frame index -----------------------------------------------------------------
+
+    @property
+    def frame_index(self) -> VectorIndex:
+        if self._frame_index is None:
+            self._frame_index, self._frame_sync = self._open_index(
+                FRAME_INDEX, "frames", queries.frame_ids, queries.iter_frame_vectors
+            )
+        return self._frame_index
+
+    @property
+    def frame_sync(self) -> SyncReport:
+        _ = self.frame_index
+        assert self._frame_sync is not None
+        return self._frame_sync
+
+    def _open_index(
+        self, name: str, label: str, stored_ids, stored_vectors
+    ) -> tuple[VectorIndex, SyncReport]:
+        """Load index file ``name`` and make it agree with the vectors stored in the DB."""
+        with self.sessions() as session:
+            ids = stored_ids(session=session)
+
+            def fetch(wanted):
+                return stored_vectors(session=session, ids=wanted)
+
+            index, report = open_synced_index(
+                label, self.root / name, self.model_info.dim, ids, fetch
+            )
+        if report.changed and not self.readonly:
+            # Repair the file too when no writer is busy; a busy writer saves it itself. A
+            # reader never waits for the lock and still works when the save fails.
+            try:
+                with self.writing(wait=False):
+                    self._save_index(index, name)
+            except LibraryLockedError:
+                pass
+            except StorageError as exc:
+                log.warning("repaired %s index kept in memory only: %s", name, exc)
+        return index, report
+
+    def _save_index(self, index: VectorIndex, name: str) -> None:
+        try:
+            index.save(self.root / name)
+        except OSError as exc:
+            raise storage_error(self.root / name, exc) from exc
+        except RuntimeError as exc:  # faiss reports write errors as RuntimeError
+            raise StorageError(f"cannot write {self.root / name}: {exc}") from exc
+
+    def save_indexes(self, *, force: bool = True) -> None:
+        """Persist the in-memory index (at most every INDEX_SAVE_INTERVAL unless ``force``)."""
+        if not self._dirty:
+            return
+        interval = faults.save_interval(INDEX_SAVE_INTERVAL)
+        if not force and time.monotonic() - self._last_save < interval:
+            return
+        if self._frame_index is not None:
+            self._save_index(self._frame_index, FRAME_INDEX)
+        if self._clip_index is not None:
+            self._save_index(self._clip_index, CLIP_INDEX)
+        self._dirty = False
+        self._last_save = time.monotonic()
+
+    def store_frames(
+        self,
+        path: str,
+        *,
+        times: np.ndarray,
+        informative: np.ndarray,
+        vectors: np.ndarray,
+        fields: dict[str, Any],
+    ) -> int:
+        """Commit one video's frames and facts in one transaction, then update the index."""
+        index = self.frame_index
+        clip_index = self.clip_index
+        clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
+        try:
+            with transaction(self.sessions) as session:
+                video_id = queries.save_video(path, session=session, **fields)
+                new_ids, old_ids = queries.replace_frames(
+                    video_id, times, informative, vectors, session=session
+                )
+                new_clips, old_clips = save_clips(video_id, clips, session=session)
+        except OperationalError as exc:
+            raise storage_error(self.db_path, exc) from exc
+        if old_ids:
+            index.remove(np.asarray(old_ids, dtype=np.int64))
+        if len(new_ids):
+            index.add(new_ids, vectors)
+        self.remove_clip_vectors(old_clips)
+        if len(new_clips):
+            clip_index.add(new_clips, clips.vectors)
+        self._dirty = True
+        return video_id
+
+    def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
+        """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+        removed: list[int] = []
+        removed_clips: list[int] = []
+        try:
+            with transaction(self.sessions) as session:
+                existing = queries.get_video(path, session=session)
+                if existing is not None:
+                    removed, removed_clips = queries.delete_video(existing.id, session=session)
+                queries.save_video(
+                    path, session=session, status="failed", error=error, n_frames=0, **fields
+                )
+        except OperationalError as exc:
+            raise storage_error(self.db_path, exc) from exc
+        if removed:
+            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
+            self._dirty = True
+        self.remove_clip_vectors(removed_clips)
+
+    def delete_videos(self, video_ids: Sequence[int]) -> None:
+        if not video_ids:
+            return
+        removed: list[int] = []
+        removed_clips: list[int] = []
+        with transaction(self.sessions) as session:
+            for vid in video_ids:
+                frames, _clips = queries.delete_video(vid, session=session)
+                removed.extend(frames)
+                removed_clips.extend(_clips)
+        if removed:
+            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
+        self.remove_clip_vectors(removed_clips)
+        self._dirty = True
+
+    # --- reading -------------------------------------------------------------------------
+
+    def videos(self, *, errors_only: bool = False) -> list[VideoRecord]:
+        status = ("failed", "partial") if errors_only else None
+        with self.sessions() as session:
+            return queries.list_videos(session=session, status=status)
+
+    def close(self) -> None:
+        try:
+            if self._dirty and self._lock_depth == 0 and not self.readonly:
+                # Changes left by a failed run: save them only as the writer (the database
+                # holds them anyway; the index is repaired from it on the next open).
+                with contextlib.suppress(LibraryLockedError), self.writing(wait=False):
+                    self.save_indexes()
+            else:
+                self.save_indexes()
+        finally:
+            if self._encoder is not None:
+                self._encoder.close()
+                self._encoder = None
+            self.engine.dispose()
+            self._release_lock()
+
+    def __enter__(self: _L) -> _L:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- clips (pipeline/clips.py) -------------------------------------------------------
+
+    @property
+    def pooler(self) -> TemporalPooler:
+        """The temporal pooler of the library's clips (``mean`` unless one was trained)."""
+        if self.__dict__.get("_pooler_cache") is None:
+            self.__dict__["_pooler_cache"] = load_library_pooler(self)
+        return self.__dict__["_pooler_cache"]
+
+    @property
+    def clip_index(self) -> VectorIndex:
+        if self._clip_index is None:
+            self._clip_index, self._clip_sync = self._open_index(
+                CLIP_INDEX, "clips", queries.clip_ids, queries.iter_clip_vectors
+            )
+        return self._clip_index
+
+    @property
+    def clip_sync(self) -> SyncReport:
+        _ = self.clip_index
+        assert self._clip_sync is not None
+        return self._clip_sync
+
+    def remove_clip_vectors(self, ids: Sequence[int]) -> None:
+        if len(ids):
+            self.clip_index.remove(np.asarray(ids, dtype=np.int64))
+            self._dirty = True
+
+    def rebuild_clip_index(self) -> None:
+        """Rebuild the clip index from the stored clip vectors and save it."""
+        from vsearch.index import create_index
+
+        index = create_index("faiss", self.model_info.dim)
+        with self.sessions() as session:
+            for ids, vectors in queries.iter_clip_vectors(session=session):
+                index.add(ids, vectors)
+        self._clip_index = index
+        self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
+        self._save_index(index, CLIP_INDEX)
