@@ -32,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 # Piped output is for reading in a file or pager, not an 80-column terminal: let paths breathe.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
