@@ -4,12 +4,10 @@
 first used.
 """
 
-from vsearch.config import Settings
+from vsearch.config import Settings, __version__
 from vsearch.errors import VsearchError
 from vsearch.pipeline.library import Library
 from vsearch.types import FrameHit, IndexReport, ModelInfo, SegmentMatch, VideoInfo, VideoRecord
-
-__version__ = "0.1.0"
 
 __all__ = [
     "FrameHit",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+__version__ = "0.1.0"
+
 DEFAULT_MODEL = "open_clip:ViT-B-32@laion2b_s34b_b79k"
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from vsearch.config import Settings
+from vsearch.config import Settings, __version__
 from vsearch.errors import VsearchError
 
 EXIT_FILES_FAILED = 3
@@ -87,11 +87,23 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"vsearch {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     library: LibraryOpt = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """vsearch: index video libraries and search them by image, clip or text.
 
