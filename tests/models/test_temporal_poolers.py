@@ -66,7 +66,7 @@ def test_training_lowers_the_loss_and_round_trips_a_checkpoint(arch, tmp_path):
     from vsearch.models.temporal import evaluate_loss
 
     train, val = clustered_clips(96, 0), clustered_clips(32, 1)
-    cfg = TrainConfig(epochs=6, batch_size=32, lr=3e-3, noise=1.0)
+    cfg = TrainConfig(epochs=6, batch_size=32, lr=3e-3, noise=1.0, shift=0.0)
     losses = []
     result = train_pooler(arch, DIM, train, val, cfg, device="cpu", on_step=losses.append)
     assert len(losses) == 6 * 3

@@ -10,7 +10,9 @@ Registry of poolers with one factory, ``create_pooler(name, dim, checkpoint=None
 
 The learned heads start at zero, so an untrained ``lstm``/``tcn`` equals ``mean``; they learn
 from the library's own frame vectors without labels (``train_pooler``: two augmented views of
-a clip must agree, InfoNCE with the other clips as negatives). torch is imported lazily.
+a clip must agree, InfoNCE with the clips of other videos as negatives; the other clips of the
+same video overlap it or repeat its shot, so they are no reliable negatives and are left out).
+torch is imported lazily.
 """
 
 from __future__ import annotations
@@ -315,6 +317,7 @@ class TrainConfig:
     lr: float = 2e-3
     temperature: float = 0.1
     noise: float = 0.3  # norm of the gaussian noise added to each unit frame vector
+    shift: float = 0.3  # norm of one gaussian offset added to every frame of a view
     dropout: float = 0.2  # probability of dropping a frame
     seed: int = 0
     hparams: dict[str, Any] = field(default_factory=dict)
@@ -326,6 +329,7 @@ class TrainConfig:
             "lr": self.lr,
             "temperature": self.temperature,
             "noise": self.noise,
+            "shift": self.shift,
             "dropout": self.dropout,
             "seed": self.seed,
             **self.hparams,
@@ -345,7 +349,13 @@ class TrainResult:
 
 
 def augment_clip(seq: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
-    """One random view of a clip: temporal crop, speed change, frame dropout, feature noise."""
+    """One random view of a clip: temporal crop, speed change, frame dropout, feature noise
+    and an appearance shift common to all its frames.
+
+    Per-frame noise averages out in a mean, so on its own it leaves two views of a clip almost
+    equal under mean pooling and the task nothing to learn; the common shift stands for a
+    global change of the copy (colour, crop, overlay) that pooling cannot average away.
+    """
     n = len(seq)
     keep = max(1, int(math.ceil(n * rng.uniform(0.6, 1.0))))
     lo = int(rng.integers(0, n - keep + 1))
@@ -361,7 +371,9 @@ def augment_clip(seq: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) ->
     view = view[~drop]
     noise = rng.normal(size=view.shape).astype(np.float32)
     noise *= cfg.noise / math.sqrt(view.shape[1])
-    return l2_normalize(view + noise)
+    shift = rng.normal(size=(1, view.shape[1])).astype(np.float32)
+    shift *= cfg.shift / math.sqrt(view.shape[1])
+    return l2_normalize(view + noise + shift)
 
 
 def train_pooler(
@@ -373,12 +385,16 @@ def train_pooler(
     *,
     device: str = "auto",
     on_step: Callable[[float], None] | None = None,
+    train_groups: Sequence[int] | None = None,
+    val_groups: Sequence[int] | None = None,
 ) -> TrainResult:
     """Train an ``arch`` pooler on unlabelled clips (InfoNCE on two views of each clip).
 
-    Each batch holds B clips; the two views of a clip are positives and the other 2B-2 views
-    negatives (symmetric NT-Xent). The weights with the lowest validation loss are kept.
-    ``on_step(loss)`` is called after every batch.
+    Each batch holds B clips; the two views of a clip are positives and the views of the
+    other clips negatives (symmetric NT-Xent), except clips of the same group (video) given
+    by ``train_groups``/``val_groups``, which are left out of each other's negatives. The
+    weights with the lowest validation loss are kept. ``on_step(loss)`` is called after every
+    batch.
     """
     import torch
 
@@ -394,6 +410,8 @@ def train_pooler(
         )
     train_clips = _check_sequences(train_clips, dim)
     val_clips = _check_sequences(val_clips, dim)
+    train_g = _groups(train_groups, len(train_clips))
+    val_g = _groups(val_groups, len(val_clips))
     rng = np.random.default_rng(cfg.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -410,7 +428,7 @@ def train_pooler(
                 idx = order[lo : lo + cfg.batch_size]
                 if len(idx) < 2:
                     continue
-                loss = _batch_loss(pooler, [train_clips[i] for i in idx], rng, cfg)
+                loss = _batch_loss(pooler, [train_clips[i] for i in idx], rng, cfg, train_g[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -418,7 +436,7 @@ def train_pooler(
                 if on_step is not None:
                     on_step(losses[-1])
             train_hist.append(float(np.mean(losses)) if losses else float("nan"))
-            val_hist.append(evaluate_loss(pooler, val_clips, cfg))
+            val_hist.append(evaluate_loss(pooler, val_clips, cfg, val_g))
             if val_hist[-1] <= val_hist[best_epoch] or best_state is None:
                 best_epoch = len(val_hist) - 1
                 best_state = {k: v.detach().clone() for k, v in pooler.module.state_dict().items()}
@@ -435,8 +453,22 @@ def train_pooler(
     return TrainResult(pooler, train_hist, val_hist, best_epoch)
 
 
+def _groups(groups: Sequence[int] | None, n: int) -> np.ndarray:
+    """Group of each clip (its own when none given)."""
+    if groups is None:
+        return np.arange(n)
+    out = np.asarray(groups, dtype=np.int64)
+    if out.shape != (n,):
+        raise UsageError(f"need one group per clip: {out.shape[0]} groups for {n} clips")
+    return out
+
+
 def _batch_loss(
-    pooler: TorchPooler, clips: Sequence[np.ndarray], rng: np.random.Generator, cfg: TrainConfig
+    pooler: TorchPooler,
+    clips: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    cfg: TrainConfig,
+    groups: np.ndarray,
 ) -> Any:
     import torch
 
@@ -445,18 +477,30 @@ def _batch_loss(
     z = pooler.forward(views_a + views_b)
     n = len(clips)
     sim = z @ z.T / cfg.temperature
-    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=sim.device), float("-inf"))
+    g = torch.from_numpy(np.concatenate([groups, groups])).to(sim.device)
     target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(sim.device)
+    excluded = g[:, None] == g[None, :]  # itself and the clips of its own video...
+    excluded[torch.arange(2 * n), target] = False  # ...but not its positive
+    sim = sim.masked_fill(excluded, float("-inf"))
     return torch.nn.functional.cross_entropy(sim, target)
 
 
 def evaluate_loss(
-    pooler: TorchPooler, clips: Sequence[np.ndarray], cfg: TrainConfig | None = None
+    pooler: TorchPooler,
+    clips: Sequence[np.ndarray],
+    cfg: TrainConfig | None = None,
+    groups: Sequence[int] | None = None,
 ) -> float:
-    """InfoNCE loss on fixed (seeded) views of ``clips``, in batches of ``cfg.batch_size``."""
+    """InfoNCE loss on fixed (seeded) views of ``clips``, in batches of ``cfg.batch_size``.
+
+    Its value depends on the clips (how many share a batch, how alike they are), so compare
+    it only with the loss of another pooler on the same clips (e.g. the untrained one).
+    """
     import torch
 
     cfg = cfg or TrainConfig()
+    clips = _check_sequences(clips, pooler.dim)
+    g = _groups(groups, len(clips))
     rng = np.random.default_rng(12345)
     pooler.module.eval()
     losses, weights = [], []
@@ -465,6 +509,6 @@ def evaluate_loss(
             part = clips[lo : lo + cfg.batch_size]
             if len(part) < 2:
                 continue
-            losses.append(float(_batch_loss(pooler, part, rng, cfg)))
+            losses.append(float(_batch_loss(pooler, part, rng, cfg, g[lo : lo + len(part)])))
             weights.append(len(part))
     return float(np.average(losses, weights=weights)) if losses else float("nan")

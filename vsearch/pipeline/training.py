@@ -61,14 +61,15 @@ def library_clips(lib: Library) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def split_clips(
-    clips: list[tuple[str, np.ndarray]], val_fraction: float, seed: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+Keyed = list[tuple[str, np.ndarray]]
+
+
+def split_clips(clips: Keyed, val_fraction: float, seed: int) -> tuple[Keyed, Keyed]:
     """(train, validation) clips: held-out whole videos, else held-out clips.
 
     Videos are taken in the order of a seeded hash of their key until the validation set holds
     ``val_fraction`` of the clips (at least 2), so the split depends only on the keys, the
-    clips and the seed. Clips are kept in the order given.
+    clips and the seed. Clips are kept in the order given, with their keys.
     """
     keys = sorted({key for key, _ in clips})
     if len(keys) >= MIN_VIDEOS_FOR_VIDEO_SPLIT:
@@ -83,14 +84,14 @@ def split_clips(
                 break
             held.add(key)
             n_val += per_key[key]
-        train = [c for key, c in clips if key not in held]
-        val = [c for key, c in clips if key in held]
+        train = [kc for kc in clips if kc[0] not in held]
+        val = [kc for kc in clips if kc[0] in held]
     else:
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(clips))
         n_val = max(2, int(round(val_fraction * len(clips))))
-        val = [clips[i][1] for i in sorted(order[:n_val])]
-        train = [clips[i][1] for i in sorted(order[n_val:])]
+        val = [clips[i] for i in sorted(order[:n_val])]
+        train = [clips[i] for i in sorted(order[n_val:])]
     return train, val
 
 
@@ -122,10 +123,16 @@ def train_temporal(
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     dim = lib.model_info.dim
     with lib.writing():
-        train, val = split_clips(library_clips(lib), val_fraction, seed)
+        keyed_train, keyed_val = split_clips(library_clips(lib), val_fraction, seed)
+        group_of: dict[str, int] = {}
+        train_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_train]
+        val_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_val]
+        train = [c for _, c in keyed_train]
+        val = [c for _, c in keyed_val]
         baseline = None
         if len(train) >= 4 and len(val) >= 2:
-            baseline = evaluate_loss(create_pooler(arch, dim, device="cpu"), val, cfg)
+            untrained = create_pooler(arch, dim, device="cpu")
+            baseline = evaluate_loss(untrained, val, cfg, val_groups)
         batches = epochs * max(1, math.ceil(len(train) / batch_size))
         progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
         try:
@@ -137,6 +144,8 @@ def train_temporal(
                 cfg,
                 device=lib.settings.device,
                 on_step=lambda loss: progress.advance(1, loss=loss),
+                train_groups=train_groups,
+                val_groups=val_groups,
             )
         finally:
             progress.end()
