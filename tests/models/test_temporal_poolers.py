@@ -85,3 +85,19 @@ def test_training_lowers_the_loss_and_round_trips_a_checkpoint(arch, tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError):
         create_pooler(arch, DIM, tmp_path / "bad.pt")
+
+
+def test_clips_of_one_video_are_not_each_others_negatives():
+    """Overlapping windows of a video share frames: as negatives they would teach the model to
+    pull apart what copy search must bring together."""
+    from vsearch.models.temporal import evaluate_loss
+
+    clips = clustered_clips(6, 2)
+    twins = clips[:3] + [c[::-1].copy() for c in clips[:3]] + clips[3:]  # 3 pairs of twins
+    pooler = create_pooler("tcn", DIM, device="cpu")
+    cfg = TrainConfig(batch_size=16)
+    apart = evaluate_loss(pooler, twins, cfg)
+    grouped = evaluate_loss(pooler, twins, cfg, groups=[0, 1, 2, 0, 1, 2, 3, 4, 5])
+    assert grouped < apart - 0.2
+    with pytest.raises(Exception, match="one group per clip"):
+        evaluate_loss(pooler, twins, cfg, groups=[0, 1])
