@@ -101,3 +101,18 @@ def test_clips_of_one_video_are_not_each_others_negatives():
     assert grouped < apart - 0.2
     with pytest.raises(Exception, match="one group per clip"):
         evaluate_loss(pooler, twins, cfg, groups=[0, 1])
+
+
+def test_cpu_work_runs_on_one_thread_and_restores_the_setting():
+    """Two OpenMP runtimes (faiss and torch) in one process made a training step 200x slower
+    on 2 threads; the poolers' CPU work runs on one."""
+    import torch
+
+    from vsearch.models.temporal import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads("cpu"):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with cpu_threads("cuda:0"):
+        assert torch.get_num_threads() == before

@@ -17,10 +17,11 @@ torch is imported lazily.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -175,6 +176,27 @@ def _build_module(arch: str, dim: int, hparams: dict[str, Any]) -> Any:
     return {"lstm": LstmModule, "tcn": TcnModule}[arch]()
 
 
+@contextlib.contextmanager
+def cpu_threads(device: str, n: int = 1) -> Iterator[None]:
+    """Run torch on ``n`` CPU threads inside the block (on the CPU; a no-op on a GPU).
+
+    These models are small: a thread is enough. More is harmful where faiss is loaded in
+    the same process: its OpenMP runtime and torch's spin against each other, and a training
+    step measured 5.5 s on 2 threads against 0.03 s on one (2-core machine).
+    """
+    import torch
+
+    if not str(device).startswith("cpu"):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _pad(sequences: Sequence[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
     longest = max(len(s) for s in sequences)
     x = np.zeros((len(sequences), longest, dim), dtype=np.float32)
@@ -231,7 +253,7 @@ class TorchPooler:
         seqs = _check_sequences(sequences, self.dim)
         out = np.zeros((len(seqs), self.dim), dtype=np.float32)
         self.module.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_threads(self.device):
             for lo in range(0, len(seqs), self.batch_size):
                 part = seqs[lo : lo + self.batch_size]
                 out[lo : lo + len(part)] = self.forward(part).float().cpu().numpy()
@@ -416,40 +438,49 @@ def train_pooler(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         pooler = TorchPooler(arch, dim, device, cfg.hparams)
-        opt = torch.optim.AdamW(pooler.module.parameters(), lr=cfg.lr, weight_decay=1e-4)
-        train_hist: list[float] = []
-        val_hist: list[float] = []
-        best_state, best_epoch = None, 0
-        for _epoch in range(cfg.epochs):
-            pooler.module.train()
-            order = rng.permutation(len(train_clips))
-            losses = []
-            for lo in range(0, len(order), cfg.batch_size):
-                idx = order[lo : lo + cfg.batch_size]
-                if len(idx) < 2:
-                    continue
-                loss = _batch_loss(pooler, [train_clips[i] for i in idx], rng, cfg, train_g[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.detach()))
-                if on_step is not None:
-                    on_step(losses[-1])
-            train_hist.append(float(np.mean(losses)) if losses else float("nan"))
-            val_hist.append(evaluate_loss(pooler, val_clips, cfg, val_g))
-            if val_hist[-1] <= val_hist[best_epoch] or best_state is None:
-                best_epoch = len(val_hist) - 1
-                best_state = {k: v.detach().clone() for k, v in pooler.module.state_dict().items()}
-        if best_state is not None:
-            pooler.module.load_state_dict(best_state)
-        pooler.module.eval()
+        with cpu_threads(pooler.device):
+            result = _train(pooler, train_clips, val_clips, train_g, val_g, rng, cfg, on_step)
     log.info(
         "%s pooler: val loss %.4f at epoch %d of %d",
         arch,
-        val_hist[best_epoch],
-        best_epoch + 1,
+        result.best_val_loss,
+        result.best_epoch + 1,
         cfg.epochs,
     )
+    return result
+
+
+def _train(pooler, train_clips, val_clips, train_g, val_g, rng, cfg, on_step) -> TrainResult:
+    """The epochs of ``train_pooler``."""
+    import torch
+
+    opt = torch.optim.AdamW(pooler.module.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    train_hist: list[float] = []
+    val_hist: list[float] = []
+    best_state, best_epoch = None, 0
+    for _epoch in range(cfg.epochs):
+        pooler.module.train()
+        order = rng.permutation(len(train_clips))
+        losses = []
+        for lo in range(0, len(order), cfg.batch_size):
+            idx = order[lo : lo + cfg.batch_size]
+            if len(idx) < 2:
+                continue
+            loss = _batch_loss(pooler, [train_clips[i] for i in idx], rng, cfg, train_g[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            if on_step is not None:
+                on_step(losses[-1])
+        train_hist.append(float(np.mean(losses)) if losses else float("nan"))
+        val_hist.append(evaluate_loss(pooler, val_clips, cfg, val_g))
+        if val_hist[-1] <= val_hist[best_epoch] or best_state is None:
+            best_epoch = len(val_hist) - 1
+            best_state = {k: v.detach().clone() for k, v in pooler.module.state_dict().items()}
+    if best_state is not None:
+        pooler.module.load_state_dict(best_state)
+    pooler.module.eval()
     return TrainResult(pooler, train_hist, val_hist, best_epoch)
 
 
