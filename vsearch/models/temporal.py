@@ -393,9 +393,11 @@ def augment_clip(seq: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) ->
     view = view[~drop]
     noise = rng.normal(size=view.shape).astype(np.float32)
     noise *= cfg.noise / math.sqrt(view.shape[1])
-    shift = rng.normal(size=(1, view.shape[1])).astype(np.float32)
-    shift *= cfg.shift / math.sqrt(view.shape[1])
-    return l2_normalize(view + noise + shift)
+    view = view + noise
+    if cfg.shift > 0:
+        shift = rng.normal(size=(1, view.shape[1])).astype(np.float32)
+        view = view + shift * (cfg.shift / math.sqrt(view.shape[1]))
+    return l2_normalize(view)
 
 
 def train_pooler(
