@@ -66,7 +66,7 @@ def test_training_lowers_the_loss_and_round_trips_a_checkpoint(arch, tmp_path):
     from vsearch.models.temporal import evaluate_loss
 
     train, val = clustered_clips(96, 0), clustered_clips(32, 1)
-    cfg = TrainConfig(epochs=6, batch_size=32, lr=3e-3, noise=1.0)
+    cfg = TrainConfig(epochs=6, batch_size=32, lr=3e-3, noise=1.0, shift=0.0)
     losses = []
     result = train_pooler(arch, DIM, train, val, cfg, device="cpu", on_step=losses.append)
     assert len(losses) == 6 * 3
@@ -85,3 +85,34 @@ def test_training_lowers_the_loss_and_round_trips_a_checkpoint(arch, tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError):
         create_pooler(arch, DIM, tmp_path / "bad.pt")
+
+
+def test_clips_of_one_video_are_not_each_others_negatives():
+    """Overlapping windows of a video share frames: as negatives they would teach the model to
+    pull apart what copy search must bring together."""
+    from vsearch.models.temporal import evaluate_loss
+
+    clips = clustered_clips(6, 2)
+    twins = clips[:3] + [c[::-1].copy() for c in clips[:3]] + clips[3:]  # 3 pairs of twins
+    pooler = create_pooler("tcn", DIM, device="cpu")
+    cfg = TrainConfig(batch_size=16)
+    apart = evaluate_loss(pooler, twins, cfg)
+    grouped = evaluate_loss(pooler, twins, cfg, groups=[0, 1, 2, 0, 1, 2, 3, 4, 5])
+    assert grouped < apart - 0.2
+    with pytest.raises(Exception, match="one group per clip"):
+        evaluate_loss(pooler, twins, cfg, groups=[0, 1])
+
+
+def test_cpu_work_runs_on_one_thread_and_restores_the_setting():
+    """Two OpenMP runtimes (faiss and torch) in one process made a training step 200x slower
+    on 2 threads; the poolers' CPU work runs on one."""
+    import torch
+
+    from vsearch.models.temporal import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads("cpu"):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with cpu_threads("cuda:0"):
+        assert torch.get_num_threads() == before

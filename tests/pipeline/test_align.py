@@ -60,3 +60,27 @@ def test_gap_bridged_but_not_a_backward_jump():
 def test_segment_iou():
     assert segment_iou((0, 10), (5, 15)) == pytest.approx(1 / 3)
     assert segment_iou((0, 1), (2, 3)) == 0.0
+
+
+def test_weakly_matching_copy_chains_with_the_search_bias():
+    """An embedded copy squashed to another aspect ratio matched its source frames at
+    0.58-0.69 (colorgrid) while its surroundings stayed below 0.4; with a chain bias of 0.7
+    every such hit cost more than it added and the copy was never found, though its video
+    was the first candidate. The search's bias must chain it, and still not chain scattered
+    hits of the same similarity."""
+    from vsearch.pipeline.clip_search import CHAIN_BIAS, HIT_SIMILARITY
+
+    rng = np.random.default_rng(3)
+    sim = rng.uniform(0.0, 0.4, size=(18, 12))
+    for i, j in zip(range(6, 13), [1, 2, 3, 4, 5, 7, 7], strict=True):
+        sim[i, j] = [0.69, 0.69, 0.58, 0.66, 0.68, 0.66, 0.66][i - 6]
+    t_a, t_b = np.arange(18) * 0.5, np.arange(12) * 0.5
+    hits = hits_from_matrix(sim, HIT_SIMILARITY, top=3)
+    segs = chain_segments(hits, t_a, t_b, step=0.5, bias=CHAIN_BIAS)
+    assert segs and segs[0].a_start == 3.0 and segs[0].a_end == pytest.approx(6.5)
+    assert segs[0].b_start == 0.5
+    scattered = rng.uniform(0.0, 0.4, size=(18, 12))
+    for i, j in [(2, 9), (6, 1), (9, 10), (14, 0)]:  # same similarities, no steady order
+        scattered[i, j] = 0.68
+    hits = hits_from_matrix(scattered, HIT_SIMILARITY, top=3)
+    assert chain_segments(hits, t_a, t_b, step=0.5, bias=CHAIN_BIAS) == []

@@ -2,13 +2,16 @@
 
 No labels: the clips of the library (the same windows as the clip index, informative frames
 only) are the data; two augmented views of a clip must agree (InfoNCE, models/temporal.py).
-A validation split (whole videos when there are at least 5, else clips) picks the epoch.
+A validation split picks the epoch: whole videos when there are at least 5 (chosen by a
+seeded hash of their content hash, so the split does not depend on the order the videos were
+indexed in, and copies of one video never straddle it), else clips.
 The checkpoint goes into the library directory with its provenance and the clip index is
 re-pooled with it; ``--arch mean`` goes back to the parameter-free pooler.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from typing import TYPE_CHECKING, Any
@@ -33,8 +36,15 @@ def checkpoint_name(arch: str) -> str:
     return f"temporal-{arch}.pt"
 
 
-def library_clips(lib: Library) -> list[tuple[int, np.ndarray]]:
-    """(video id, informative frame vectors) of every clip of at least 2 such frames."""
+MIN_VIDEOS_FOR_VIDEO_SPLIT = 5
+
+
+def library_clips(lib: Library) -> list[tuple[str, np.ndarray]]:
+    """(video key, informative frame vectors) of every clip of at least 2 such frames.
+
+    The key is the video's content hash (its path when it has none): stable across runs,
+    unlike the database id, which follows the order parallel decoders finished in.
+    """
     step = 1.0 / lib.fps
     out = []
     with lib.sessions() as session:
@@ -42,29 +52,46 @@ def library_clips(lib: Library) -> list[tuple[int, np.ndarray]]:
             _ids, times, informative, vectors = queries.video_frames(video.id, session=session)
             if len(times) == 0:
                 continue
+            key = video.content_hash or video.path
             cuts = shot_boundaries(vectors)
             for w in clip_windows(times, step, cuts=cuts):
                 seq = vectors[w.first : w.last][informative[w.first : w.last]]
                 if len(seq) >= 2:
-                    out.append((video.id, np.ascontiguousarray(seq)))
+                    out.append((key, np.ascontiguousarray(seq)))
     return out
 
 
-def split_clips(
-    clips: list[tuple[int, np.ndarray]], val_fraction: float, seed: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    videos = sorted({vid for vid, _ in clips})
-    if len(videos) >= 5:
-        n_val = max(1, int(round(val_fraction * len(videos))))
-        held = set(rng.permutation(videos)[:n_val].tolist())
-        train = [c for vid, c in clips if vid not in held]
-        val = [c for vid, c in clips if vid in held]
+Keyed = list[tuple[str, np.ndarray]]
+
+
+def split_clips(clips: Keyed, val_fraction: float, seed: int) -> tuple[Keyed, Keyed]:
+    """(train, validation) clips: held-out whole videos, else held-out clips.
+
+    Videos are taken in the order of a seeded hash of their key until the validation set holds
+    ``val_fraction`` of the clips (at least 2), so the split depends only on the keys, the
+    clips and the seed. Clips are kept in the order given, with their keys.
+    """
+    keys = sorted({key for key, _ in clips})
+    if len(keys) >= MIN_VIDEOS_FOR_VIDEO_SPLIT:
+        per_key: dict[str, int] = {}
+        for key, _ in clips:
+            per_key[key] = per_key.get(key, 0) + 1
+        want = max(2, int(round(val_fraction * len(clips))))
+        held: set[str] = set()
+        n_val = 0
+        for key in sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).digest()):
+            if n_val >= want or len(held) >= len(keys) - 1:
+                break
+            held.add(key)
+            n_val += per_key[key]
+        train = [kc for kc in clips if kc[0] not in held]
+        val = [kc for kc in clips if kc[0] in held]
     else:
+        rng = np.random.default_rng(seed)
         order = rng.permutation(len(clips))
         n_val = max(2, int(round(val_fraction * len(clips))))
-        val = [clips[i][1] for i in order[:n_val]]
-        train = [clips[i][1] for i in order[n_val:]]
+        val = [clips[i] for i in sorted(order[:n_val])]
+        train = [clips[i] for i in sorted(order[n_val:])]
     return train, val
 
 
@@ -96,10 +123,16 @@ def train_temporal(
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     dim = lib.model_info.dim
     with lib.writing():
-        train, val = split_clips(library_clips(lib), val_fraction, seed)
+        keyed_train, keyed_val = split_clips(library_clips(lib), val_fraction, seed)
+        group_of: dict[str, int] = {}
+        train_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_train]
+        val_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_val]
+        train = [c for _, c in keyed_train]
+        val = [c for _, c in keyed_val]
         baseline = None
         if len(train) >= 4 and len(val) >= 2:
-            baseline = evaluate_loss(create_pooler(arch, dim, device="cpu"), val, cfg)
+            untrained = create_pooler(arch, dim, device="cpu")
+            baseline = evaluate_loss(untrained, val, cfg, val_groups)
         batches = epochs * max(1, math.ceil(len(train) / batch_size))
         progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
         try:
@@ -111,6 +144,8 @@ def train_temporal(
                 cfg,
                 device=lib.settings.device,
                 on_step=lambda loss: progress.advance(1, loss=loss),
+                train_groups=train_groups,
+                val_groups=val_groups,
             )
         finally:
             progress.end()
