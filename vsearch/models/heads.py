@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.errors import CheckpointError, UnknownModelError
+from vsearch.models.base import cpu_threads
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,21 @@ def list_heads() -> list[str]:
     return sorted(_HEADS)
 
 
-def create_head(arch: str, dim: int, n_classes: int, config: dict[str, Any] | None = None) -> Any:
-    """A fresh head module (torch.nn.Module) of a registered ``arch``."""
+def create_head(
+    arch: str, dim: int, n_classes: int, config: dict[str, Any] | None = None, *, seed: int = 0
+) -> Any:
+    """A fresh head module (torch.nn.Module) of a registered ``arch``, initialised from ``seed``
+    (the caller's random state is left untouched)."""
+    import torch
+
     builder = _HEADS.get(arch)
     if builder is None:
         raise UnknownModelError(
             f"unknown classifier head '{arch}'; known: {', '.join(list_heads())}"
         )
-    return builder(dim, n_classes, dict(config or {}))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(dim, n_classes, dict(config or {}))
 
 
 def _mask(lengths: Any, t: int) -> Any:
@@ -173,7 +181,7 @@ def fit_head(
     the epoch with the lowest held-out loss and stop after ``patience`` epochs without a gain."""
     import torch
 
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), cpu_threads("cpu"):
         torch.manual_seed(seed)
         xt, lt, yt = (torch.from_numpy(a) for a in train)
         xv, lv, yv = (torch.from_numpy(a) for a in val)
@@ -220,7 +228,7 @@ def predict_proba(head: Any, x: np.ndarray, lengths: np.ndarray, batch: int = 25
 
     head.eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), cpu_threads("cpu"):
         for lo in range(0, len(x), batch):
             logits = head(
                 torch.from_numpy(x[lo : lo + batch]), torch.from_numpy(lengths[lo : lo + batch])

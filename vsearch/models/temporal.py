@@ -17,11 +17,10 @@ torch is imported lazily.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +29,7 @@ import numpy as np
 
 from vsearch.errors import CheckpointError, UnknownModelError, UsageError
 
-from .base import file_sha256, l2_normalize, resolve_device
+from .base import cpu_threads, file_sha256, l2_normalize, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -174,27 +173,6 @@ def _build_module(arch: str, dim: int, hparams: dict[str, Any]) -> Any:
             return self.head(x, h.transpose(1, 2), mask)
 
     return {"lstm": LstmModule, "tcn": TcnModule}[arch]()
-
-
-@contextlib.contextmanager
-def cpu_threads(device: str, n: int = 1) -> Iterator[None]:
-    """Run torch on ``n`` CPU threads inside the block (on the CPU; a no-op on a GPU).
-
-    These models are small: a thread is enough. More is harmful where faiss is loaded in
-    the same process: its OpenMP runtime and torch's spin against each other, and a training
-    step measured 5.5 s on 2 threads against 0.03 s on one (2-core machine).
-    """
-    import torch
-
-    if not str(device).startswith("cpu"):
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _pad(sequences: Sequence[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:

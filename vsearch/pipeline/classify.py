@@ -128,7 +128,9 @@ def labelled_windows(lib: Library) -> tuple[list[VideoWindows], list[list[str | 
     for r in records:
         by_video.setdefault(r.video_id, []).append(r)
     out_w, out_l = [], []
-    for video_id, recs in sorted(by_video.items()):
+    # By path, not by database id: ids follow the order in which parallel decoders finished,
+    # and the held-out split must not change from one run to the next.
+    for video_id, recs in sorted(by_video.items(), key=lambda item: item[1][0].path):
         vw = stored_windows(lib, video_id, recs[0].path)
         if vw.windows:
             out_w.append(vw)

@@ -108,7 +108,7 @@ def train_classifier(
     x_train, l_train = pad_sequences(train_seqs)
     x_val, l_val = pad_sequences(val_seqs)
     info = lib.model_info
-    head = create_head(arch, info.dim, len(names))
+    head = create_head(arch, info.dim, len(names), seed=seed)
     progress.begin(max_epochs, "epochs", f"training {arch} head")
     try:
         fit = fit_head(
