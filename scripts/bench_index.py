@@ -46,7 +46,7 @@ def footage(out: Path, minutes: float) -> list[Path]:
     ]
     seconds = max(10, int(minutes * 60 / len(sources)))
     for i, src in enumerate(sources):
-        target = extra / f"long{i}.mp4"
+        target = extra / f"long{i}_{seconds}s.mp4"
         if not target.exists():
             spec = src if "=" in src else f"{src}=size=640x360:rate=25"
             subprocess.run(
@@ -72,7 +72,7 @@ def footage(out: Path, minutes: float) -> list[Path]:
                 ],
                 check=True,
             )
-    return sorted(sample.rglob("*.mp4")) + sorted(extra.glob("*.mp4"))
+    return sorted(sample.rglob("*.mp4")) + sorted(extra.glob(f"long*_{seconds}s.mp4"))
 
 
 def decode_all(videos: list[Path], fps: float, size: int, workers: int) -> tuple[float, list]:
@@ -129,6 +129,8 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
         "encode_frames_per_s": round(len(frames) / encode_s, 1),
         "index_video_s_per_s": round(rates["index"], 1),
         "overlap_ratio": round(rates["index"] / min(rates["decode"], rates["encode"]), 2),
+        # Both stages on one CPU: running them one after the other gives 1 / (1/d + 1/e).
+        "serial_ratio": round(rates["index"] * (1 / rates["decode"] + 1 / rates["encode"]), 2),
         "index_stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
     }
 
