@@ -311,18 +311,25 @@ def chain_pairs(
                 continue
             if a == b and (not within or seg.b_start < seg.a_end):
                 continue  # a repeat must not overlap itself
-            if any(_cross(seg, k) for k in kept):
+            if any(_variant(seg, k, max_gap) for k in kept):
                 continue  # a weaker, shifted variant of a segment pair already kept
             kept.append(seg)
             out.append(FrameMatch(a, b, seg))
     return out
 
 
-def _cross(s: Segment, t: Segment) -> bool:
-    """True when two segment pairs overlap in both videos."""
-    return min(s.a_end, t.a_end) > max(s.a_start, t.a_start) and min(s.b_end, t.b_end) > max(
-        s.b_start, t.b_start
-    )
+def _variant(s: Segment, t: Segment, max_gap: float) -> bool:
+    """True when segment pair ``s`` is a shifted variant of ``t`` rather than other footage.
+
+    Either they overlap in both videos, or they overlap in one and align the videos at nearly
+    the same offset: the "shadow" a few frames long beside a copy, where the copy's first
+    frames also match the source's frames just before it (neighbouring frames of one shot
+    score above the threshold). Footage repeated at another moment has another offset.
+    """
+    over_a = min(s.a_end, t.a_end) > max(s.a_start, t.a_start)
+    over_b = min(s.b_end, t.b_end) > max(s.b_start, t.b_start)
+    shift = abs((s.b_start - s.a_start) - (t.b_start - t.a_start))
+    return (over_a and over_b) or ((over_a or over_b) and shift <= max_gap)
 
 
 def _extend_static(
