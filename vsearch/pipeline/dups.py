@@ -34,7 +34,7 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, StorageError, UsageError
-from vsearch.index.neighbors import NeighborSearch, neighbors_above
+from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.pipeline.align import Segment, chain_segments
 from vsearch.pipeline.progress import NullProgress, Progress
 from vsearch.types import DupMatch
@@ -210,10 +210,13 @@ def match_frames(
     within: bool = False,
     neighbors: int = DEFAULT_NEIGHBORS,
     approximate: bool | None = None,
+    ivf: IvfParams | None = None,
     progress: Progress | None = None,
     report: DupReport | None = None,
 ) -> list[FrameMatch]:
-    """Segment pairs showing the same footage, from frame arrays (any order; see module doc)."""
+    """Segment pairs showing the same footage, from frame arrays (any order; see module doc).
+
+    ``ivf`` overrides how the approximate index is built (benchmarks compare settings)."""
     progress = progress or NullProgress()
     report = report if report is not None else DupReport(threshold=threshold)
     t0 = time.perf_counter()
@@ -230,7 +233,7 @@ def match_frames(
 
     t0 = time.perf_counter()
     data = np.ascontiguousarray(vectors[rows], dtype=np.float32)
-    search = NeighborSearch(data, approximate=approximate)
+    search = NeighborSearch(data, approximate=approximate, params=ivf)
     report.search = search.describe()
     report.stage_seconds["build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
