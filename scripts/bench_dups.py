@@ -209,7 +209,7 @@ def compare_exact(args: argparse.Namespace, vids: np.ndarray, x: np.ndarray) -> 
     results = {}
     for name, search in (("ivf", ivf), ("exact", flat)):
         t0 = time.perf_counter()
-        q, nb, _ = neighbors_above(search, x[sub], args.threshold, 17)
+        q, nb, _ = neighbors_above(search, x[sub], args.threshold, 17, rows=sub)
         timings[name] = time.perf_counter() - t0
         other = vids[sub[q]] != vids[nb]
         results[name] = set(zip(sub[q][other].tolist(), nb[other].tolist(), strict=True))
@@ -243,7 +243,7 @@ CANDIDATES = {
 
 def hit_scores(search, x, sub, vids, threshold) -> dict[tuple[int, int], float]:
     """Cross-video hits (query row, neighbour row) -> score, for the queries ``sub``."""
-    q, nb, s = neighbors_above(search, x[sub], threshold, 17)
+    q, nb, s = neighbors_above(search, x[sub], threshold, 17, rows=sub)
     other = vids[sub[q]] != vids[nb]
     pairs = zip(sub[q][other].tolist(), nb[other].tolist(), strict=True)
     return dict(zip(pairs, s[other].tolist(), strict=True))
@@ -287,7 +287,7 @@ def tune(args: argparse.Namespace) -> None:
             ivf = NeighborSearch(x, approximate=True, params=params)
             build = time.perf_counter() - t0
             t0 = time.perf_counter()
-            neighbors_above(ivf, x[timed], min(args.thresholds), 17)
+            neighbors_above(ivf, x[timed], min(args.thresholds), 17, rows=timed)
             search = (time.perf_counter() - t0) * len(x) / len(timed)
             got = hit_scores(ivf, x, sub, vids, low)
             found = {th: {h for h, v in got.items() if v >= th} for th in exact}

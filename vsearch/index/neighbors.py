@@ -74,9 +74,18 @@ class NeighborSearch:
             self.nprobe = 0
             self._index = faiss.IndexFlatIP(self.dim)
             self._data = None
+            self._index.add(data)
         else:
             self._index = self._build_ivf(faiss, data, params, seed)
-        self._index.add(data)
+            self._add_assigned(faiss, data)
+
+    def _add_assigned(self, faiss, data: np.ndarray) -> None:
+        """Add the vectors to their nearest cells, keeping each one's ``nprobe`` nearest cells:
+        when the queries are the indexed rows themselves (``search(..., rows=)``), the coarse
+        step, as costly as the cell scan at 10^6 vectors, is then done once, not twice."""
+        self._cell_sims, self._cells = self._quantizer.search(data, self.nprobe)
+        first = np.ascontiguousarray(self._cells[:, 0])
+        self._index.add_core(self.ntotal, faiss.swig_ptr(data), None, faiss.swig_ptr(first))
 
     def _build_ivf(self, faiss, data: np.ndarray, p: IvfParams, seed: int):
         per_cell = max(1, p.train_per_cell)
@@ -110,11 +119,21 @@ class NeighborSearch:
         index.nprobe = self.nprobe
         return index
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows), each (n_queries, k), best first; missing slots have row -1."""
+    def search(
+        self, queries: np.ndarray, k: int, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows), each (n_queries, k), best first; missing slots have row -1.
+
+        ``rows``: when the queries are indexed vectors, their row numbers (saves the IVF
+        coarse step)."""
         q = as_matrix(queries, self.dim)
         k = max(1, min(k, self.ntotal))
-        scores, rows = self._index.search(q, k)
+        if rows is not None and self.approximate:
+            scores, rows = self._index.search_preassigned(
+                q, k, self._cells[rows], self._cell_sims[rows]
+            )
+        else:
+            scores, rows = self._index.search(q, k)
         rows = rows.astype(np.int64)
         if self._data is not None:  # compressed codes: exact scores of the candidates
             scores = np.einsum("qd,qkd->qk", q, self._data[np.maximum(rows, 0)])
@@ -141,19 +160,21 @@ def neighbors_above(
     threshold: float,
     k: int,
     max_k: int = 256,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hits (query row, neighbour row, score) with score >= threshold, flattened.
 
     Starts with ``k`` neighbours per query; a query whose k-th neighbour still scores above
     the threshold (a crowded neighbourhood: its own near-identical frames) is searched again
-    with 4x more, up to ``max_k``, so a copy is not crowded out by look-alikes.
+    with 4x more, up to ``max_k``, so a copy is not crowded out by look-alikes. ``rows``: the
+    queries' own row numbers when they are indexed vectors (see ``NeighborSearch.search``).
     """
     rows_q: list[np.ndarray] = []
     rows_n: list[np.ndarray] = []
     sims: list[np.ndarray] = []
     todo = np.arange(queries.shape[0])
     while todo.size:
-        scores, nbrs = search.search(queries[todo], k)
+        scores, nbrs = search.search(queries[todo], k, None if rows is None else rows[todo])
         full = k < min(max_k, search.ntotal)
         crowded = (scores[:, -1] >= threshold) if full else np.zeros(len(todo), dtype=bool)
         done = ~crowded
