@@ -29,11 +29,14 @@ TRAIN_PER_CELL = 40  # k-means training points per IVF cell (FAISS wants >= 39)
 
 @dataclass(frozen=True)
 class IvfParams:
-    """How the approximate index is built: ``nlist = cells * sqrt(N)`` k-means cells trained
-    on ``train_per_cell`` sampled points each (``niter`` iterations), ``nprobe`` cells visited
-    per query; ``coarse`` is how a vector finds its cells ("flat": all centroids, "hnsw": a
-    graph over them); ``codec`` how vectors are stored ("flat" float32, "sq8" one byte per
-    dimension, scores then recomputed exactly for the hits)."""
+    """How the approximate index is built.
+
+    ``nlist = cells * sqrt(N)`` k-means cells trained on ``train_per_cell`` sampled points each
+    (``niter`` iterations); ``nprobe`` cells visited per query (each indexed vector's nearest
+    ``nprobe`` cells are kept, ``reuse_cells``, for queries by row); ``coarse``: how a vector
+    finds its cells ("flat": all centroids, "hnsw": a graph over them); ``codec``: how vectors
+    are stored ("flat" float32, "sq8" one byte per dimension, hits then rescored exactly).
+    """
 
     cells: float = 4.0
     nprobe: int = NPROBE
@@ -41,6 +44,7 @@ class IvfParams:
     niter: int = 10
     coarse: str = "flat"
     codec: str = "flat"
+    reuse_cells: bool = True  # keep each vector's nprobe cells for queries by row
 
 
 def _faiss():
@@ -77,7 +81,10 @@ class NeighborSearch:
             self._index.add(data)
         else:
             self._index = self._build_ivf(faiss, data, params, seed)
-            self._add_assigned(faiss, data)
+            if params.reuse_cells:
+                self._add_assigned(faiss, data)
+            else:
+                self._index.add(data)
 
     def _add_assigned(self, faiss, data: np.ndarray) -> None:
         """Add the vectors to their nearest cells, keeping each one's ``nprobe`` nearest cells:
@@ -128,7 +135,7 @@ class NeighborSearch:
         coarse step)."""
         q = as_matrix(queries, self.dim)
         k = max(1, min(k, self.ntotal))
-        if rows is not None and self.approximate:
+        if rows is not None and self.approximate and self.params.reuse_cells:
             scores, rows = self._index.search_preassigned(
                 q, k, self._cells[rows], self._cell_sims[rows]
             )
