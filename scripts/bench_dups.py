@@ -118,8 +118,7 @@ def quality(args: argparse.Namespace) -> None:
 
 # --- scale ---------------------------------------------------------------------------------
 
-# the setting before tuning: nprobe 16, coarse step done again for every query
-PREVIOUS = IvfParams(cells=4.0, nprobe=16, train_per_cell=40, reuse_cells=False)
+PREVIOUS = IvfParams(cells=4.0, nprobe=16, train_per_cell=40)  # the setting before tuning
 
 
 def synthetic(n: int, dim: int, frames: int, copies: int, seed: int = 0):
@@ -210,7 +209,7 @@ def compare_exact(args: argparse.Namespace, vids: np.ndarray, x: np.ndarray) -> 
     results = {}
     for name, search in (("ivf", ivf), ("exact", flat)):
         t0 = time.perf_counter()
-        q, nb, _ = neighbors_above(search, x[sub], args.threshold, 17, rows=sub)
+        q, nb, _ = neighbors_above(search, x[sub], args.threshold, 17)
         timings[name] = time.perf_counter() - t0
         other = vids[sub[q]] != vids[nb]
         results[name] = set(zip(sub[q][other].tolist(), nb[other].tolist(), strict=True))
@@ -231,20 +230,20 @@ def compare_exact(args: argparse.Namespace, vids: np.ndarray, x: np.ndarray) -> 
 
 CANDIDATES = {
     "previous: 4 sqrt(N) cells, nprobe 16, 40/cell": PREVIOUS,
-    "previous, cells reused": IvfParams(cells=4.0, nprobe=16),
     "default: 4 sqrt(N), nprobe 8, 40/cell": IvfParams(),
-    "4 sqrt(N), nprobe 4": IvfParams(nprobe=4),
-    "4 sqrt(N), nprobe 8, 24/cell": IvfParams(train_per_cell=24),
-    "4 sqrt(N), nprobe 8, 16/cell": IvfParams(train_per_cell=16),
-    "4 sqrt(N), nprobe 8, HNSW coarse": IvfParams(coarse="hnsw"),
-    "4 sqrt(N), nprobe 8, SQ8": IvfParams(codec="sq8"),
-    "2 sqrt(N), nprobe 8, 32/cell": IvfParams(cells=2.0, train_per_cell=32),
+    "4 sqrt(N), nprobe 4": IvfParams(cells=4.0, nprobe=4),
+    "4 sqrt(N), nprobe 8, 16/cell": IvfParams(cells=4.0, nprobe=8, train_per_cell=16),
+    "4 sqrt(N), nprobe 8, HNSW coarse": IvfParams(cells=4.0, nprobe=8, coarse="hnsw"),
+    "4 sqrt(N), nprobe 8, SQ8": IvfParams(cells=4.0, nprobe=8, codec="sq8"),
+    "2 sqrt(N), nprobe 16, 32/cell": IvfParams(cells=2.0, nprobe=16, train_per_cell=32),
+    "2 sqrt(N), nprobe 8, 32/cell": IvfParams(cells=2.0, nprobe=8, train_per_cell=32),
+    "8 sqrt(N), nprobe 8, 40/cell": IvfParams(cells=8.0, nprobe=8),
 }
 
 
 def hit_scores(search, x, sub, vids, threshold) -> dict[tuple[int, int], float]:
     """Cross-video hits (query row, neighbour row) -> score, for the queries ``sub``."""
-    q, nb, s = neighbors_above(search, x[sub], threshold, 17, rows=sub)
+    q, nb, s = neighbors_above(search, x[sub], threshold, 17)
     other = vids[sub[q]] != vids[nb]
     pairs = zip(sub[q][other].tolist(), nb[other].tolist(), strict=True)
     return dict(zip(pairs, s[other].tolist(), strict=True))
@@ -288,7 +287,7 @@ def tune(args: argparse.Namespace) -> None:
             ivf = NeighborSearch(x, approximate=True, params=params)
             build = time.perf_counter() - t0
             t0 = time.perf_counter()
-            neighbors_above(ivf, x[timed], min(args.thresholds), 17, rows=timed)
+            neighbors_above(ivf, x[timed], min(args.thresholds), 17)
             search = (time.perf_counter() - t0) * len(x) / len(timed)
             got = hit_scores(ivf, x, sub, vids, low)
             found = {th: {h for h, v in got.items() if v >= th} for th in exact}

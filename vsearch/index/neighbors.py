@@ -29,14 +29,11 @@ TRAIN_PER_CELL = 40  # k-means training points per IVF cell (FAISS wants >= 39)
 
 @dataclass(frozen=True)
 class IvfParams:
-    """How the approximate index is built.
-
-    ``nlist = cells * sqrt(N)`` k-means cells trained on ``train_per_cell`` sampled points each
-    (``niter`` iterations); ``nprobe`` cells visited per query (each indexed vector's nearest
-    ``nprobe`` cells are kept, ``reuse_cells``, for queries by row); ``coarse``: how a vector
-    finds its cells ("flat": all centroids, "hnsw": a graph over them); ``codec``: how vectors
-    are stored ("flat" float32, "sq8" one byte per dimension, hits then rescored exactly).
-    """
+    """How the approximate index is built: ``nlist = cells * sqrt(N)`` k-means cells trained
+    on ``train_per_cell`` sampled points each (``niter`` iterations), ``nprobe`` cells visited
+    per query; ``coarse`` is how a vector finds its cells ("flat": all centroids, "hnsw": a
+    graph over them); ``codec`` how vectors are stored ("flat" float32, "sq8" one byte per
+    dimension, scores then recomputed exactly for the hits)."""
 
     cells: float = 4.0
     nprobe: int = NPROBE
@@ -44,7 +41,6 @@ class IvfParams:
     niter: int = 10
     coarse: str = "flat"
     codec: str = "flat"
-    reuse_cells: bool = True  # keep each vector's nprobe cells for queries by row
 
 
 def _faiss():
@@ -78,21 +74,9 @@ class NeighborSearch:
             self.nprobe = 0
             self._index = faiss.IndexFlatIP(self.dim)
             self._data = None
-            self._index.add(data)
         else:
             self._index = self._build_ivf(faiss, data, params, seed)
-            if params.reuse_cells:
-                self._add_assigned(faiss, data)
-            else:
-                self._index.add(data)
-
-    def _add_assigned(self, faiss, data: np.ndarray) -> None:
-        """Add the vectors to their nearest cells, keeping each one's ``nprobe`` nearest cells:
-        when the queries are the indexed rows themselves (``search(..., rows=)``), the coarse
-        step, as costly as the cell scan at 10^6 vectors, is then done once, not twice."""
-        self._cell_sims, self._cells = self._quantizer.search(data, self.nprobe)
-        first = np.ascontiguousarray(self._cells[:, 0])
-        self._index.add_core(self.ntotal, faiss.swig_ptr(data), None, faiss.swig_ptr(first))
+        self._index.add(data)
 
     def _build_ivf(self, faiss, data: np.ndarray, p: IvfParams, seed: int):
         per_cell = max(1, p.train_per_cell)
@@ -126,21 +110,11 @@ class NeighborSearch:
         index.nprobe = self.nprobe
         return index
 
-    def search(
-        self, queries: np.ndarray, k: int, rows: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows), each (n_queries, k), best first; missing slots have row -1.
-
-        ``rows``: when the queries are indexed vectors, their row numbers (saves the IVF
-        coarse step)."""
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows), each (n_queries, k), best first; missing slots have row -1."""
         q = as_matrix(queries, self.dim)
         k = max(1, min(k, self.ntotal))
-        if rows is not None and self.approximate and self.params.reuse_cells:
-            scores, rows = self._index.search_preassigned(
-                q, k, self._cells[rows], self._cell_sims[rows]
-            )
-        else:
-            scores, rows = self._index.search(q, k)
+        scores, rows = self._index.search(q, k)
         rows = rows.astype(np.int64)
         if self._data is not None:  # compressed codes: exact scores of the candidates
             scores = np.einsum("qd,qkd->qk", q, self._data[np.maximum(rows, 0)])
@@ -167,21 +141,19 @@ def neighbors_above(
     threshold: float,
     k: int,
     max_k: int = 256,
-    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hits (query row, neighbour row, score) with score >= threshold, flattened.
 
     Starts with ``k`` neighbours per query; a query whose k-th neighbour still scores above
     the threshold (a crowded neighbourhood: its own near-identical frames) is searched again
-    with 4x more, up to ``max_k``, so a copy is not crowded out by look-alikes. ``rows``: the
-    queries' own row numbers when they are indexed vectors (see ``NeighborSearch.search``).
+    with 4x more, up to ``max_k``, so a copy is not crowded out by look-alikes.
     """
     rows_q: list[np.ndarray] = []
     rows_n: list[np.ndarray] = []
     sims: list[np.ndarray] = []
     todo = np.arange(queries.shape[0])
     while todo.size:
-        scores, nbrs = search.search(queries[todo], k, None if rows is None else rows[todo])
+        scores, nbrs = search.search(queries[todo], k)
         full = k < min(max_k, search.ntotal)
         crowded = (scores[:, -1] >= threshold) if full else np.zeros(len(todo), dtype=bool)
         done = ~crowded

@@ -242,10 +242,7 @@ def match_frames(
     progress.begin(len(rows), "frames", "finding duplicates")
     try:
         for lo in range(0, len(rows), BATCH):
-            hi = min(lo + BATCH, len(rows))
-            q, n, s = neighbors_above(
-                search, data[lo:hi], threshold, neighbors + 1, rows=np.arange(lo, hi)
-            )
+            q, n, s = neighbors_above(search, data[lo : lo + BATCH], threshold, neighbors + 1)
             q += lo
             same = k_video[q] == k_video[n]
             ok = ~same
