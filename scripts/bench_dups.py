@@ -231,13 +231,11 @@ def compare_exact(args: argparse.Namespace, vids: np.ndarray, x: np.ndarray) -> 
 CANDIDATES = {
     "previous: 4 sqrt(N) cells, nprobe 16, 40/cell": PREVIOUS,
     "default: 4 sqrt(N), nprobe 8, 40/cell": IvfParams(),
-    "4 sqrt(N), nprobe 4": IvfParams(cells=4.0, nprobe=4),
-    "4 sqrt(N), nprobe 8, 16/cell": IvfParams(cells=4.0, nprobe=8, train_per_cell=16),
-    "4 sqrt(N), nprobe 8, HNSW coarse": IvfParams(cells=4.0, nprobe=8, coarse="hnsw"),
-    "4 sqrt(N), nprobe 8, SQ8": IvfParams(cells=4.0, nprobe=8, codec="sq8"),
-    "2 sqrt(N), nprobe 16, 32/cell": IvfParams(cells=2.0, nprobe=16, train_per_cell=32),
-    "2 sqrt(N), nprobe 8, 32/cell": IvfParams(cells=2.0, nprobe=8, train_per_cell=32),
-    "8 sqrt(N), nprobe 8, 40/cell": IvfParams(cells=8.0, nprobe=8),
+    "4 sqrt(N), nprobe 4": IvfParams(nprobe=4),
+    "4 sqrt(N), nprobe 8, 24/cell": IvfParams(train_per_cell=24),
+    "4 sqrt(N), nprobe 8, HNSW coarse": IvfParams(coarse="hnsw"),
+    "4 sqrt(N), nprobe 8, SQ8": IvfParams(codec="sq8"),
+    "2 sqrt(N), nprobe 8, 32/cell": IvfParams(cells=2.0, train_per_cell=32),
 }
 
 
