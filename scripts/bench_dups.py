@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import sys
 import tempfile
@@ -32,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vsearch.config import Settings  # noqa: E402
-from vsearch.index.neighbors import NeighborSearch, neighbors_above  # noqa: E402
+from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above  # noqa: E402
 from vsearch.pipeline.dups import DupReport, match_frames  # noqa: E402
 from vsearch.pipeline.library import Library  # noqa: E402
 
@@ -117,6 +118,8 @@ def quality(args: argparse.Namespace) -> None:
 
 # --- scale ---------------------------------------------------------------------------------
 
+PREVIOUS = IvfParams(cells=4.0, nprobe=16, train_per_cell=40)  # the setting before tuning
+
 
 def synthetic(n: int, dim: int, frames: int, copies: int, seed: int = 0):
     """Clustered 'videos' with planted copied runs.
@@ -139,9 +142,14 @@ def synthetic(n: int, dim: int, frames: int, copies: int, seed: int = 0):
     times = np.tile(np.arange(frames, dtype=np.float64), n_videos)
     planted = []
     run = 30
-    for _ in range(copies):
+    used: dict[int, list[int]] = {}  # video -> starts of runs already copied from or into
+    while len(planted) < copies:
         a, b = rng.choice(n_videos, 2, replace=False)
         sa, sb = rng.integers(0, frames - run, 2)
+        if any(abs(s - t) < run for v, s in ((a, sa), (b, sb)) for t in used.get(int(v), [])):
+            continue  # runs never overlap, so no later copy overwrites an earlier one
+        used.setdefault(int(a), []).append(int(sa))
+        used.setdefault(int(b), []).append(int(sb))
         x[b * frames + sb : b * frames + sb + run] = x[a * frames + sa : a * frames + sa + run]
         x[b * frames + sb : b * frames + sb + run] += rng.normal(size=(run, dim)) * 0.15
         planted.append((int(a), int(b), float(sa), float(sb)))
@@ -155,25 +163,42 @@ def scale(args: argparse.Namespace) -> None:
     print(f"{len(x)} synthetic vectors (dim 128) in {len(x) // args.frames} videos, "
           f"{len(planted)} planted copied runs of 30 frames; generated in "
           f"{time.perf_counter() - t0:.1f}s, peak {peak_mib():.0f} MiB")  # fmt: skip
-    report = DupReport(threshold=args.threshold)
-    t0 = time.perf_counter()
-    found = match_frames(vids, times, inf, x, step=1.0, threshold=args.threshold, report=report)
-    wall = time.perf_counter() - t0
+    runs = [("default", None)] + ([("previous", PREVIOUS)] if args.previous else [])
+    walls = {}
+    for name, ivf in runs:
+        report = DupReport(threshold=args.threshold)
+        t0 = time.perf_counter()
+        found = match_frames(
+            vids, times, inf, x, step=1.0, threshold=args.threshold, ivf=ivf, report=report
+        )
+        walls[name] = time.perf_counter() - t0
+        print_run(name, walls[name], found, planted, report)
+    if args.previous:
+        print(f"default vs previous setting, same run: {walls['previous'] / walls['default']:.2f}x "
+              f"faster ({walls['default']:.1f}s vs {walls['previous']:.1f}s)")  # fmt: skip
+    compare_exact(args, vids, x)
+
+
+def print_run(name, wall, found, planted, report) -> None:
     hit = 0
-    got = {(f.a, f.b): f.segment for f in found}
+    got: dict[tuple[int, int], list] = {}
+    for f in found:
+        got.setdefault((f.a, f.b), []).append(f.segment)
     for a, b, sa, sb in planted:
-        seg = got.get((min(a, b), max(a, b)))
-        if seg is None:
-            continue
-        start_a, start_b = (seg.a_start, seg.b_start) if a < b else (seg.b_start, seg.a_start)
-        hit += abs(start_a - sa) <= 1.0 and abs(start_b - sb) <= 1.0
+        for seg in got.get((min(a, b), max(a, b)), []):
+            start_a, start_b = (seg.a_start, seg.b_start) if a < b else (seg.b_start, seg.a_start)
+            if abs(start_a - sa) <= 1.0 and abs(start_b - sb) <= 1.0:
+                hit += 1
+                break
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.stage_seconds.items())
-    print(f"match_frames: {wall:.1f}s ({stages}); search: {report.search}; "
+    print(f"[{name}] match_frames: {wall:.1f}s ({stages}); search: {report.search}; "
           f"{report.hits} frame hits; peak RSS {peak_mib():.0f} MiB")  # fmt: skip
-    print(f"planted runs found and localised within 1 step: {hit}/{len(planted)}; "
+    print(f"[{name}] planted runs found and localised within 1 step: {hit}/{len(planted)}; "
           f"segment pairs reported: {len(found)}")  # fmt: skip
 
-    # Approximate vs exact on a subset of queries, over all vectors.
+
+def compare_exact(args: argparse.Namespace, vids: np.ndarray, x: np.ndarray) -> None:
+    """Approximate (default setting) vs exact on a subset of queries, over all vectors."""
     rng = np.random.default_rng(1)
     sub = np.sort(rng.choice(len(x), min(args.subset, len(x)), replace=False))
     t0 = time.perf_counter()
@@ -201,6 +226,81 @@ def scale(args: argparse.Namespace) -> None:
     )
 
 
+# --- tune ----------------------------------------------------------------------------------
+
+CANDIDATES = {
+    "previous: 4 sqrt(N) cells, nprobe 16, 40/cell": PREVIOUS,
+    "default: 4 sqrt(N), nprobe 8, 40/cell": IvfParams(),
+    "4 sqrt(N), nprobe 4": IvfParams(nprobe=4),
+    "4 sqrt(N), nprobe 8, 24/cell": IvfParams(train_per_cell=24),
+    "4 sqrt(N), nprobe 8, HNSW coarse": IvfParams(coarse="hnsw"),
+    "4 sqrt(N), nprobe 8, SQ8": IvfParams(codec="sq8"),
+    "2 sqrt(N), nprobe 8, 32/cell": IvfParams(cells=2.0, train_per_cell=32),
+}
+
+
+def hit_scores(search, x, sub, vids, threshold) -> dict[tuple[int, int], float]:
+    """Cross-video hits (query row, neighbour row) -> score, for the queries ``sub``."""
+    q, nb, s = neighbors_above(search, x[sub], threshold, 17)
+    other = vids[sub[q]] != vids[nb]
+    pairs = zip(sub[q][other].tolist(), nb[other].tolist(), strict=True)
+    return dict(zip(pairs, s[other].tolist(), strict=True))
+
+
+def tune(args: argparse.Namespace) -> None:
+    """Each candidate IVF setting on the same vectors: build time, search time for a sample of
+    queries (scaled to all N), recall of cross-video hits vs exact flat search on a subset."""
+    import faiss
+
+    vids, _times, _inf, x, _planted = synthetic(args.vectors, 128, args.frames, args.copies)
+    rng = np.random.default_rng(1)
+    timed = np.sort(rng.choice(len(x), min(args.queries, len(x)), replace=False))
+    sub = timed[np.sort(rng.choice(len(timed), min(args.subset, len(timed)), replace=False))]
+    low = min(args.thresholds)
+    t0 = time.perf_counter()
+    truth = hit_scores(NeighborSearch(x, approximate=False), x, sub, vids, low)
+    exact_s = time.perf_counter() - t0
+    exact = {th: {h for h, v in truth.items() if v >= th} for th in args.thresholds}
+    print(f"{len(x)} vectors, {os.cpu_count()} CPUs, {faiss.omp_get_max_threads()} OpenMP "
+          f"threads; exact flat: {len(sub)} queries in {exact_s:.1f}s; exact cross-video hits "
+          + ", ".join(f">= {th}: {len(exact[th])}" for th in args.thresholds))  # fmt: skip
+    cols = " ".join(f"{'recall@' + str(th):>11}" for th in args.thresholds)
+    print(f"{'setting':<40} {'index':<34} {'build s':>7} {'search s':>8} {'total s':>7} {cols}")
+    rows = list(CANDIDATES.items())
+    if args.threads:
+        best = CANDIDATES[args.threads_of] if args.threads_of else rows[0][1]
+        rows += [
+            (f"{args.threads_of or rows[0][0]}, {t} thread(s)", (best, t)) for t in args.threads
+        ]
+    base_total = None
+    for name, params in rows:
+        threads = None
+        if isinstance(params, tuple):
+            params, threads = params
+        before = faiss.omp_get_max_threads()
+        if threads:
+            faiss.omp_set_num_threads(threads)
+        try:
+            t0 = time.perf_counter()
+            ivf = NeighborSearch(x, approximate=True, params=params)
+            build = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            neighbors_above(ivf, x[timed], min(args.thresholds), 17)
+            search = (time.perf_counter() - t0) * len(x) / len(timed)
+            got = hit_scores(ivf, x, sub, vids, low)
+            found = {th: {h for h, v in got.items() if v >= th} for th in exact}
+        finally:
+            faiss.omp_set_num_threads(before)
+        total = build + search
+        base_total = base_total or total
+        recalls = " ".join(
+            f"{len(found[th] & exact[th]) / max(1, len(exact[th])):11.4f}" for th in args.thresholds
+        )
+        print(f"{name:<40} {ivf.describe().split(' over')[0]:<34} {build:7.1f} {search:8.1f} "
+              f"{total:7.1f} {recalls}  ({base_total / total:.2f}x)")  # fmt: skip
+        del ivf
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -218,8 +318,22 @@ def main() -> None:
     s.add_argument("--copies", type=int, default=200)
     s.add_argument("--threshold", type=float, default=0.9)
     s.add_argument("--subset", type=int, default=5000)
+    s.add_argument(
+        "--no-previous", dest="previous", action="store_false", help="skip the previous setting"
+    )
+    t = sub.add_parser("tune")
+    t.add_argument("--vectors", type=int, default=1_000_000)
+    t.add_argument("--frames", type=int, default=500)
+    t.add_argument("--copies", type=int, default=200)
+    t.add_argument("--queries", type=int, default=50_000, help="queries timed, scaled to all")
+    t.add_argument("--subset", type=int, default=5000, help="queries checked against exact")
+    t.add_argument("--thresholds", type=float, nargs="+", default=[0.9, 0.8])
+    t.add_argument("--threads", type=int, nargs="*", default=[], help="also time these")
+    t.add_argument("--threads-of", default="", help="candidate timed with --threads")
     args = parser.parse_args()
-    if args.mode == "scale":
+    if args.mode == "tune":
+        tune(args)
+    elif args.mode == "scale":
         scale(args)
     elif args.mode == "quality":
         quality(args)

@@ -172,6 +172,27 @@ def test_match_frames_exact_and_ivf_find_the_planted_run(approximate):
     assert seg.b_start == pytest.approx(15.0, abs=STEP)
 
 
+def test_copy_of_a_slow_shot_is_one_segment_pair_not_two():
+    """Neighbouring frames of a slow shot score above the threshold, so the frames just before
+    the source run also match the copy's first frames: that shadow must not be a second match."""
+    rng = np.random.default_rng(1)  # a seed where the shadow scores above the threshold
+    n_videos, frames, dim = 6, 100, 128
+    z = rng.normal(size=(n_videos, dim))
+    x = np.empty((n_videos, frames, dim))
+    for t in range(frames):  # AR(1) walks: frames 1 apart ~0.95, 2 apart ~0.9
+        z = 0.9 * z + np.sqrt(1 - 0.81) * rng.normal(size=z.shape)
+        x[:, t] = z + 1.0
+    x[4, 60:90] = x[1, 20:50] + rng.normal(size=(30, dim)) * 0.15
+    x = x.reshape(-1, dim).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    vids = np.repeat(np.arange(n_videos), frames)
+    times = np.tile(np.arange(frames, dtype=np.float64), n_videos)
+    found = match_frames(vids, times, np.ones(len(x), bool), x, step=1.0, threshold=0.9)
+    assert [(f.a, f.b) for f in found] == [(1, 4)]
+    seg = found[0].segment
+    assert (seg.a_start, seg.b_start) == (20.0, 60.0) and seg.a_end == pytest.approx(50.0)
+
+
 def test_cli_json_csv_and_html(dup_library, tmp_path):
     runner = CliRunner()
     out_html, out_csv = tmp_path / "r.html", tmp_path / "r.csv"

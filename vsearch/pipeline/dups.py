@@ -34,7 +34,7 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, StorageError, UsageError
-from vsearch.index.neighbors import NeighborSearch, neighbors_above
+from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.pipeline.align import Segment, chain_segments
 from vsearch.pipeline.progress import NullProgress, Progress
 from vsearch.types import DupMatch
@@ -210,10 +210,13 @@ def match_frames(
     within: bool = False,
     neighbors: int = DEFAULT_NEIGHBORS,
     approximate: bool | None = None,
+    ivf: IvfParams | None = None,
     progress: Progress | None = None,
     report: DupReport | None = None,
 ) -> list[FrameMatch]:
-    """Segment pairs showing the same footage, from frame arrays (any order; see module doc)."""
+    """Segment pairs showing the same footage, from frame arrays (any order; see module doc).
+
+    ``ivf`` overrides how the approximate index is built (benchmarks compare settings)."""
     progress = progress or NullProgress()
     report = report if report is not None else DupReport(threshold=threshold)
     t0 = time.perf_counter()
@@ -230,7 +233,7 @@ def match_frames(
 
     t0 = time.perf_counter()
     data = np.ascontiguousarray(vectors[rows], dtype=np.float32)
-    search = NeighborSearch(data, approximate=approximate)
+    search = NeighborSearch(data, approximate=approximate, params=ivf)
     report.search = search.describe()
     report.stage_seconds["build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -311,18 +314,25 @@ def chain_pairs(
                 continue
             if a == b and (not within or seg.b_start < seg.a_end):
                 continue  # a repeat must not overlap itself
-            if any(_cross(seg, k) for k in kept):
+            if any(_variant(seg, k, max_gap) for k in kept):
                 continue  # a weaker, shifted variant of a segment pair already kept
             kept.append(seg)
             out.append(FrameMatch(a, b, seg))
     return out
 
 
-def _cross(s: Segment, t: Segment) -> bool:
-    """True when two segment pairs overlap in both videos."""
-    return min(s.a_end, t.a_end) > max(s.a_start, t.a_start) and min(s.b_end, t.b_end) > max(
-        s.b_start, t.b_start
-    )
+def _variant(s: Segment, t: Segment, max_gap: float) -> bool:
+    """True when segment pair ``s`` is a shifted variant of ``t`` rather than other footage.
+
+    Either they overlap in both videos, or they overlap in one and align the videos at nearly
+    the same offset: the "shadow" a few frames long beside a copy, where the copy's first
+    frames also match the source's frames just before it (neighbouring frames of one shot
+    score above the threshold). Footage repeated at another moment has another offset.
+    """
+    over_a = min(s.a_end, t.a_end) > max(s.a_start, t.a_start)
+    over_b = min(s.b_end, t.b_end) > max(s.b_start, t.b_start)
+    shift = abs((s.b_start - s.a_start) - (t.b_start - t.a_start))
+    return (over_a and over_b) or ((over_a or over_b) and shift <= max_gap)
 
 
 def _extend_static(
