@@ -161,14 +161,14 @@ def main() -> None:
     )
     print(
         "| model | frames | decode (video-s/s) | encode (video-s/s) | encode (frames/s) "
-        "| index (video-s/s) | index / slower stage |"
+        "| index (video-s/s) | index / slower stage | index / stages in series |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['model']} | {r['frames']} | {r['decode_video_s_per_s']} | "
             f"{r['encode_video_s_per_s']} | {r['encode_frames_per_s']} | "
-            f"{r['index_video_s_per_s']} | {r['overlap_ratio']} |"
+            f"{r['index_video_s_per_s']} | {r['overlap_ratio']} | {r['serial_ratio']} |"
         )
 
 
