@@ -63,6 +63,11 @@ def test_query_inputs_from_the_command_line(tmp_path):
     assert empty.exit_code == 1 and "no indexed frames" in one_error_line(empty)
 
     lavfi(tmp_path / "v" / "a.mp4", "testsrc2=s=64x48:r=10:d=2")
+    empty = runner.invoke(
+        app, ["--library", lib, "search", "--video", str(tmp_path / "v" / "a.mp4")]
+    )
+    assert empty.exit_code == 1 and "no indexed frames" in one_error_line(empty)
+
     assert runner.invoke(app, ["--library", lib, "index", str(tmp_path / "v")]).exit_code == 0
 
     missing = runner.invoke(app, ["--library", lib, "search", str(tmp_path / "nope.png")])

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vsearch.db import queries
-from vsearch.errors import UsageError
+from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.pipeline.align import chain_segments, hits_from_matrix
 from vsearch.pipeline.clips import make_clips
 from vsearch.pipeline.search import check_k, search_vector
@@ -58,6 +58,10 @@ def search_video(
 ) -> list[SegmentMatch]:
     """Segments of library videos that match (part of) the query video, best first."""
     check_k(k)
+    if lib.frame_index.ntotal == 0:
+        raise EmptyLibraryError(
+            f"library {lib.root} has no indexed frames yet: run `vsearch index`"
+        )
     if start is not None and end is not None and end <= start:
         raise UsageError(f"--end ({end:g}) must come after --start ({start:g})")
     query = encode_query(lib, path, start=start, end=end, flip=flip)
