@@ -154,3 +154,7 @@ def test_thumbnail(clips) -> None:
     assert colour(np.asarray(img.convert("RGB"))) == "green"
     with pytest.raises(DecodeError, match="no frame at 60 s"):
         extract_thumbnail(clips.cuts(), 60.0)
+    # A segment end rounded up past the last frame shows the frame just before it.
+    duration = probe_video(clips.cuts()).duration
+    tail = Image.open(BytesIO(extract_thumbnail(clips.cuts(), duration + 0.2, width=32)))
+    assert colour(np.asarray(tail.convert("RGB"))) == "blue"

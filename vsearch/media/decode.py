@@ -276,11 +276,26 @@ def _parse_time(text: str) -> float | None:
 
 
 def extract_thumbnail(path: str | os.PathLike[str], time: float, width: int = 240) -> bytes:
-    """JPEG bytes of the (upright) frame shown at ``time`` seconds, ``width`` px wide."""
+    """JPEG bytes of the (upright) frame shown at ``time`` seconds, ``width`` px wide.
+
+    A time in the last fraction of a second can fall after the last frame (durations are
+    rounded up to a whole sampling step): then the frame shown just before is taken.
+    """
     name = os.fspath(path)
     check_readable(name)
+    cause = f"no frame at {time:g} s"
+    for t in dict.fromkeys(max(0.0, time - back) for back in (0.0, 0.3, 1.0)):
+        out, err = _thumbnail_at(name, t, width)
+        if out:
+            return out
+        if err and err.strip():
+            cause = short_cause(err, name)
+    raise DecodeError(name, cause)
+
+
+def _thumbnail_at(name: str, time: float, width: int) -> tuple[bytes, bytes]:
     stream = (
-        ffmpeg.input(input_name(name), ss=f"{max(0.0, time):.6f}")
+        ffmpeg.input(input_name(name), ss=f"{time:.6f}")
         .output(
             "pipe:", vframes=1, vf=f"scale={int(width)}:-2:flags=bicubic", format="image2pipe",
             vcodec="mjpeg", **{"q:v": 3},
@@ -288,12 +303,8 @@ def extract_thumbnail(path: str | os.PathLike[str], time: float, width: int = 24
     )  # fmt: skip
     cmd = ["ffmpeg", *_GLOBAL_ARGS, "-loglevel", "error"]
     try:
-        out, err = stream.run(cmd=cmd, capture_stdout=True, capture_stderr=True)
+        return stream.run(cmd=cmd, capture_stdout=True, capture_stderr=True)
     except FileNotFoundError as exc:
         raise FfmpegNotFoundError() from exc
     except ffmpeg.Error as exc:
         raise DecodeError(name, short_cause(exc.stderr or b"", name)) from None
-    if not out:
-        cause = short_cause(err, name) if err and err.strip() else f"no frame at {time:g} s"
-        raise DecodeError(name, cause)
-    return out
