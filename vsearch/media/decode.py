@@ -41,13 +41,16 @@ _EOF = object()
 # global options go first: ffmpeg-python's global_args() would put them after the output
 _GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-nostats")
 _TIME_WAIT_S = 30.0  # longest wait for a frame's showinfo line once its pixels have arrived
+# Stretch non-square pixels (anamorphic video) to the displayed shape; a no-op when SAR is 1.
+_SQUARE_PIXELS = "scale=w='max(2,trunc(iw*sar/2)*2)':h=ih,setsar=1"
 
 
 def sample_filter(fps: float, size: int) -> str:
     """The ffmpeg filter chain: pick one frame per ``1/fps`` bucket, CLIP-style resize + crop.
 
-    Scale so the short side is ``size`` (bicubic), centre-crop ``size`` x ``size``; showinfo
-    reports each kept frame's timestamp.
+    Non-square pixels (anamorphic video, SAR != 1) are first stretched to the displayed shape
+    (a pass-through when SAR is 1). Then scale so the short side is ``size`` (bicubic),
+    centre-crop ``size`` x ``size``; showinfo reports each kept frame's timestamp.
     """
     fps, size = float(fps), int(size)  # numpy scalars would print as np.float64(...)
     bucket = f"floor(t*{fps!r}+1e-6)"
@@ -55,6 +58,7 @@ def sample_filter(fps: float, size: int) -> str:
     return ",".join(
         [
             f"select='isnan(prev_selected_t)+gt({bucket},{prev})'",
+            _SQUARE_PIXELS,
             f"scale=w='if(lt(iw,ih),{size},-1)':h='if(lt(iw,ih),-1,{size})':flags=bicubic",
             f"crop={size}:{size}",
             "setsar=1",
@@ -297,7 +301,8 @@ def _thumbnail_at(name: str, time: float, width: int) -> tuple[bytes, bytes]:
     stream = (
         ffmpeg.input(input_name(name), ss=f"{time:.6f}")
         .output(
-            "pipe:", vframes=1, vf=f"scale={int(width)}:-2:flags=bicubic", format="image2pipe",
+            "pipe:", vframes=1, vf=f"{_SQUARE_PIXELS},scale={int(width)}:-2:flags=bicubic",
+            format="image2pipe",
             vcodec="mjpeg", **{"q:v": 3},
         )
     )  # fmt: skip
