@@ -153,3 +153,20 @@ def test_missing_library_and_empty_queries(settings, tmp_path):
     with pytest.raises(UsageError):
         lib.search_image(image, k=0)
     lib.close()
+
+
+def test_periodic_saves_back_off_when_saving_is_slow(library, videos, monkeypatch):
+    import time
+
+    monkeypatch.delenv("VSEARCH_FAULT_SLOW_SAVE", raising=False)
+    library.index([videos])
+    index_file = library.root / FRAME_INDEX
+    before = index_file.stat().st_mtime_ns
+    library._dirty = True
+    library._last_save = time.monotonic() - 60  # a minute since the last save
+    library._save_s = 10.0  # ...which took 10 s: wait 20 x 10 s before the next one
+    library.save_indexes(force=False)
+    assert index_file.stat().st_mtime_ns == before and library._dirty
+    library._save_s = 0.5  # a cheap save: the 30 s floor applies, and a minute has passed
+    library.save_indexes(force=False)
+    assert not library._dirty and index_file.stat().st_mtime_ns != before

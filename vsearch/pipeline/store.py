@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
 FRAME_INDEX = "frames.faiss"
-INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run
+INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
+SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
 
 _L = TypeVar("_L", bound="LibraryStore")
 
@@ -68,6 +69,7 @@ class LibraryStore:
         self._lock = WriterLock(self.root)
         self._lock_depth = 0
         self._last_save = time.monotonic()
+        self._save_s = 0.0
         self._dirty = False
         self._clip_index: VectorIndex | None = None
         self._clip_sync: SyncReport | None = None
@@ -274,18 +276,26 @@ class LibraryStore:
             raise StorageError(f"cannot write {self.root / name}: {exc}") from exc
 
     def save_indexes(self, *, force: bool = True) -> None:
-        """Persist the in-memory index (at most every INDEX_SAVE_INTERVAL unless ``force``)."""
+        """Persist the in-memory indexes; unless ``force``, only now and then.
+
+        The wait between two saves of a run is INDEX_SAVE_INTERVAL, or SAVE_COST_FACTOR times
+        the last save's duration if longer: a save rewrites the whole file (gigabytes for
+        millions of frames), and need not be frequent since the database holds every
+        committed vector and a lagging file is repaired from it on open.
+        """
         if not self._dirty:
             return
-        interval = faults.save_interval(INDEX_SAVE_INTERVAL)
+        interval = faults.save_interval(max(INDEX_SAVE_INTERVAL, SAVE_COST_FACTOR * self._save_s))
         if not force and time.monotonic() - self._last_save < interval:
             return
+        started = time.monotonic()
         if self._frame_index is not None:
             self._save_index(self._frame_index, FRAME_INDEX)
         if self._clip_index is not None:
             self._save_index(self._clip_index, CLIP_INDEX)
         self._dirty = False
         self._last_save = time.monotonic()
+        self._save_s = self._last_save - started
 
     def store_frames(
         self,
