@@ -55,6 +55,10 @@ def label(
     if json_out:
         emit_json([_label_dict(r) for r in records])
         return
+    if len(records) > 10:  # an import: one line, `vsearch labels` lists them
+        found = len({r.label for r in records})
+        out.print(f"labelled {len(records)} videos/segments with {found} labels", markup=False)
+        return
     for r in records:
         span = (
             ""
