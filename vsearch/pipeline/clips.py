@@ -176,15 +176,13 @@ def backfill_clips(lib: Library) -> int:
         return 0
     pooler = lib.pooler
     step = 1.0 / lib.fps
-    clip_index = lib.clip_index
+    lib.load_indexes()
     for video_id in missing:
         with transaction(lib.sessions) as session:
             _ids, times, informative, vectors = queries.video_frames(video_id, session=session)
             clips = make_clips(times, informative, vectors, step, pooler)
             new_ids, old_ids = save_clips(video_id, clips, session=session)
-        lib.remove_clip_vectors(old_ids)
-        if len(new_ids):
-            clip_index.add(new_ids, clips.vectors)
-    lib._dirty = True
+        lib.drop_vectors(clip_ids=old_ids)
+        lib.add_vectors(clip_ids=new_ids, clip_vectors=clips.vectors)
     log.info("made clips for %d videos indexed before clips existed", len(missing))
     return len(missing)

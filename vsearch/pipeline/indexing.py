@@ -159,16 +159,7 @@ def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str
     source = twins[0]
     if not os.path.exists(source.path):
         # Renamed (or moved): keep the row and its frames, change the path.
-        from vsearch.db.engine import transaction
-
-        with transaction(lib.sessions) as session:
-            existing = queries.get_video(path, session=session)
-            if existing is not None:
-                removed, removed_clips = queries.delete_video(existing.id, session=session)
-                lib.frame_index.remove(np.asarray(removed, dtype=np.int64))
-                lib.remove_clip_vectors(removed_clips)
-            queries.rename_video(source.id, path, session=session, size=size, mtime=mtime)
-        lib._dirty = True
+        lib.move_video(source.id, path, size=size, mtime=mtime)
         log.info("%s: renamed from %s, vectors reused", path, source.path)
         return True
     with lib.sessions() as session:

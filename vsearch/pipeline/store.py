@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from vsearch.config import Settings
 from vsearch.db import queries
@@ -307,61 +308,89 @@ class LibraryStore:
         fields: dict[str, Any],
     ) -> int:
         """Commit one video's frames and facts in one transaction, then update the index."""
-        index = self.frame_index
-        clip_index = self.clip_index
+        self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
-        try:
-            with transaction(self.sessions) as session:
-                video_id = queries.save_video(path, session=session, **fields)
-                new_ids, old_ids = queries.replace_frames(
-                    video_id, times, informative, vectors, session=session
-                )
-                new_clips, old_clips = save_clips(video_id, clips, session=session)
-        except OperationalError as exc:
-            raise storage_error(self.db_path, exc) from exc
-        if old_ids:
-            index.remove(np.asarray(old_ids, dtype=np.int64))
-        if len(new_ids):
-            index.add(new_ids, vectors)
-        self.remove_clip_vectors(old_clips)
-        if len(new_clips):
-            clip_index.add(new_clips, clips.vectors)
-        self._dirty = True
+        with self._committing() as session:
+            video_id = queries.save_video(path, session=session, **fields)
+            new_ids, old_ids = queries.replace_frames(
+                video_id, times, informative, vectors, session=session
+            )
+            new_clips, old_clips = save_clips(video_id, clips, session=session)
+        self.drop_vectors(old_ids, old_clips)
+        self.add_vectors(new_ids, vectors, new_clips, clips.vectors)
         return video_id
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
-        removed: list[int] = []
-        removed_clips: list[int] = []
-        try:
-            with transaction(self.sessions) as session:
-                existing = queries.get_video(path, session=session)
-                if existing is not None:
-                    removed, removed_clips = queries.delete_video(existing.id, session=session)
-                queries.save_video(
-                    path, session=session, status="failed", error=error, n_frames=0, **fields
-                )
-        except OperationalError as exc:
-            raise storage_error(self.db_path, exc) from exc
-        if removed:
-            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
-            self._dirty = True
-        self.remove_clip_vectors(removed_clips)
+        with self._committing() as session:
+            removed, removed_clips = queries.delete_video_at(path, session=session)
+            queries.save_video(
+                path, session=session, status="failed", error=error, n_frames=0, **fields
+            )
+        self.drop_vectors(removed, removed_clips)
 
     def delete_videos(self, video_ids: Sequence[int]) -> None:
         if not video_ids:
             return
         removed: list[int] = []
         removed_clips: list[int] = []
-        with transaction(self.sessions) as session:
+        with self._committing() as session:
             for vid in video_ids:
-                frames, _clips = queries.delete_video(vid, session=session)
+                frames, clips = queries.delete_video(vid, session=session)
                 removed.extend(frames)
-                removed_clips.extend(_clips)
-        if removed:
-            self.frame_index.remove(np.asarray(removed, dtype=np.int64))
-        self.remove_clip_vectors(removed_clips)
-        self._dirty = True
+                removed_clips.extend(clips)
+        self.drop_vectors(removed, removed_clips)
+
+    def move_video(self, video_id: int, new_path: str, **fields: Any) -> None:
+        """Give a stored video a new path (a renamed file), replacing a row already there."""
+        with self._committing() as session:
+            removed, removed_clips = queries.delete_video_at(new_path, session=session)
+            queries.rename_video(video_id, new_path, session=session, **fields)
+        self.drop_vectors(removed, removed_clips)
+
+    @contextlib.contextmanager
+    def _committing(self) -> Iterator[Session]:
+        """One transaction; a failed write (disk full, read-only...) becomes a StorageError."""
+        try:
+            with transaction(self.sessions) as session:
+                yield session
+        except OperationalError as exc:
+            raise storage_error(self.db_path, exc) from exc
+
+    # --- keeping the in-memory indexes in step with committed rows -----------------------
+
+    def load_indexes(self) -> None:
+        """Load (and reconcile) both indexes before writing, so that the writer keeps them
+        up to date in memory and saves them, instead of leaving files behind the database."""
+        _ = self.frame_index, self.clip_index
+
+    def add_vectors(
+        self,
+        frame_ids: Sequence[int] = (),
+        frame_vectors: np.ndarray | None = None,
+        clip_ids: Sequence[int] = (),
+        clip_vectors: np.ndarray | None = None,
+    ) -> None:
+        """Add vectors whose rows were just committed to the loaded indexes.
+
+        An index not loaded yet is left alone: it is read from the database, committed rows
+        included, when first used (adding to it then would add them twice).
+        """
+        if len(frame_ids) and self._frame_index is not None:
+            self._frame_index.add(np.asarray(frame_ids, dtype=np.int64), frame_vectors)
+            self._dirty = True
+        if len(clip_ids) and self._clip_index is not None:
+            self._clip_index.add(np.asarray(clip_ids, dtype=np.int64), clip_vectors)
+            self._dirty = True
+
+    def drop_vectors(self, frame_ids: Sequence[int] = (), clip_ids: Sequence[int] = ()) -> None:
+        """Take vectors whose rows were just deleted out of the loaded indexes."""
+        if len(frame_ids) and self._frame_index is not None:
+            self._frame_index.remove(np.asarray(frame_ids, dtype=np.int64))
+            self._dirty = True
+        if len(clip_ids) and self._clip_index is not None:
+            self._clip_index.remove(np.asarray(clip_ids, dtype=np.int64))
+            self._dirty = True
 
     # --- reading -------------------------------------------------------------------------
 
@@ -414,11 +443,6 @@ class LibraryStore:
         _ = self.clip_index
         assert self._clip_sync is not None
         return self._clip_sync
-
-    def remove_clip_vectors(self, ids: Sequence[int]) -> None:
-        if len(ids):
-            self.clip_index.remove(np.asarray(ids, dtype=np.int64))
-            self._dirty = True
 
     def rebuild_clip_index(self) -> None:
         """Rebuild the clip index from the stored clip vectors and save it."""

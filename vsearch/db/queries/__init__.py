@@ -32,6 +32,7 @@ from vsearch.db.queries.vectors import (
 from vsearch.db.queries.videos import (
     count_videos,
     delete_video,
+    delete_video_at,
     get_meta,
     get_video,
     get_video_by_id,
@@ -51,6 +52,7 @@ __all__ = [
     "count_frames",
     "count_videos",
     "delete_video",
+    "delete_video_at",
     "frame_ids",
     "frame_locations",
     "get_meta",

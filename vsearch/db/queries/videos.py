@@ -111,6 +111,12 @@ def delete_video(video_id: int, *, session: Session) -> tuple[list[int], list[in
     return frame_ids, clip_ids
 
 
+def delete_video_at(path: str, *, session: Session) -> tuple[list[int], list[int]]:
+    """Delete the video stored at ``path``, if any; return the removed (frame ids, clip ids)."""
+    existing = session.scalar(select(VideoRow.id).where(VideoRow.path == path))
+    return delete_video(existing, session=session) if existing is not None else ([], [])
+
+
 def count_videos(*, session: Session) -> dict[str, int]:
     rows = session.execute(select(VideoRow.status, func.count()).group_by(VideoRow.status))
     return {status: int(n) for status, n in rows}
