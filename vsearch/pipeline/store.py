@@ -6,6 +6,7 @@ The database is the source of truth; the index files are caches kept in agreemen
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -176,11 +177,13 @@ class LibraryStore:
         with self.sessions() as session:
             return queries.get_meta(session=session)
 
-    @property
+    # The encoder and the sampling rate are fixed when a library is created: read them once
+    # (they are asked for per video and per query).
+    @functools.cached_property
     def model_info(self) -> ModelInfo:
         return ModelInfo.from_dict(json.loads(self.meta["encoder"]))
 
-    @property
+    @functools.cached_property
     def fps(self) -> float:
         return float(self.meta.get("fps", "1.0"))
 
