@@ -87,17 +87,13 @@ def file_windows(lib: Library, path: str | Path) -> VideoWindows:
         video = queries.get_video(given, session=session)
     if video is not None and video.status in ("indexed", "partial") and video.n_frames:
         return stored_windows(lib, video.id, video.path)
-    from vsearch.media import iter_frames, probe_video
+    from vsearch.pipeline.clip_search import encode_video
 
-    info = probe_video(given)
-    encoder = lib.encoder
-    times, vectors = [], []
-    for batch in iter_frames(given, fps=lib.fps, size=encoder.info.input_size, info=info):
-        times.append(batch.times)
-        vectors.append(encoder.encode_images(batch.images))
-    if not times:
+    encoded = encode_video(lib, given)
+    if encoded is None:
         raise UsageError(f"{given}: no frames could be sampled from this video")
-    return windows_of(None, given, np.concatenate(times), np.concatenate(vectors), 1.0 / lib.fps)
+    times, _informative, (vectors,) = encoded
+    return windows_of(None, given, times, vectors, 1.0 / lib.fps)
 
 
 def window_labels(vw: VideoWindows, labels: Sequence[LabelRecord]) -> list[str | None]:

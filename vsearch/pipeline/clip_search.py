@@ -97,6 +97,38 @@ def search_video(
     return matches[:k]
 
 
+def encode_video(
+    lib: Library,
+    path: str | Path,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    mirrored: bool = False,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
+    """Decode a file at the library's rate and encode it with the library's encoder.
+
+    Returns (times, informative, [vectors] or [vectors, mirrored vectors]); None when no
+    frame could be sampled.
+    """
+    from vsearch.media import iter_frames
+
+    encoder = lib.encoder
+    times, informative, views = [], [], [[], []]
+    for batch in iter_frames(path, fps=lib.fps, size=encoder.info.input_size, start=start, end=end):
+        times.append(batch.times)
+        informative.append(batch.informative)
+        views[0].append(encoder.encode_images(batch.images))
+        if mirrored:
+            views[1].append(encoder.encode_images(np.ascontiguousarray(batch.images[:, :, ::-1])))
+    if not times:
+        return None
+    return (
+        np.concatenate(times),
+        np.concatenate(informative),
+        [np.concatenate(v) for v in views if v],
+    )
+
+
 def encode_query(
     lib: Library,
     path: str | Path,
@@ -106,28 +138,19 @@ def encode_query(
     flip: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
     """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
-    from vsearch.media import iter_frames
-
-    encoder = lib.encoder
-    times, informative, views = [], [], [[], []]
-    for batch in iter_frames(path, fps=lib.fps, size=encoder.info.input_size, start=start, end=end):
-        times.append(batch.times)
-        informative.append(batch.informative)
-        views[0].append(encoder.encode_images(batch.images))
-        if flip:
-            views[1].append(encoder.encode_images(np.ascontiguousarray(batch.images[:, :, ::-1])))
-    if not times:
+    encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    if encoded is None:
         return None
-    inf = np.concatenate(informative)
+    times, inf, views = encoded
     if not inf.any():
         log.info("%s: no informative frame in the query", path)
         return None
-    out = [np.concatenate(views[0])]
+    out = views[:1]
     if flip:
-        mirrored = np.concatenate(views[1])
+        mirrored = views[1]
         if not np.allclose(mirrored, out[0], atol=1e-5):  # flip-invariant encoders: no need
             out.append(mirrored)
-    return np.concatenate(times), inf, out
+    return times, inf, out
 
 
 def _candidates(
