@@ -158,7 +158,7 @@ def use_pooler(lib: Library, pooler: TemporalPooler, checkpoint: Path | None) ->
                     save_clips(video.id, clips, session=session)
                 total += len(clips)
             queries.set_meta(POOLER_META, json.dumps(record), session=session)
-        lib.__dict__["_pooler_cache"] = pooler
+        lib.pooler = pooler
         lib.rebuild_clip_index()
     log.info("clips re-pooled with %s: %d clips", pooler.name, total)
     return total

@@ -426,12 +426,10 @@ class LibraryStore:
 
     # --- clips (pipeline/clips.py) -------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def pooler(self) -> TemporalPooler:
         """The temporal pooler of the library's clips (``mean`` unless one was trained)."""
-        if self.__dict__.get("_pooler_cache") is None:
-            self.__dict__["_pooler_cache"] = load_library_pooler(self)
-        return self.__dict__["_pooler_cache"]
+        return load_library_pooler(self)
 
     @property
     def clip_index(self) -> VectorIndex:
