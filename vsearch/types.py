@@ -119,9 +119,9 @@ class SegmentMatch:
     video_id: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class IndexReport:
-    """Summary of one `index` run."""
+    """Summary of one `index` run (filled in as the run goes)."""
 
     indexed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

@@ -100,9 +100,9 @@ def _finish(
     t0 = time.perf_counter()
     lib.save_indexes()
     stages.add("write", time.perf_counter() - t0)
-    object.__setattr__(report, "wall_seconds", time.perf_counter() - started)
-    object.__setattr__(report, "stage_seconds", dict(stages.seconds))
-    object.__setattr__(report, "interrupted", interrupted)
+    report.wall_seconds = time.perf_counter() - started
+    report.stage_seconds = dict(stages.seconds)
+    report.interrupted = interrupted
     return report
 
 
@@ -271,7 +271,7 @@ def _run_jobs(
             job.vectors.append(vectors[offset : offset + n])
             offset += n
         frames = sum(len(b) for _, b in pending)
-        object.__setattr__(report, "frames", report.frames + frames)
+        report.frames += frames
         pending.clear()
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vsearch-decode")
@@ -362,4 +362,4 @@ def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
     else:
         report.indexed.append(job.path)
     duration = info.duration if info is not None and info.duration else float(times[-1:].sum())
-    object.__setattr__(report, "video_seconds", report.video_seconds + duration)
+    report.video_seconds += duration
