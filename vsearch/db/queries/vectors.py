@@ -79,11 +79,14 @@ def _iter_vectors(
 
 
 def _unpack(rows: Sequence[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    if not rows:
-        return ids, np.zeros((0, 0), dtype=np.float32)
-    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-    return ids, vecs
+    return np.array([r[0] for r in rows], dtype=np.int64), _stack([r[1] for r in rows])
+
+
+def _stack(blobs: Sequence[bytes]) -> np.ndarray:
+    """Stored float32 vector blobs as one (n, dim) array ((0, 0) when there are none)."""
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
 
 
 def video_frames(
@@ -98,12 +101,7 @@ def video_frames(
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     times = np.array([r[1] for r in rows], dtype=np.float64)
     informative = np.array([bool(r[2]) for r in rows], dtype=bool)
-    if rows:
-        vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32)
-        vectors = vectors.reshape(len(rows), -1)
-    else:
-        vectors = np.zeros((0, 0), dtype=np.float32)
-    return ids, times, informative, vectors
+    return ids, times, informative, _stack([r[3] for r in rows])
 
 
 def frame_locations(
@@ -180,12 +178,7 @@ def video_clips(
     starts = np.array([r[1] for r in rows], dtype=np.float64)
     ends = np.array([r[2] for r in rows], dtype=np.float64)
     informative = np.array([bool(r[3]) for r in rows], dtype=bool)
-    if rows:
-        vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32)
-        vectors = vectors.reshape(len(rows), -1)
-    else:
-        vectors = np.zeros((0, 0), dtype=np.float32)
-    return ids, starts, ends, informative, vectors
+    return ids, starts, ends, informative, _stack([r[4] for r in rows])
 
 
 def clip_locations(ids: Iterable[int], *, session: Session) -> dict[int, tuple[int, bool]]:
