@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import logging
@@ -131,7 +132,7 @@ def seeded_init(seed: int = 0) -> Iterator[None]:
         yield
 
 
-class TorchImageEncoder:
+class TorchImageEncoder(abc.ABC):
     """Shared batching, device placement, normalisation and autocast of torch encoders.
 
     Subclasses set ``model`` and implement ``_forward_images`` (a normalised NCHW float batch
@@ -161,8 +162,9 @@ class TorchImageEncoder:
         self._std = torch.tensor(std, device=device).view(1, 3, 1, 1)
 
     # -- overridden by subclasses -------------------------------------------------------
+    @abc.abstractmethod
     def _forward_images(self, x: Any) -> Any:
-        raise NotImplementedError
+        """Features of a normalised NCHW float batch on the device."""
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         raise no_text_tower(self.info)
