@@ -189,10 +189,13 @@ class RichProgress:
             self._bar = None
 
 
-def open_library(create: bool = False, **kwargs: Any):
+def open_library(
+    create: bool = False, *, model: str | None = None, fps: float | None = None, **overrides: Any
+):
+    """Open (or create) the library of the global options; ``overrides`` are Settings fields."""
     from vsearch.pipeline.library import Library
 
-    return Library.open(settings=settings(), create=create, **kwargs)
+    return Library.open(settings=settings(**overrides), create=create, model=model, fps=fps)
 
 
 def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:

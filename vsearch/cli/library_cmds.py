@@ -79,11 +79,7 @@ def index(
     Each video is committed as soon as it is done, so Ctrl+C (or a crash) loses at most the
     videos in flight; run the command again to go on. Exit code 3 when some files failed.
     """
-    from vsearch.cli._app import settings
-
-    lib = open_library(create=True, model=model, fps=fps)
-    if decoders:
-        lib.settings = settings().with_(decoders=decoders)
+    lib = open_library(create=True, model=model, fps=fps, decoders=decoders)
     with lib:
         report = lib.index(
             [str(p) for p in paths], prune=prune, retry_failed=retry_failed, progress=RichProgress()
