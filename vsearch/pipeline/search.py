@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.types import FrameHit
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 
 def check_k(k: int) -> None:
@@ -48,29 +47,29 @@ def check_time_range(
 
 
 def search_image(
-    lib: Library, image: str | Path, *, k: int = 10, frames: bool = False
+    store: LibraryStore, image: str | Path, *, k: int = 10, frames: bool = False
 ) -> list[FrameHit]:
     """Best-matching videos for an example image (one hit per video unless ``frames``)."""
     from vsearch.media import load_image
 
     check_k(k)
-    pixels = load_image(image, size=lib.model_info.input_size)
-    query = lib.encoder.encode_images(pixels[None])
-    return search_vector(lib, query[0], k=k, frames=frames)
+    pixels = load_image(image, size=store.model_info.input_size)
+    query = store.encoder.encode_images(pixels[None])
+    return search_vector(store, query[0], k=k, frames=frames)
 
 
 def search_vector(
-    lib: Library, vector: np.ndarray, *, k: int = 10, frames: bool = False
+    store: LibraryStore, vector: np.ndarray, *, k: int = 10, frames: bool = False
 ) -> list[FrameHit]:
-    index = lib.frame_index
+    index = store.frame_index
     if index.ntotal == 0:
         raise EmptyLibraryError(
-            f"library {lib.root} has no indexed frames yet: run `vsearch index`"
+            f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
     fetch = k if frames else min(index.ntotal, max(64, 16 * k))
     while True:
         scores, ids = index.search(vector[None].astype(np.float32), fetch)
-        hits = _to_hits(lib, scores[0], ids[0])
+        hits = _to_hits(store, scores[0], ids[0])
         if frames:
             return hits[:k]
         best: dict[int, FrameHit] = {}
@@ -81,17 +80,21 @@ def search_vector(
         fetch = min(index.ntotal, fetch * 4)
 
 
-def _to_hits(lib: Library, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
+def _to_hits(store: LibraryStore, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
     valid = ids >= 0
-    with lib.sessions() as session:
-        where = queries.frame_locations(ids[valid].tolist(), session=session)
+    where = store.frame_locations(ids[valid].tolist())
     hits = []
     for score, fid in zip(scores[valid], ids[valid], strict=True):
         loc = where.get(int(fid))
         if loc is None:  # deleted since the index was loaded
             continue
-        video_id, t, _informative, path = loc
         hits.append(
-            FrameHit(path=path, time=t, score=float(score), video_id=video_id, frame_id=int(fid))
+            FrameHit(
+                path=loc.path,
+                time=loc.time,
+                score=float(score),
+                video_id=loc.video_id,
+                frame_id=int(fid),
+            )
         )
     return hits

@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsearch.db import queries
 from vsearch.errors import UsageError
 from vsearch.match.windows import clip_windows, shot_boundaries
 from vsearch.progress import NullProgress, Progress
-from vsearch.store.clips import use_pooler
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +37,24 @@ def checkpoint_name(arch: str) -> str:
 MIN_VIDEOS_FOR_VIDEO_SPLIT = 5
 
 
-def library_clips(lib: Library) -> list[tuple[str, np.ndarray]]:
+def library_clips(store: LibraryStore) -> list[tuple[str, np.ndarray]]:
     """(video key, informative frame vectors) of every clip of at least 2 such frames.
 
     The key is the video's content hash (its path when it has none): stable across runs,
     unlike the database id, which follows the order parallel decoders finished in.
     """
-    step = 1.0 / lib.fps
+    step = 1.0 / store.fps
     out = []
-    with lib.sessions() as session:
-        for video in queries.list_videos(session=session, status=("indexed", "partial")):
-            _ids, times, informative, vectors = queries.video_frames(video.id, session=session)
-            if len(times) == 0:
-                continue
-            key = video.content_hash or video.path
-            cuts = shot_boundaries(vectors)
-            for w in clip_windows(times, step, cuts=cuts):
-                seq = vectors[w.first : w.last][informative[w.first : w.last]]
-                if len(seq) >= 2:
-                    out.append((key, np.ascontiguousarray(seq)))
+    for video in store.searchable_videos():
+        frames = store.frames_of(video.id)
+        if len(frames) == 0:
+            continue
+        key = video.content_hash or video.path
+        vectors, informative = frames.vectors, frames.informative
+        for w in clip_windows(frames.times, step, cuts=shot_boundaries(vectors)):
+            seq = vectors[w.first : w.last][informative[w.first : w.last]]
+            if len(seq) >= 2:
+                out.append((key, np.ascontiguousarray(seq)))
     return out
 
 
@@ -96,7 +93,7 @@ def split_clips(clips: Keyed, val_fraction: float, seed: int) -> tuple[Keyed, Ke
 
 
 def train_temporal(
-    lib: Library,
+    store: LibraryStore,
     arch: str,
     *,
     epochs: int = 30,
@@ -112,8 +109,8 @@ def train_temporal(
 
     arch = arch.strip().lower()
     if arch == "mean":
-        with lib.writing():
-            n = use_pooler(lib, create_pooler("mean", lib.model_info.dim), None)
+        with store.writing():
+            n = store.use_pooler(create_pooler("mean", store.model_info.dim), None)
         return {"arch": "mean", "checkpoint": None, "clips": n}
     if arch not in TRAINABLE:
         raise UsageError(f"unknown temporal arch '{arch}'; known: mean, {', '.join(TRAINABLE)}")
@@ -121,9 +118,9 @@ def train_temporal(
         raise UsageError("need epochs > 0, batch size >= 2, 0 < val fraction < 1 and lr > 0")
     progress = progress or NullProgress()
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    dim = lib.model_info.dim
-    with lib.writing():
-        keyed_train, keyed_val = split_clips(library_clips(lib), val_fraction, seed)
+    dim = store.model_info.dim
+    with store.writing():
+        keyed_train, keyed_val = split_clips(library_clips(store), val_fraction, seed)
         group_of: dict[str, int] = {}
         train_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_train]
         val_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_val]
@@ -142,19 +139,19 @@ def train_temporal(
                 train,
                 val,
                 cfg,
-                device=lib.settings.device,
+                device=store.settings.device,
                 on_step=lambda loss: progress.advance(1, loss=loss),
                 train_groups=train_groups,
                 val_groups=val_groups,
             )
         finally:
             progress.end()
-        path = lib.root / checkpoint_name(arch)
+        path = store.root / checkpoint_name(arch)
         sha = result.pooler.save(
             path,
-            encoder=lib.model_info.key(),
-            encoder_spec=lib.model_info.spec,
-            fps=lib.fps,
+            encoder=store.model_info.key(),
+            encoder_spec=store.model_info.spec,
+            fps=store.fps,
             arch=arch,
             hparams={**result.pooler.hparams, **cfg.to_dict()},
             val_loss=result.best_val_loss,
@@ -163,7 +160,7 @@ def train_temporal(
             train_clips=len(train),
             val_clips=len(val),
         )
-        n = use_pooler(lib, result.pooler, path)
+        n = store.use_pooler(result.pooler, path)
     return {
         "arch": arch,
         "checkpoint": str(path),
