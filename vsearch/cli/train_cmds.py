@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from vsearch.cli._app import JsonOpt, RichProgress, emit_json, handle_errors, open_library, out
+from vsearch.cli._app import (
+    JsonOpt,
+    RichProgress,
+    emit_json,
+    handle_errors,
+    one_line,
+    open_library,
+    out,
+)
 from vsearch.cli.train_app import train_app
 
 
@@ -48,8 +56,10 @@ def temporal(
         out.print(f"clips re-pooled with mean ({report['clips']} clips)", markup=False)
         return
     out.print(
-        f"{report['arch']}: val loss {report['val_loss']} (untrained "
-        f"{report['val_loss_untrained']}), best epoch {report['best_epoch']}; "
-        f"{report['clips_repooled']} clips re-pooled; checkpoint {report['checkpoint']}",
+        one_line(
+            f"{report['arch']}: val loss {report['val_loss']} (untrained "
+            f"{report['val_loss_untrained']}), best epoch {report['best_epoch']}; "
+            f"{report['clips_repooled']} clips re-pooled; checkpoint {report['checkpoint']}"
+        ),
         markup=False,
     )
