@@ -16,8 +16,18 @@ ALLOWED = {
     "models": {"errors", "types"},
     "index": {"errors", "types"},
     "db": {"errors", "types"},
-    "pipeline": {"errors", "types", "config", "media", "models", "index", "db", "pipeline"},
-    "cli": {"errors", "types", "config", "pipeline", "cli"},
+    "pipeline": {
+        "errors",
+        "checks",
+        "types",
+        "config",
+        "media",
+        "models",
+        "index",
+        "db",
+        "pipeline",
+    },
+    "cli": {"errors", "checks", "types", "config", "pipeline", "cli"},
 }
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vsearch.checks import finite_number, time_range
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.pipeline.align import chain_segments, hits_from_matrix
@@ -62,8 +63,8 @@ def search_video(
         raise EmptyLibraryError(
             f"library {lib.root} has no indexed frames yet: run `vsearch index`"
         )
-    if start is not None and end is not None and end <= start:
-        raise UsageError(f"--end ({end:g}) must come after --start ({start:g})")
+    start, end = time_range(start, end, min_length=1.0 / lib.fps)
+    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
     query = encode_query(lib, path, start=start, end=end, flip=flip)
     if query is None:
         return []

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vsearch.checks import check_paths
 from vsearch.db import queries
-from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
+from vsearch.errors import (
+    InterruptedRun,
+    MediaError,
+    PartialDecodeError,
+    VsearchError,
+)
 from vsearch.pipeline.clips import backfill_clips
 from vsearch.pipeline.progress import NullProgress, Progress
 from vsearch.types import FrameBatch, IndexReport, VideoInfo
@@ -71,6 +77,7 @@ def index_videos(
     progress: Progress | None = None,
 ) -> IndexReport:
     """Index every video under ``paths``; see the module docstring for the stages."""
+    check_paths(paths)
     progress = progress or NullProgress()
     report = IndexReport()
     stages = _Stages()
@@ -134,7 +141,7 @@ def _plan(
         with lib.sessions() as session:
             known = queries.get_video(path, session=session)
         unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-        if unchanged and (known.status != "failed" or not retry_failed):
+        if unchanged and (known.status not in ("failed", "partial") or not retry_failed):
             report.skipped.append(path)
             continue
         try:
@@ -248,7 +255,7 @@ def _run_jobs(
             except MediaError as exc:
                 job.error = exc
             except Exception as exc:  # an unexpected failure must not stop the run
-                log.exception("decoding %s failed", job.path)
+                log.debug("decoding %s failed", job.path, exc_info=True)
                 job.error = MediaError(job.path, f"unexpected decoder failure: {exc}")
             finally:
                 frames.close()

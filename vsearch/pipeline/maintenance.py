@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 def remove_videos(lib: Library, path: str | Path) -> list[str]:
     """Remove a video, or every video under a folder, from the library (files untouched)."""
+    if not os.fspath(path).strip():
+        raise UsageError("remove needs a path: an empty one would mean the current folder")
     target = os.path.abspath(path)
     with lib.writing():
         with lib.sessions() as session:

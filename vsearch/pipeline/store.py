@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ import numpy as np
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from vsearch.config import Settings
+from vsearch.config import MAX_FPS, Settings
 from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, make_session_factory, transaction
 from vsearch.db.migrate import upgrade_database
@@ -29,6 +30,7 @@ from vsearch.errors import (
     LibraryNotFoundError,
     ModelMismatchError,
     StorageError,
+    UsageError,
 )
 from vsearch.pipeline import faults
 from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
@@ -118,9 +120,9 @@ class LibraryStore:
         from vsearch.models import create_encoder
 
         spec = model or settings.model
-        fps = float(fps or settings.fps)
-        if not 0 < fps <= 60:
-            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
+        fps = float(settings.fps if fps is None else fps)
+        if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise UsageError(f"--fps must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         try:
             settings.library.mkdir(parents=True, exist_ok=True)
