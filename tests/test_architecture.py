@@ -12,12 +12,13 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "vsearch"
 LAYERS = {"media", "models", "index", "db"}
 ALLOWED = {
-    "media": {"errors", "types"},
-    "models": {"errors", "types"},
-    "index": {"errors", "types"},
-    "db": {"errors", "types"},
+    "media": {"errors", "types", "atomic"},
+    "models": {"errors", "types", "atomic"},
+    "index": {"errors", "types", "atomic"},
+    "db": {"errors", "types", "atomic"},
     "pipeline": {
         "errors",
+        "atomic",
         "checks",
         "types",
         "config",

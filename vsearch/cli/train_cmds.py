@@ -32,6 +32,12 @@ def temporal(
         float, typer.Option("--val-fraction", help="Share of videos held out for validation.")
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Use the new model even when it validates no better than the old."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a temporal clip model without labels and re-pool the clip index with it.
@@ -47,10 +53,21 @@ def temporal(
             lr=lr,
             val_fraction=val_fraction,
             seed=seed,
+            force=force,
             progress=RichProgress(),
         )
     if json_out:
         emit_json(report)
+        return
+    if report.get("kept_previous"):
+        out.print(
+            one_line(
+                f"{report['arch']}: val loss {report['val_loss']} is no better than the model "
+                f"in use ({report['val_loss_previous']}): kept {report['kept_previous']} "
+                "(--force to switch anyway)"
+            ),
+            markup=False,
+        )
         return
     if report.get("checkpoint") is None:
         out.print(f"clips re-pooled with mean ({report['clips']} clips)", markup=False)

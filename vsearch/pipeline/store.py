@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,10 +34,16 @@ from vsearch.errors import (
     UsageError,
 )
 from vsearch.pipeline import faults
-from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
+from vsearch.pipeline.clips import (
+    CLIP_INDEX,
+    load_library_pooler,
+    make_clips,
+    pooler_record,
+    save_clips,
+)
 from vsearch.pipeline.faults import storage_error
 from vsearch.pipeline.locking import WriterLock
-from vsearch.pipeline.vectors import SyncReport, open_synced_index
+from vsearch.pipeline.vectors import SyncReport, open_synced_index, write_identity
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
@@ -47,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
+LIBRARY_ID_META = "library_id"  # a random id that index files record (see index_identity)
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
@@ -108,6 +116,7 @@ class LibraryStore:
             return cls._create(settings, model=model, fps=fps)
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
         lib._migrate()
+        lib._ensure_library_id()
         if create and not lib.readonly and "encoder" not in lib.meta:
             # A run killed while creating the library: finish creating it.
             lib.close()
@@ -137,6 +146,7 @@ class LibraryStore:
                 queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
                 queries.set_meta("fps", repr(fps), session=session)
                 queries.set_meta("created_at", queries.now_iso(), session=session)
+                queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
         lib._encoder = encoder
         log.info("created library %s with %s at %s fps", settings.library, spec, fps)
         return lib
@@ -149,6 +159,18 @@ class LibraryStore:
             upgrade_database(self.engine)
         except OperationalError as exc:
             raise storage_error(self.db_path, exc) from exc
+
+    def _ensure_library_id(self) -> None:
+        """Give a library made by an older vsearch its id (its index files are rebuilt once,
+        since they carry no identity record yet)."""
+        if self.readonly or LIBRARY_ID_META in self.meta:
+            return
+        with (
+            contextlib.suppress(LibraryLockedError),
+            self.writing(wait=False),
+            self._committing() as session,
+        ):
+            queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
 
     def _check_model(self, model: str | None, fps: float | None) -> None:
         meta = self.meta
@@ -259,7 +281,12 @@ class LibraryStore:
                 return stored_vectors(session=session, ids=wanted)
 
             index, report = open_synced_index(
-                label, self.root / name, self.model_info.dim, ids, fetch
+                label,
+                self.root / name,
+                self.model_info.dim,
+                ids,
+                fetch,
+                identity=self.index_identity(name),
             )
         if report.changed and not self.readonly:
             # Repair the file too when no writer is busy; a busy writer saves it itself. A
@@ -273,9 +300,23 @@ class LibraryStore:
                 log.warning("repaired %s index kept in memory only: %s", name, exc)
         return index, report
 
+    def index_identity(self, name: str) -> dict[str, Any] | None:
+        """What the side record of index file ``name`` must say (None: not checkable)."""
+        library_id = self.meta.get(LIBRARY_ID_META)
+        if library_id is None:  # an older library opened read-only: no id to check
+            return None
+        made_with = self.model_info.key()
+        if name == CLIP_INDEX:
+            record = pooler_record(self)
+            made_with = f"{made_with}|{record.get('name')}|{record.get('sha256')}"
+        return {"library": library_id, "index": name, "vectors": made_with}
+
     def _save_index(self, index: VectorIndex, name: str) -> None:
         try:
             index.save(self.root / name)
+            identity = self.index_identity(name)
+            if identity is not None:
+                write_identity(self.root / name, identity, index.ntotal)
         except OSError as exc:
             raise storage_error(self.root / name, exc) from exc
         except RuntimeError as exc:  # faiss reports write errors as RuntimeError
@@ -327,6 +368,7 @@ class LibraryStore:
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
             queries.save_video(
@@ -339,6 +381,7 @@ class LibraryStore:
             return
         removed: list[int] = []
         removed_clips: list[int] = []
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             for vid in video_ids:
                 frames, clips = queries.delete_video(vid, session=session)
@@ -348,6 +391,7 @@ class LibraryStore:
 
     def move_video(self, video_id: int, new_path: str, **fields: Any) -> None:
         """Give a stored video a new path (a renamed file), replacing a row already there."""
+        self.load_indexes()
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(new_path, session=session)
             queries.rename_video(video_id, new_path, session=session, **fields)
