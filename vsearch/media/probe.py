@@ -16,7 +16,7 @@ from vsearch.errors import (
     UnreadableFileError,
 )
 from vsearch.media._ffmpeg import GENERIC_ERRORS, input_name, short_cause, utf8_alias
-from vsearch.media.files import describe_os_error
+from vsearch.media.files import describe_os_error, special_file_cause
 from vsearch.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ def check_readable(path: str | os.PathLike[str]) -> os.stat_result:
         st = os.stat(name)
         if stat.S_ISDIR(st.st_mode):
             raise UnreadableFileError(name, "is a directory")
+        if not stat.S_ISREG(st.st_mode):  # opening a FIFO would block
+            raise UnreadableFileError(name, special_file_cause(st))
         with open(name, "rb"):
             pass
     except OSError as exc:

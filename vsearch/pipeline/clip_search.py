@@ -26,7 +26,12 @@ import numpy as np
 
 from vsearch.checks import finite_number, time_range
 from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, UsageError
+from vsearch.errors import (
+    EmptyLibraryError,
+    MediaError,
+    QueryFileError,
+    UsageError,
+)
 from vsearch.pipeline.align import chain_segments, hits_from_matrix
 from vsearch.pipeline.clips import make_clips
 from vsearch.pipeline.search import check_k, search_vector
@@ -139,7 +144,10 @@ def encode_query(
     flip: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
     """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
-    encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    try:
+        encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    except MediaError as exc:
+        raise QueryFileError(str(exc)) from exc
     if encoded is None:
         return None
     times, inf, views = encoded

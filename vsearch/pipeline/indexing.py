@@ -8,6 +8,7 @@ the videos in flight.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -116,10 +117,14 @@ def _finish(
 # --- planning ------------------------------------------------------------------------------
 
 
+_TOO_LONG = OSError(errno.ENAMETOOLONG, "File name too long")
+
+
 def _plan(
     lib: Library, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
 ) -> list[_Job]:
     from vsearch.media import content_hash, file_fingerprint, walk_videos
+    from vsearch.media.files import describe_os_error
 
     jobs: list[_Job] = []
     seen: set[str] = set()
@@ -129,7 +134,7 @@ def _plan(
         seen.add(path)
         if problem is not None:
             report.failed.append((path, problem.cause))
-            if os.path.lexists(path):
+            if os.path.lexists(path) or problem.cause == describe_os_error(_TOO_LONG):
                 lib.record_failure(path, problem.cause, {})
             continue
         try:

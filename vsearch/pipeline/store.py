@@ -247,6 +247,16 @@ class LibraryStore:
             if self._lock_depth == 0:
                 self._release_lock()
 
+    def writer_busy(self) -> bool:
+        """True while another process holds the writer lock (an ``index`` run, say)."""
+        if self.readonly or self._lock_depth:
+            return False
+        try:
+            with self.writing(wait=False):
+                return False
+        except LibraryLockedError:
+            return True
+
     def _acquire_lock(self, timeout: float) -> None:
         self._lock.acquire(timeout)
         faults.remove_stale_temp_files(self.root)
