@@ -16,19 +16,25 @@ ALLOWED = {
     "models": {"errors", "types", "atomic"},
     "index": {"errors", "types", "atomic"},
     "db": {"errors", "types", "atomic"},
+    "progress": set(),
+    "match": {"errors", "types"},
+    "store": {"errors", "atomic", "types", "config", "models", "index", "db", "match", "pipeline"},
     "pipeline": {
         "errors",
         "atomic",
         "checks",
         "types",
         "config",
+        "progress",
         "media",
         "models",
         "index",
         "db",
-        "pipeline",
+        "match",
+        "store",
     },
-    "cli": {"errors", "checks", "types", "config", "pipeline", "cli"},
+    "report": {"errors", "types", "progress", "media", "pipeline"},
+    "cli": {"errors", "checks", "types", "config", "progress", "pipeline", "report"},
 }
 
 

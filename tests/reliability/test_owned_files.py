@@ -21,7 +21,7 @@ from vsearch.cli import app
 from vsearch.config import Settings
 from vsearch.errors import ImageError
 from vsearch.pipeline.library import FRAME_INDEX, Library
-from vsearch.pipeline.locking import WriterLock
+from vsearch.store.locking import WriterLock
 
 runner = CliRunner()
 

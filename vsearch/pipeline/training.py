@@ -21,9 +21,9 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import UsageError
-from vsearch.pipeline.clips import pooler_record, use_pooler
-from vsearch.pipeline.progress import NullProgress, Progress
-from vsearch.pipeline.windows import clip_windows, shot_boundaries
+from vsearch.match.windows import clip_windows, shot_boundaries
+from vsearch.progress import NullProgress, Progress
+from vsearch.store.clips import pooler_record, use_pooler
 
 if TYPE_CHECKING:
     from vsearch.pipeline.library import Library

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vsearch.errors import StorageError, VsearchError
 from vsearch.pipeline.dups import DupReport
-from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.progress import NullProgress, Progress
 from vsearch.types import DupMatch, file_url, shown_name, timecode
 
 log = logging.getLogger(__name__)
