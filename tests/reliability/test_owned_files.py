@@ -212,7 +212,8 @@ def test_image_bombs_are_refused_with_bounded_memory(tmp_path):
             load_image(path)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 400
-    r = runner.invoke(app, ["--library", str(tmp_path / "none"), "search", str(huge)])
+    assert run(tmp_path / "lib", "init", "--model", "colorgrid").exit_code == 0
+    r = run(tmp_path / "lib", "search", str(huge))
     assert r.exit_code == 2 and "Traceback" not in r.output
 
 

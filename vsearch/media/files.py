@@ -47,6 +47,8 @@ def describe_os_error(exc: OSError) -> str:
 def special_file_cause(st: os.stat_result) -> str:
     """Why a file that is not a regular file is refused (read at once, not after a hang)."""
     mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        return "is a directory"
     kind = (
         "a FIFO (named pipe)"
         if stat.S_ISFIFO(mode)
@@ -56,8 +58,6 @@ def special_file_cause(st: os.stat_result) -> str:
         if stat.S_ISCHR(mode)
         else "a block device"
         if stat.S_ISBLK(mode)
-        else "a directory"
-        if stat.S_ISDIR(mode)
         else "not a regular file"
     )
     return f"{kind}, not a regular file"
