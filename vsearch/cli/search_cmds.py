@@ -9,6 +9,7 @@ import typer
 
 from vsearch.cli._app import JsonOpt, app, emit_json, handle_errors, open_library, render_table
 from vsearch.errors import UsageError
+from vsearch.pipeline.search import REFINE_TOP
 from vsearch.types import timecode
 
 
@@ -51,6 +52,14 @@ def search(
         str | None,
         typer.Option("--text", help="Query by text (CLIP-like models only).", show_default=False),
     ] = None,
+    refine: Annotated[
+        int,
+        typer.Option(
+            "--refine",
+            help="Image queries: re-time this many best hits to their exact best frame by "
+            "decoding around them at the native frame rate (0: sampled times only).",
+        ),
+    ] = REFINE_TOP,
 ) -> None:
     """Find the videos that show IMAGE (or match --video CLIP, or --text), with where."""
     given = [x for x in (image, video, text) if x is not None]
@@ -65,7 +74,7 @@ def search(
         if text is not None:
             hits = lib.search_text(text, k=k, frames=frames)
         else:
-            hits = lib.search_image(image, k=k, frames=frames)
+            hits = lib.search_image(image, k=k, frames=frames, refine=refine)
     if json_out:
         emit_json(
             [{"path": h.path, "time": round(h.time, 3), "score": round(h.score, 4)} for h in hits]

@@ -68,12 +68,17 @@ class Library(LibraryStore):
     # --- searching -----------------------------------------------------------------------
 
     def search_image(
-        self, image: str | Path, *, k: int = 10, frames: bool = False
+        self, image: str | Path, *, k: int = 10, frames: bool = False, refine: int | None = None
     ) -> list[FrameHit]:
-        """Videos that show ``image``, best first, with the time of the best frame."""
-        from vsearch.pipeline.search import search_image
+        """Videos that show ``image``, best first, with the time of the best frame.
 
-        return search_image(self, image, k=k, frames=frames)
+        The ``refine`` best hits (default ``REFINE_TOP``; 0: none) are re-timed to their best
+        frame at the video's native frame rate, not only the nearest sampled one.
+        """
+        from vsearch.pipeline.search import REFINE_TOP, search_image
+
+        refine = REFINE_TOP if refine is None else refine
+        return search_image(self, image, k=k, frames=frames, refine=refine)
 
     def search_video(
         self,
