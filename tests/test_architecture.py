@@ -19,8 +19,10 @@ PKG = Path(__file__).resolve().parents[1] / "vsearch"
 # same rank never import each other.
 RANKS: dict[str, int] = {
     "errors": 0,
+    "atomic": 0,
     "types": 1,
     "progress": 1,
+    "checks": 1,
     "config": 2,
     "media": 3,
     "models": 3,

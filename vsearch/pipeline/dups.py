@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vsearch.checks import finite_number
 from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.match.align import Segment, chain_segments
@@ -143,10 +144,10 @@ def find_duplicates(
 
 
 def check_options(threshold: float, min_duration: float, neighbors: int) -> None:
+    finite_number("threshold", threshold)
     if not -1.0 < threshold < 1.0:
         raise UsageError(f"threshold must be a similarity in (-1, 1), got {threshold}")
-    if min_duration < 0:
-        raise UsageError(f"min duration must be >= 0 seconds, got {min_duration}")
+    finite_number("min duration", min_duration, low=0.0)
     if neighbors < 1:
         raise UsageError(f"neighbors must be >= 1, got {neighbors}")
 

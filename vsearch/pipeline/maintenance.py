@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
     """Remove a video, or every video under a folder, from the library (files untouched)."""
+    if not os.fspath(path).strip():
+        raise UsageError("remove needs a path: an empty one would mean the current folder")
     target = os.path.abspath(path)
     with store.writing():
         found = store.videos(under=target)
@@ -78,7 +80,15 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
             raise VsearchError(f"schema at {cur}, expected {head}")
         return f"schema at head ({head})"
 
+    busy = store.writer_busy()
+
     def agreement(sync) -> str:
+        if sync.changed and busy and not sync.rebuilt:
+            return (
+                f"{sync.name} index file is {sync.added} vectors behind and {sync.removed} "
+                "ahead of the database while another vsearch writer runs (it saves the index "
+                "as it goes); nothing to repair"
+            )
         if sync.changed:
             raise VsearchError(
                 f"{sync.name} index disagreed with the database ({sync.added} missing, "

@@ -13,7 +13,8 @@ def write_csv(report: DupReport, path: str | Path) -> Path:
     """One row per match: score, exact, frames, then path/start/end of both segments."""
     out = Path(path)
     try:
-        with out.open("w", newline="", encoding="utf-8") as fh:
+        # surrogateescape: names that are not UTF-8 keep their exact bytes
+        with out.open("w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             writer = csv.writer(fh)
             writer.writerow(
                 ["score", "exact", "frames", "a_path", "a_start", "a_end", "b_path", "b_start",
