@@ -95,6 +95,7 @@ class VideoRecord:
     n_frames: int
     error: str | None
     indexed_at: str | None = None
+    tags: list[tuple[str, float]] | None = None  # most probable ImageNet classes, best first
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class FrameHit:
     score: float
     video_id: int
     frame_id: int
+    classes: tuple[str, ...] = ()  # word queries: the matched classes the frame shows
 
 
 @dataclass(frozen=True)

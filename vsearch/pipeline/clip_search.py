@@ -266,5 +266,9 @@ def search_text(
     check_k(k)
     if not text or not text.strip():
         raise UsageError("the text query is empty")
+    from vsearch.pipeline.words import search_words, uses_words
+
+    if uses_words(store):
+        return search_words(store, text.strip(), k=k, frames=frames)[1]
     vector = store.encoder.encode_texts([text.strip()])[0]
     return search_vector(store, vector, k=k, frames=frames)

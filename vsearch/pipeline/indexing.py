@@ -9,6 +9,7 @@ the videos in flight.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import queue
@@ -43,6 +44,7 @@ class _Job:
     times: list[np.ndarray] = field(default_factory=list)
     informative: list[np.ndarray] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
+    classes: list[np.ndarray] = field(default_factory=list)  # ImageNet probabilities, if any
     error: MediaError | None = None
     estimate: float = 0.0  # seconds of video, for the progress bar
 
@@ -170,6 +172,7 @@ def _reuse_by_hash(store: LibraryStore, path: str, size: int, mtime: float, dige
         log.info("%s: renamed from %s, vectors reused", path, source.path)
         return True
     frames = store.frames_of(source.id)
+    classes = store.video_frame_classes(source.id)
     fields = _video_fields_from(source) | {"size": size, "mtime": mtime, "content_hash": digest}
     store.store_frames(
         path,
@@ -177,6 +180,7 @@ def _reuse_by_hash(store: LibraryStore, path: str, size: int, mtime: float, dige
         informative=frames.informative,
         vectors=frames.vectors,
         fields=fields,
+        classes=classes if any(c is not None for c in classes) else None,
     )
     log.info("%s: same content as %s, vectors reused", path, source.path)
     return True
@@ -192,6 +196,7 @@ def _video_fields_from(video) -> dict[str, Any]:
         "height": video.height,
         "codec": video.codec,
         "n_frames": video.n_frames,
+        "tags": json.dumps(video.tags) if video.tags else None,
     }
 
 
@@ -213,8 +218,10 @@ def _run_jobs(
     store: LibraryStore, jobs: list[_Job], report: IndexReport, stages: _Stages, progress: Progress
 ) -> None:
     from vsearch.media import probe_video
+    from vsearch.models.words import has_imagenet_head
 
     encoder = store.encoder
+    with_classes = has_imagenet_head(encoder)
     size = encoder.info.input_size
     batch = store.settings.batch_size or getattr(encoder, "batch_size", 32)
     workers = min(store.settings.decoder_count(), len(jobs))
@@ -271,7 +278,10 @@ def _run_jobs(
             return
         images = np.concatenate([b.images for _, b in pending])
         t0 = time.perf_counter()
-        vectors = encoder.encode_images(images)
+        if with_classes:  # one forward pass gives both
+            vectors, classes = encoder.encode_and_classify(images)
+        else:
+            vectors, classes = encoder.encode_images(images), None
         stages.add("encode", time.perf_counter() - t0)
         offset = 0
         for job, b in pending:
@@ -279,6 +289,8 @@ def _run_jobs(
             job.times.append(b.times)
             job.informative.append(b.informative)
             job.vectors.append(vectors[offset : offset + n])
+            if classes is not None:
+                job.classes.append(classes[offset : offset + n])
             offset += n
         frames = sum(len(b) for _, b in pending)
         report.frames += frames
@@ -365,8 +377,22 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
         "error": error.cause if error is not None else None,
         "n_frames": int(len(times)),
     }
+    classes = None
+    if job.classes:
+        from vsearch.models.words import ImageNetWords, pack_top_classes
+
+        probs = np.concatenate(job.classes)
+        classes = pack_top_classes(probs)
+        shown = probs[informative] if informative.any() else probs
+        tags = ImageNetWords.shipped().top_tags(shown.mean(axis=0))
+        fields["tags"] = json.dumps([[name, round(score, 4)] for name, score in tags])
     store.store_frames(
-        job.path, times=times, informative=informative, vectors=vectors, fields=fields
+        job.path,
+        times=times,
+        informative=informative,
+        vectors=vectors,
+        fields=fields,
+        classes=classes,
     )
     if status == "partial":
         report.partial.append((job.path, error.cause))

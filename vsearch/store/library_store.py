@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from vsearch.config import MAX_FPS, Settings
@@ -26,6 +26,7 @@ from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, make_session_factory, transaction
 from vsearch.db.migrate import current_revision, head_revision, upgrade_database
 from vsearch.errors import (
+    DamagedLibraryError,
     LibraryError,
     LibraryLockedError,
     LibraryNotFoundError,
@@ -45,6 +46,7 @@ from vsearch.store.clips import (
 )
 from vsearch.store.faults import storage_error
 from vsearch.store.locking import WriterLock
+from vsearch.store.repair import is_damage
 from vsearch.store.vectors import SyncReport, open_synced_index, write_identity
 from vsearch.types import (
     ClipLocation,
@@ -129,9 +131,20 @@ class LibraryStore:
                 )
             return cls._create(settings, model=model, fps=fps)
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
-        lib._migrate()
-        lib._ensure_library_id()
-        if create and not lib.readonly and "encoder" not in lib.meta:
+        try:
+            lib._migrate()
+            lib._ensure_library_id()
+            unfinished = create and not lib.readonly and "encoder" not in lib.meta
+        except (DatabaseError, StorageError) as exc:
+            lib.close()
+            if is_damage(exc):
+                raise DamagedLibraryError(
+                    f"{lib.db_path}: the library database is damaged "
+                    f"({getattr(exc, 'orig', exc)}): `vsearch doctor` says what can be saved, "
+                    "`vsearch doctor --repair` rebuilds it"
+                ) from None
+            raise
+        if unfinished:
             # A run killed while creating the library: finish creating it.
             lib.close()
             return cls._create(settings, model=model, fps=fps)
@@ -376,15 +389,18 @@ class LibraryStore:
         informative: np.ndarray,
         vectors: np.ndarray,
         fields: dict[str, Any],
+        classes: list[bytes] | None = None,
     ) -> int:
-        """Commit one video's frames and facts in one transaction, then update the index."""
+        """Commit one video's frames and facts in one transaction, then update the index.
+
+        ``classes``: per frame, its packed most probable ImageNet classes (or None)."""
         self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
         fields = {**fields, "indexed_at": queries.now_iso()}
         with self._committing() as session:
             video_id = queries.save_video(path, session=session, **fields)
             new_ids, old_ids = queries.replace_frames(
-                video_id, times, informative, vectors, session=session
+                video_id, times, informative, vectors, session=session, classes=classes
             )
             new_clips, old_clips = save_clips(video_id, clips, session=session)
         self.drop_vectors(old_ids, old_clips)
@@ -513,6 +529,21 @@ class LibraryStore:
         """A video's stored clips in time order."""
         with self.sessions() as session:
             return StoredClips(*queries.video_clips(video_id, session=session))
+
+    def video_frame_classes(self, video_id: int) -> list[bytes | None]:
+        """The packed ImageNet classes of a video's frames, in time order."""
+        with self.sessions() as session:
+            return queries.video_frame_classes(video_id, session=session)
+
+    def frame_classes(self, frame_ids: Sequence[int]) -> dict[int, bytes]:
+        """{frame id: packed ImageNet classes} of the given frames that have them."""
+        with self.sessions() as session:
+            return queries.frame_classes_of(frame_ids, session=session)
+
+    def iter_frame_classes(self, *, chunk: int = 20000) -> Iterator[list[tuple[int, bytes]]]:
+        """Chunks of (frame id, packed classes) of every informative frame that has them."""
+        with self.sessions() as session:
+            yield from queries.iter_frame_classes(session=session, chunk=chunk)
 
     def frame_table(self) -> FrameTable:
         """Every stored frame of the library in one set of arrays, in id order."""
