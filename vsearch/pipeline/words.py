@@ -21,7 +21,7 @@ from vsearch.types import FrameHit
 
 if TYPE_CHECKING:
     from vsearch.models.words import ImageNetWords, WordMatch
-    from vsearch.pipeline.classify import VideoWindows
+    from vsearch.pipeline.video_windows import VideoWindows
     from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
@@ -139,13 +139,13 @@ class WordClassifier:
 
     def file_windows(self, path: str | Path) -> VideoWindows:
         """Windows of a file, with its frames' class probabilities (one decode)."""
-        from vsearch.pipeline.classify import windows_of
+        from vsearch.pipeline.video_windows import windows_of
 
         store = self.store
         given = os.path.abspath(os.fspath(path))
         video = store.video_at(given)
         if video is not None and video.status in ("indexed", "partial") and video.n_frames:
-            from vsearch.pipeline.classify import stored_windows
+            from vsearch.pipeline.video_windows import stored_windows
 
             return stored_windows(store, video.id, video.path)
         times, vectors, probs = _decode_and_classify(store, given)
