@@ -32,9 +32,9 @@ def test_time_range_accepted(start, end, duration, expected):
 @pytest.mark.parametrize(
     ("start", "end", "duration", "match"),
     [
-        (-1.0, None, 10.0, "--start must be >= 0"),
-        (5.0, 5.0, 10.0, "must be after --start"),
-        (6.0, 2.0, 10.0, "must be after --start"),
+        (-1.0, None, 10.0, "`start` must be >= 0"),
+        (5.0, 5.0, 10.0, "must be after `start`"),
+        (6.0, 2.0, 10.0, "must be after `start`"),
         (10.0, None, 10.0, "past the end"),
         (1e9, None, 10.0, "past the end"),
         (math.nan, None, 10.0, "number of seconds"),

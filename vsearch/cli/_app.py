@@ -11,9 +11,11 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import traceback
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -74,7 +76,8 @@ def handle_errors(fn: F) -> F:
         except VsearchError as exc:
             if debug:
                 traceback.print_exc()
-            err.print(f"vsearch: error: {one_line(str(exc))}", markup=False, highlight=False)
+            message = one_line(with_flags(str(exc), fn))
+            err.print(f"vsearch: error: {message}", markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("vsearch: interrupted", markup=False)
@@ -95,6 +98,37 @@ def handle_errors(fn: F) -> F:
             signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
+
+
+def with_flags(message: str, command: Callable[..., Any]) -> str:
+    """A library message with each `parameter` of ``command`` (or of the global options)
+    shown as its flag (``--end``) or argument (``FILE``); other backquoted words stay."""
+    shown = {**_shown_names(main), **_shown_names(command)}
+    return re.sub(r"`([a-z_][a-z0-9_]*)`", lambda m: shown.get(m[1], m[0]), message)
+
+
+def _shown_names(command: Callable[..., Any]) -> dict[str, str]:
+    """Python parameter name -> how the command line spells it, from the Typer annotations."""
+    from typer.models import ArgumentInfo, OptionInfo
+
+    try:
+        hints = typing.get_type_hints(command, include_extras=True)
+    except (NameError, TypeError):
+        return {}
+    shown: dict[str, str] = {}
+    for name, hint in hints.items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, OptionInfo):
+                decls = [
+                    d
+                    for d in (info.default, *(info.param_decls or ()))
+                    if isinstance(d, str) and d.startswith("-")
+                ]
+                longs = [d for d in decls if d.startswith("--")]
+                shown[name] = (longs or decls or ["--" + name.replace("_", "-")])[0]
+            elif isinstance(info, ArgumentInfo):
+                shown[name] = info.metavar or name.upper()
+    return shown
 
 
 def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:

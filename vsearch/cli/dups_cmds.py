@@ -19,10 +19,12 @@ from vsearch.cli._app import (
     out,
     render_table,
 )
+from vsearch.pipeline.dups import DEFAULT_MIN_DURATION, DEFAULT_THRESHOLD
 
 THRESHOLD_HELP = (
     "Frame similarity (cosine) at or above which two frames count as the same footage. "
-    "What the default 0.90 means, measured with the colorgrid encoder at 4 frames/s on a "
+    f"What the default {DEFAULT_THRESHOLD:.2f} means, measured with the colorgrid encoder at "
+    "4 frames/s on a "
     "copy-detection benchmark of real footage (scripts/bench_dups.py quality, "
     "docs/benchmarks.md): precision 1.0 (all 16 reported segment pairs are true copies) and "
     "recall 0.70 of the 23 known copy pairs: mirrored, recoloured, low-quality, 1.5x fast and "
@@ -35,10 +37,12 @@ THRESHOLD_HELP = (
 @app.command()
 @handle_errors
 def dups(
-    threshold: Annotated[float, typer.Option("--threshold", "-t", help=THRESHOLD_HELP)] = 0.90,
+    threshold: Annotated[
+        float, typer.Option("--threshold", "-t", help=THRESHOLD_HELP)
+    ] = DEFAULT_THRESHOLD,
     min_duration: Annotated[
         float, typer.Option("--min-duration", help="Shortest matched segment, in seconds.")
-    ] = 2.0,
+    ] = DEFAULT_MIN_DURATION,
     within: Annotated[
         bool, typer.Option("--within", help="Also report repeats inside one video.")
     ] = False,

@@ -17,7 +17,8 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
-from vsearch.pipeline.search import REFINE_TOP
+from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
+from vsearch.pipeline.search import DEFAULT_K, REFINE_TOP
 from vsearch.types import timecode
 
 
@@ -27,7 +28,7 @@ def search(
     image: Annotated[
         Path | None, typer.Argument(help="An example image.", show_default=False)
     ] = None,
-    k: Annotated[int, typer.Option("-k", "--top", help="Number of results.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top", help="Number of results.")] = DEFAULT_K,
     frames: Annotated[
         bool, typer.Option("--frames", help="Raw frame hits, not one per video.")
     ] = False,
@@ -52,7 +53,8 @@ def search(
         float | None,
         typer.Option(
             "--threshold",
-            help="With --video: minimum segment score (default 0.75, see docs/benchmarks.md).",
+            help=f"With --video: minimum segment score (default {DEFAULT_THRESHOLD:g}, see "
+            "docs/benchmarks.md).",
             show_default=False,
         ),
     ] = None,
@@ -112,11 +114,17 @@ def search(
 
 
 def _search_video(
-    video: Path, start: float | None, end: float | None, k: int, threshold, json_out: bool
+    video: Path,
+    start: float | None,
+    end: float | None,
+    k: int,
+    threshold: float | None,
+    json_out: bool,
 ) -> None:
-    kwargs = {} if threshold is None else {"threshold": threshold}
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLD
     with open_library() as lib:
-        matches = lib.search_video(video, start=start, end=end, k=k, **kwargs)
+        matches = lib.search_video(video, start=start, end=end, k=k, threshold=threshold)
     if json_out:
         emit_json(
             [

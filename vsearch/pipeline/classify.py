@@ -126,7 +126,7 @@ class ExampleClassifier:
         self, store: LibraryStore, k: int = DEFAULT_K, temperature: float = EXAMPLE_TEMPERATURE
     ):
         if k <= 0:
-            raise UsageError(f"k must be a positive number of examples, got {k}")
+            raise UsageError(f"`k` must be a positive number of examples, got {k}")
         vws, labels = labelled_windows(store)
         vecs, owners, names = [], [], []
         for vw, labs in zip(vws, labels, strict=True):
@@ -185,7 +185,7 @@ def resolve_head(store: LibraryStore, head: str | Path | None) -> Path:
     if not found:
         what = f"no '{head}' classifier" if head else "no trained classifier"
         raise CheckpointError(
-            f"{what} in {folder}: run `vsearch train classifier`, or use --labels / --by-examples"
+            f"{what} in {folder}: run `vsearch train classifier`, or use `labels` / `by_examples`"
         )
     return found[-1]
 
@@ -212,9 +212,9 @@ def classify(
     head (``head``: a checkpoint path or an arch; default the latest trained).
     """
     if (path is None) == (not library):
-        raise UsageError("classify a FILE or the whole --library (one of them)")
+        raise UsageError("classify a `path` or the whole `library` (one of them)")
     if labels is not None and by_examples:
-        raise UsageError("--labels (zero-shot) and --by-examples are two different classifiers")
+        raise UsageError("`labels` (zero-shot) and `by_examples` are two different classifiers")
     progress = progress or NullProgress()
     if labels is not None:
         from vsearch.pipeline.words import WordClassifier, uses_words

@@ -33,7 +33,7 @@ from vsearch.errors import (
 )
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.match.clips import make_clips
-from vsearch.pipeline.search import check_k, search_vector
+from vsearch.pipeline.search import DEFAULT_K, check_k, search_vector
 from vsearch.types import FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def search_video(
     *,
     start: float | None = None,
     end: float | None = None,
-    k: int = 10,
+    k: int = DEFAULT_K,
     threshold: float = DEFAULT_THRESHOLD,
     flip: bool = True,
 ) -> list[SegmentMatch]:
@@ -68,7 +68,7 @@ def search_video(
             f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
     start, end = time_range(start, end, min_length=1.0 / store.fps)
-    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
+    threshold = finite_number("threshold", threshold, low=-1.0, high=1.0)
     query = encode_query(store, path, start=start, end=end, flip=flip)
     if query is None:
         return []

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRAINABLE = ("lstm", "tcn")
+DEFAULT_ARCH = "tcn"
+DEFAULT_EPOCHS = 30  # passes over the clips
+DEFAULT_BATCH_SIZE = 128  # clips per batch
+DEFAULT_LR = 2e-3  # AdamW learning rate
+DEFAULT_VAL_FRACTION = 0.2  # share of videos held out for validation
 
 
 def checkpoint_name(arch: str) -> str:
@@ -99,12 +104,12 @@ def split_clips(clips: Keyed, val_fraction: float, seed: int) -> tuple[Keyed, Ke
 
 def train_temporal(
     store: LibraryStore,
-    arch: str,
+    arch: str = DEFAULT_ARCH,
     *,
-    epochs: int = 30,
-    batch_size: int = 128,
-    lr: float = 2e-3,
-    val_fraction: float = 0.2,
+    epochs: int = DEFAULT_EPOCHS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    lr: float = DEFAULT_LR,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
     seed: int = 0,
     force: bool = False,
     progress: Progress | None = None,
@@ -125,9 +130,11 @@ def train_temporal(
             n = store.use_pooler(create_pooler("mean", store.model_info.dim), None)
         return {"arch": "mean", "checkpoint": None, "clips": n}
     if arch not in TRAINABLE:
-        raise UsageError(f"unknown temporal arch '{arch}'; known: mean, {', '.join(TRAINABLE)}")
+        raise UsageError(f"unknown temporal `arch` '{arch}'; known: mean, {', '.join(TRAINABLE)}")
     if epochs <= 0 or batch_size < 2 or not 0 < val_fraction < 1 or lr <= 0:
-        raise UsageError("need epochs > 0, batch size >= 2, 0 < val fraction < 1 and lr > 0")
+        raise UsageError(
+            "need `epochs` > 0, `batch_size` >= 2, 0 < `val_fraction` < 1 and `lr` > 0"
+        )
     progress = progress or NullProgress()
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     dim = store.model_info.dim

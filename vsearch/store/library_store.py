@@ -158,7 +158,7 @@ class LibraryStore:
         spec = model or settings.model
         fps = float(settings.fps if fps is None else fps)
         if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
-            raise UsageError(f"--fps must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
+            raise UsageError(f"`fps` must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         try:
             settings.library.mkdir(parents=True, exist_ok=True)
@@ -214,7 +214,7 @@ class LibraryStore:
             ):
                 raise ModelMismatchError(
                     f"library {self.root} holds vectors of {info.spec}; refusing to add vectors "
-                    f"of {model}. Use another --library for that model."
+                    f"of {model}. Use another `library` for that model."
                 )
         if fps is not None and abs(float(fps) - self.fps) > 1e-9:
             raise ModelMismatchError(
