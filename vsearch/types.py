@@ -5,9 +5,23 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
+
+
+class VideoStatus(StrEnum):
+    """What indexing made of a file (stored as the value in the videos table)."""
+
+    PENDING = "pending"  # a row being written
+    INDEXED = "indexed"
+    PARTIAL = "partial"  # decoding stopped part-way; the frames before the failure are kept
+    FAILED = "failed"  # no frames: the error says why
+
+
+# Videos with stored frames: the ones searched, classified and trained on.
+WITH_FRAMES = (VideoStatus.INDEXED, VideoStatus.PARTIAL)
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,7 @@ class VideoRecord:
 
     id: int
     path: str
-    status: str  # "indexed", "partial", "failed", "pending"
+    status: VideoStatus
     size: int
     mtime: float
     content_hash: str | None

@@ -31,7 +31,7 @@ import numpy as np
 from vsearch.errors import CheckpointError, EmptyLibraryError, UsageError
 from vsearch.pipeline.video_windows import VideoWindows, stored_windows, windows_of
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import LabelRecord, SegmentLabel, VideoClassification
+from vsearch.types import WITH_FRAMES, LabelRecord, SegmentLabel, VideoClassification
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -53,7 +53,7 @@ def file_windows(store: LibraryStore, path: str | Path) -> VideoWindows:
     """Windows of a file: stored vectors when the library holds it, else decode + encode."""
     given = os.path.abspath(os.fspath(path))
     video = store.video_at(given)
-    if video is not None and video.status in ("indexed", "partial") and video.n_frames:
+    if video is not None and video.status in WITH_FRAMES and video.n_frames:
         return stored_windows(store, video.id, video.path)
     from vsearch.pipeline.clip_search import encode_video
 

@@ -26,7 +26,7 @@ import numpy as np
 from vsearch.checks import check_paths
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import FrameBatch, IndexReport, VideoInfo
+from vsearch.types import FrameBatch, IndexReport, VideoInfo, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -144,7 +144,11 @@ def _plan(
             continue
         known = store.video_at(path)
         unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-        if unchanged and (known.status not in ("failed", "partial") or not retry_failed):
+        failed_before = known is not None and known.status in (
+            VideoStatus.FAILED,
+            VideoStatus.PARTIAL,
+        )
+        if unchanged and (not failed_before or not retry_failed):
             report.skipped.append(path)
             continue
         try:
@@ -371,7 +375,7 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
     informative = np.concatenate(job.informative) if job.informative else np.zeros(0, bool)
     dim = store.model_info.dim
     vectors = np.concatenate(job.vectors) if job.vectors else np.zeros((0, dim), np.float32)
-    status = "partial" if error is not None else "indexed"
+    status = VideoStatus.PARTIAL if error is not None else VideoStatus.INDEXED
     fields |= {
         "status": status,
         "error": error.cause if error is not None else None,
@@ -394,7 +398,7 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
         fields=fields,
         classes=classes,
     )
-    if status == "partial":
+    if status == VideoStatus.PARTIAL:
         report.partial.append((job.path, error.cause))
     else:
         report.indexed.append(job.path)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsearch.errors import UsageError, VsearchError
+from vsearch.types import VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -40,7 +41,7 @@ def library_stats(store: LibraryStore) -> dict[str, Any]:
         "videos_by_status": counts,
         "frames": n_frames,
         "hours_indexed": round(
-            sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
+            sum((v.duration or 0.0) for v in videos if v.status != VideoStatus.FAILED) / 3600, 4
         ),
         "disk_bytes": size,
     }

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vsearch.errors import EmptyLibraryError, UsageError
-from vsearch.types import FrameHit
+from vsearch.types import WITH_FRAMES, FrameHit
 
 if TYPE_CHECKING:
     from vsearch.models.words import ImageNetWords, WordMatch
@@ -144,7 +144,7 @@ class WordClassifier:
         store = self.store
         given = os.path.abspath(os.fspath(path))
         video = store.video_at(given)
-        if video is not None and video.status in ("indexed", "partial") and video.n_frames:
+        if video is not None and video.status in WITH_FRAMES and video.n_frames:
             from vsearch.pipeline.video_windows import stored_windows
 
             return stored_windows(store, video.id, video.path)

@@ -49,6 +49,7 @@ from vsearch.store.locking import WriterLock
 from vsearch.store.repair import is_damage
 from vsearch.store.vectors import SyncReport, open_synced_index, write_identity
 from vsearch.types import (
+    WITH_FRAMES,
     ClipLocation,
     FrameLocation,
     FrameTable,
@@ -57,6 +58,7 @@ from vsearch.types import (
     StoredClips,
     StoredFrames,
     VideoRecord,
+    VideoStatus,
 )
 
 if TYPE_CHECKING:
@@ -71,7 +73,6 @@ LIBRARY_ID_META = "library_id"  # a random id that index files record (see index
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
-SEARCHABLE = ("indexed", "partial")  # statuses of videos with stored frames
 
 _L = TypeVar("_L", bound="LibraryStore")
 
@@ -413,7 +414,7 @@ class LibraryStore:
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
             queries.save_video(
-                path, session=session, status="failed", error=error, n_frames=0, **fields
+                path, session=session, status=VideoStatus.FAILED, error=error, n_frames=0, **fields
             )
         self.drop_vectors(removed, removed_clips)
 
@@ -486,14 +487,14 @@ class LibraryStore:
 
     def videos(self, *, errors_only: bool = False, under: str | None = None) -> list[VideoRecord]:
         """Every video (``errors_only``: failed or partial ones; ``under``: in that folder)."""
-        status = ("failed", "partial") if errors_only else None
+        status = (VideoStatus.FAILED, VideoStatus.PARTIAL) if errors_only else None
         with self.sessions() as session:
             return queries.list_videos(session=session, status=status, under=under)
 
     def searchable_videos(self) -> list[VideoRecord]:
         """Videos with stored frames (indexed, or partly decoded)."""
         with self.sessions() as session:
-            return queries.list_videos(session=session, status=SEARCHABLE)
+            return queries.list_videos(session=session, status=WITH_FRAMES)
 
     def video_at(self, path: str) -> VideoRecord | None:
         with self.sessions() as session:
@@ -659,7 +660,7 @@ class LibraryStore:
         total = 0
         with self.writing():
             with transaction(self.sessions) as session:
-                videos = queries.list_videos(session=session, status=SEARCHABLE)
+                videos = queries.list_videos(session=session, status=WITH_FRAMES)
                 for video in videos:
                     _fids, times, informative, vectors = queries.video_frames(
                         video.id, session=session

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from vsearch.db.schema import ClipRow, FrameRow, VideoRow
+from vsearch.types import WITH_FRAMES
 
 # --- frames --------------------------------------------------------------------------------
 
@@ -277,6 +278,6 @@ def videos_without_clips(*, session: Session) -> list[int]:
     """Ids of videos with frames but no clips (indexed before clips existed)."""
     has_clip = select(ClipRow.id).where(ClipRow.video_id == VideoRow.id).exists()
     query = select(VideoRow.id).where(
-        VideoRow.status.in_(("indexed", "partial")), VideoRow.n_frames > 0, ~has_clip
+        VideoRow.status.in_(WITH_FRAMES), VideoRow.n_frames > 0, ~has_clip
     )
     return list(session.scalars(query.order_by(VideoRow.id)))
