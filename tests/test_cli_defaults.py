@@ -9,10 +9,10 @@ import typer.main
 from typer.testing import CliRunner
 
 from vsearch import Library
+from vsearch.checks import time_range
 from vsearch.cli import app
 from vsearch.errors import UsageError
 from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
-from vsearch.pipeline.search import check_time_range
 
 runner = CliRunner()
 
@@ -67,8 +67,8 @@ def test_search_help_states_the_threshold_the_code_uses():
 
 
 def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path, clips):
-    with pytest.raises(UsageError, match="`end` .* must be after `start`"):
-        check_time_range(3.0, 1.0, None)
+    with pytest.raises(UsageError, match="`end` .* must come after `start`"):
+        time_range(3.0, 1.0)
     lib = tmp_path / "lib"
     assert (
         runner.invoke(app, ["--library", str(lib), "init", "--model", "colorgrid"]).exit_code == 0

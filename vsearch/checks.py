@@ -52,12 +52,18 @@ def positive_count(name: str, value: int, *, high: int | None = None) -> int:
 
 
 def time_range(
-    start: float | None, end: float | None, *, min_length: float = 0.0
+    start: float | None,
+    end: float | None,
+    *,
+    min_length: float = 0.0,
+    duration: float | None = None,
 ) -> tuple[float | None, float | None]:
     """Check a ``[start, end)`` range in seconds: finite, start >= 0, end > start.
 
     ``min_length`` (e.g. one sampling interval) refuses a range too short to hold a frame,
-    instead of silently using the whole video.
+    instead of silently using the whole video. With a known ``duration`` (> 0) of the clip,
+    a start at or past its end is refused and the range comes back concrete: start 0 when
+    not given, the end clamped to the duration.
     """
     if start is not None:
         start = finite_number("start", start, low=0.0)
@@ -70,6 +76,10 @@ def time_range(
         raise UsageError(
             f"the range {lo:g}..{end:g} s is shorter than one sampled frame ({min_length:g} s)"
         )
+    if duration is not None and duration > 0:
+        if lo >= duration:
+            raise UsageError(f"`start` {lo:g} s is past the end of the clip ({duration:.3f} s)")
+        return lo, duration if end is None else min(end, duration)
     return start, end
 
 

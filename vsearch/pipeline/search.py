@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,32 +28,6 @@ if TYPE_CHECKING:
 def check_k(k: int) -> None:
     if k <= 0:
         raise UsageError(f"`k` must be a positive number of results, got {k}")
-
-
-def check_time_range(
-    start: float | None, end: float | None, duration: float | None
-) -> tuple[float, float | None]:
-    """Validate a ``start``/``end`` range of a query clip of ``duration`` seconds (0/None: unknown).
-
-    Returns ``(start, end)`` with ``start`` defaulting to 0 and ``end`` clamped to the duration
-    (None when neither is known). Raises UsageError for a negative, non-finite or empty range
-    and for a start at or past the end of the clip.
-    """
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and not math.isfinite(value):
-            raise UsageError(f"`{name}` must be a number of seconds, got {value}")
-    begin = 0.0 if start is None else float(start)
-    if begin < 0:
-        raise UsageError(f"`start` must be >= 0 seconds, got {begin:g}")
-    if end is not None and end <= begin:
-        raise UsageError(f"`end` ({end:g} s) must be after `start` ({begin:g} s)")
-    known = duration if duration and duration > 0 else None
-    if known is not None and begin >= known:
-        raise UsageError(f"`start` {begin:g} s is past the end of the clip ({known:.3f} s)")
-    stop = end if end is not None else known
-    if stop is not None and known is not None:
-        stop = min(stop, known)
-    return begin, stop
 
 
 def search_image(
