@@ -370,7 +370,7 @@ class LibraryStore:
         """
         if not self._dirty:
             return
-        interval = faults.save_interval(max(INDEX_SAVE_INTERVAL, SAVE_COST_FACTOR * self._save_s))
+        interval = max(INDEX_SAVE_INTERVAL, SAVE_COST_FACTOR * self._save_s)
         if not force and time.monotonic() - self._last_save < interval:
             return
         started = time.monotonic()
