@@ -201,8 +201,8 @@ class RichProgress:
         self.enabled = not _state["quiet"] and err.is_terminal
         verbose = _state.get("verbose", 0) > 0
         self.show_messages = verbose if show_messages is None else show_messages
-        self._bar = None
-        self._task = None
+        self._bar: Any = None  # a rich Progress while shown
+        self._task: Any = None
         self._frames = 0.0
         self._videos = 0
         self.reported: set[str] = set()  # failure lines already printed (each is printed once)
@@ -239,7 +239,7 @@ class RichProgress:
         if self._bar is None:
             return
         self._frames += info.get("frames", 0)
-        self._videos += info.get("videos", 0)
+        self._videos += int(info.get("videos", 0))
         task = self._bar.tasks[0]
         elapsed = max(task.elapsed or 0.0, 1e-6)
         fields: dict[str, str] = {}

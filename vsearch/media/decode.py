@@ -19,7 +19,7 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import ffmpeg
 import numpy as np
@@ -85,7 +85,7 @@ def iter_frames(
     end: float | None = None,
     chunk: int = 32,
     threads: int = 2,
-) -> Iterator[FrameBatch]:
+) -> Generator[FrameBatch, None, None]:
     """Yield FrameBatch chunks (at most ``chunk`` frames) of ``path`` sampled at ``fps``.
 
     Frames are upright (rotation applied), RGB, ``size`` x ``size``; times are seconds from the

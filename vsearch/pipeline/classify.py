@@ -228,6 +228,7 @@ def classify(
     else:
         classifier = HeadClassifier(store, head)
     if not library:
+        assert path is not None  # checked above: a path, or the whole library
         if hasattr(classifier, "file_windows"):
             return [_classify_windows(classifier, classifier.file_windows(path))]
         return [_classify_windows(classifier, file_windows(store, path))]
@@ -273,7 +274,9 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
 
 
 def _store(store: LibraryStore, video_id: int, name: str, result: VideoClassification) -> None:
-    rows = [(result.label, result.score, None, None)]
+    rows: list[tuple[str, float, float | None, float | None]] = [
+        (result.label, result.score, None, None)
+    ]
     rows += [(s.label, s.score, s.start, s.end) for s in result.segments]
     store.replace_predictions(video_id, name, rows)
 

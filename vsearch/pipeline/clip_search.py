@@ -117,7 +117,9 @@ def encode_video(
     from vsearch.media import iter_frames
 
     encoder = store.encoder
-    times, informative, views = [], [], [[], []]
+    times: list[np.ndarray] = []
+    informative: list[np.ndarray] = []
+    views: list[list[np.ndarray]] = [[], []]
     for batch in iter_frames(
         path, fps=store.fps, size=encoder.info.input_size, start=start, end=end
     ):
@@ -170,7 +172,7 @@ def _candidates(
     evidence: dict[int, float] = defaultdict(float)
     if frame_index.ntotal:
         kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
-        best = defaultdict(float)  # (query frame, video) -> best similarity
+        best: dict[tuple[int, int], float] = defaultdict(float)  # (query frame, video) -> best
         for v in views:
             rows = np.nonzero(informative)[0]
             scores, ids = frame_index.search(v[rows], kf)

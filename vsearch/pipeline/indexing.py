@@ -225,7 +225,7 @@ def _run_jobs(
     from vsearch.models.words import has_imagenet_head
 
     encoder = store.encoder
-    with_classes = has_imagenet_head(encoder)
+    classifier = encoder if has_imagenet_head(encoder) else None  # one pass gives both
     size = encoder.info.input_size
     batch = store.settings.batch_size or getattr(encoder, "batch_size", 32)
     workers = min(store.settings.decoder_count(), len(jobs))
@@ -282,8 +282,8 @@ def _run_jobs(
             return
         images = np.concatenate([b.images for _, b in pending])
         t0 = time.perf_counter()
-        if with_classes:  # one forward pass gives both
-            vectors, classes = encoder.encode_and_classify(images)
+        if classifier is not None:
+            vectors, classes = classifier.encode_and_classify(images)
         else:
             vectors, classes = encoder.encode_images(images), None
         stages.add("encode", time.perf_counter() - t0)
@@ -398,7 +398,7 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
         fields=fields,
         classes=classes,
     )
-    if status == VideoStatus.PARTIAL:
+    if error is not None:  # partial
         report.partial.append((job.path, error.cause))
     else:
         report.indexed.append(job.path)

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from vsearch.progress import NullProgress, Progress
 from vsearch.store.clips import pooler_record
 
 if TYPE_CHECKING:
+    from vsearch.models.temporal import TorchPooler
     from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,11 @@ def train_temporal(
         previous = pooler_record(store.meta)
         if len(train) >= 4 and len(val) >= 2:
             untrained = create_pooler(arch, dim, device="cpu")
-            baseline = evaluate_loss(untrained, val, cfg, val_groups)
+            baseline = evaluate_loss(cast("TorchPooler", untrained), val, cfg, val_groups)
             if previous.get("checkpoint"):  # the model in use, judged on the same clips
-                previous_loss = evaluate_loss(store.pooler, val, cfg, val_groups)
+                previous_loss = evaluate_loss(
+                    cast("TorchPooler", store.pooler), val, cfg, val_groups
+                )
         batches = epochs * max(1, math.ceil(len(train) / batch_size))
         progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
         try:

@@ -175,10 +175,14 @@ def _decode_and_classify(
     store: LibraryStore, path: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from vsearch.media import iter_frames
+    from vsearch.models.words import has_imagenet_head
 
     encoder = store.encoder
+    size = encoder.info.input_size
+    if not has_imagenet_head(encoder):
+        raise UsageError(f"encoder '{store.model_info.spec}' has no ImageNet head")
     times, vectors, probs = [], [], []
-    for batch in iter_frames(path, fps=store.fps, size=encoder.info.input_size):
+    for batch in iter_frames(path, fps=store.fps, size=size):
         v, p = encoder.encode_and_classify(batch.images)
         times.append(batch.times)
         vectors.append(v)

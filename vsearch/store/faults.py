@@ -28,7 +28,7 @@ def remove_stale_temp_files(root: Path) -> list[Path]:
     progress and every temporary file vsearch made in the library folder is garbage. Files
     vsearch did not make are never deleted, whatever their name looks like.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = [p for p in root.glob(".*.tmp") if is_own_temp_file(p.name)]
     except OSError:

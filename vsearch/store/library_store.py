@@ -390,7 +390,7 @@ class LibraryStore:
         informative: np.ndarray,
         vectors: np.ndarray,
         fields: dict[str, Any],
-        classes: list[bytes] | None = None,
+        classes: Sequence[bytes | None] | None = None,
     ) -> int:
         """Commit one video's frames and facts in one transaction, then update the index.
 
@@ -457,9 +457,9 @@ class LibraryStore:
 
     def add_vectors(
         self,
-        frame_ids: Sequence[int] = (),
+        frame_ids: Sequence[int] | np.ndarray = (),
         frame_vectors: np.ndarray | None = None,
-        clip_ids: Sequence[int] = (),
+        clip_ids: Sequence[int] | np.ndarray = (),
         clip_vectors: np.ndarray | None = None,
     ) -> None:
         """Add vectors whose rows were just committed to the loaded indexes.
@@ -468,9 +468,11 @@ class LibraryStore:
         included, when first used (adding to it then would add them twice).
         """
         if len(frame_ids) and self._frame_index is not None:
+            assert frame_vectors is not None, "frame ids without their vectors"
             self._frame_index.add(np.asarray(frame_ids, dtype=np.int64), frame_vectors)
             self._dirty = True
         if len(clip_ids) and self._clip_index is not None:
+            assert clip_vectors is not None, "clip ids without their vectors"
             self._clip_index.add(np.asarray(clip_ids, dtype=np.int64), clip_vectors)
             self._dirty = True
 

@@ -89,4 +89,4 @@ def list_predictions(
     ).order_by(PredictionRow.video_id, PredictionRow.start.is_not(None), PredictionRow.start)
     if video_id is not None:
         query = query.where(PredictionRow.video_id == video_id)
-    return [tuple(r) for r in session.execute(query)]
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(query)]

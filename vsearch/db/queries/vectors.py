@@ -21,7 +21,7 @@ def replace_frames(
     vectors: np.ndarray,
     *,
     session: Session,
-    classes: Sequence[bytes] | None = None,
+    classes: Sequence[bytes | None] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """Store a video's frames (replacing old ones); return (new ids, removed old ids).
 
@@ -51,7 +51,7 @@ def frame_classes_of(ids: Sequence[int], *, session: Session) -> dict[int, bytes
             FrameRow.id.in_(list(ids)), FrameRow.classes.is_not(None)
         )
     ).all()
-    return {int(i): bytes(b) for i, b in rows}
+    return {int(i): bytes(b) for i, b in rows if b is not None}
 
 
 def iter_frame_classes(
@@ -68,7 +68,7 @@ def iter_frame_classes(
         ).all()
         if not rows:
             return
-        yield [(int(i), bytes(b)) for i, b in rows]
+        yield [(int(i), bytes(b)) for i, b in rows if b is not None]
         last = int(rows[-1][0])
 
 
