@@ -94,6 +94,20 @@ class VideoRecord:
     error: str | None
     indexed_at: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `videos --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "duration": self.duration,
+            "frames": self.n_frames,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "indexed_at": self.indexed_at,
+        }
+
 
 @dataclass(frozen=True)
 class FrameHit:
@@ -104,6 +118,10 @@ class FrameHit:
     score: float
     video_id: int
     frame_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `search --json` and of the HTTP API."""
+        return {"path": self.path, "time": round(self.time, 3), "score": round(self.score, 4)}
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,17 @@ class SegmentMatch:
     query_start: float
     query_end: float
     video_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `search --video --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "score": round(self.score, 4),
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "query_start": round(self.query_start, 3),
+            "query_end": round(self.query_end, 3),
+        }
 
 
 @dataclass
@@ -194,6 +223,16 @@ class LabelRecord:
     start: float | None
     end: float | None
     created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "label": self.label,
+            "start": self.start,
+            "end": self.end,
+            "id": self.id,
+        }
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,7 @@ def search(
         else:
             hits = lib.search_image(image, k=k, frames=frames)
     if json_out:
-        emit_json(
-            [{"path": h.path, "time": round(h.time, 3), "score": round(h.score, 4)} for h in hits]
-        )
+        emit_json([h.to_dict() for h in hits])
         return
     render_table(
         f"{len(hits)} results for {image if text is None else repr(text)}",
@@ -84,19 +82,7 @@ def _search_video(
     with open_library() as lib:
         matches = lib.search_video(video, start=start, end=end, k=k, **kwargs)
     if json_out:
-        emit_json(
-            [
-                {
-                    "path": m.path,
-                    "score": round(m.score, 4),
-                    "start": round(m.start, 3),
-                    "end": round(m.end, 3),
-                    "query_start": round(m.query_start, 3),
-                    "query_end": round(m.query_end, 3),
-                }
-                for m in matches
-            ]
-        )
+        emit_json([m.to_dict() for m in matches])
         return
     render_table(
         f"{len(matches)} matching segments for {video}",
