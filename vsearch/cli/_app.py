@@ -49,6 +49,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 def one_line(text: str) -> str:
+    """``text`` on one printable line: newlines escaped, and bytes of a file name that are not
+    UTF-8 (kept by Python as lone surrogates) shown as ``\\xNN``."""
+    if not text.isascii():
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # surrogates that are no file-name bytes
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
@@ -84,7 +91,12 @@ def settings(library: Path | None = None, **overrides: Any) -> Settings:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8: \udcNN escapes keep it exact
+        text = json.dumps(data, indent=2, ensure_ascii=True)
+    sys.stdout.write(text + "\n")
 
 
 def _print_version(value: bool) -> None:

@@ -6,6 +6,8 @@ database upgraded to head has no difference from these classes.
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import (
     Boolean,
     Float,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -26,6 +29,27 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class FilePath(TypeDecorator[str]):
+    """A file name as Python holds it: names that are not valid UTF-8 (bytes kept as lone
+    surrogates, PEP 383) cannot be SQLite text, so they are stored as their raw bytes (SQLite
+    keeps a BLOB in a TEXT column as it is) and read back as the same ``str``."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ARG002
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return os.fsencode(value)
+        return value
+
+    def process_result_value(self, value, dialect):  # noqa: ARG002
+        return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 class Base(DeclarativeBase):
@@ -45,7 +69,7 @@ class VideoRow(Base):
     __tablename__ = "videos"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
+    path: Mapped[str] = mapped_column(FilePath, unique=True)
     size: Mapped[int] = mapped_column(Integer, default=0)
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
     content_hash: Mapped[str | None] = mapped_column(String(80), index=True)

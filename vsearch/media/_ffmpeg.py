@@ -25,6 +25,21 @@ def input_name(path: str | os.PathLike[str]) -> str:
     return "file:" + os.path.abspath(os.fspath(path))
 
 
+def graph_input_name(path: str | os.PathLike[str]) -> str | bytes:
+    """``input_name`` for an ffmpeg-python graph: raw bytes for a name that is not valid UTF-8
+    (ffmpeg-python cannot hash such a str; subprocess passes bytes to ffmpeg unchanged)."""
+    name = input_name(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
+
+
+def printable_args(args: list) -> str:
+    return " ".join(os.fsdecode(a) if isinstance(a, bytes) else a for a in args)
+
+
 def short_cause(stderr: str | bytes, path: str | os.PathLike[str] | None = None) -> str:
     """One line naming why ffmpeg/ffprobe failed, taken from its stderr.
 

@@ -29,7 +29,13 @@ from vsearch.errors import (
     PartialDecodeError,
     UsageError,
 )
-from vsearch.media._ffmpeg import error_lines, input_name, short_cause, supports_fps_mode
+from vsearch.media._ffmpeg import (
+    error_lines,
+    graph_input_name,
+    printable_args,
+    short_cause,
+    supports_fps_mode,
+)
 from vsearch.media.informative import informative_mask
 from vsearch.media.probe import check_readable, probe_video
 from vsearch.types import FrameBatch, VideoInfo
@@ -149,14 +155,14 @@ def _start_ffmpeg(
         input_opts["t"] = f"{end - (start or 0.0):.6f}"
     sync = {"fps_mode": "passthrough"} if supports_fps_mode() else {"vsync": "passthrough"}
     stream = (
-        ffmpeg.input(input_name(name), **input_opts)
+        ffmpeg.input(graph_input_name(name), **input_opts)
         .output(
             "pipe:", vf=sample_filter(fps, size), format="rawvideo", pix_fmt="rgb24", an=None,
             sn=None, dn=None, filter_threads=1, **sync,
         )
     )  # fmt: skip
     cmd = ["ffmpeg", *_GLOBAL_ARGS, "-loglevel", "level+info"]
-    log.debug("%s %s", " ".join(cmd), " ".join(stream.get_args()))
+    log.debug("%s %s", " ".join(cmd), printable_args(stream.get_args()))
     try:
         return stream.run_async(cmd=cmd, pipe_stdout=True, pipe_stderr=True)
     except FileNotFoundError as exc:
@@ -299,7 +305,7 @@ def extract_thumbnail(path: str | os.PathLike[str], time: float, width: int = 24
 
 def _thumbnail_at(name: str, time: float, width: int) -> tuple[bytes, bytes]:
     stream = (
-        ffmpeg.input(input_name(name), ss=f"{time:.6f}")
+        ffmpeg.input(graph_input_name(name), ss=f"{time:.6f}")
         .output(
             "pipe:", vframes=1, vf=f"{_SQUARE_PIXELS},scale={int(width)}:-2:flags=bicubic",
             format="image2pipe",
