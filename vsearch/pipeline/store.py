@@ -34,7 +34,7 @@ from vsearch.pipeline import faults
 from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
 from vsearch.pipeline.faults import storage_error
 from vsearch.pipeline.locking import WriterLock
-from vsearch.pipeline.vectors import SyncReport, open_synced_index
+from vsearch.pipeline.vectors import SyncReport, open_synced_index, reconcile_index
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ class LibraryStore:
         self._dirty = False
         self._clip_index: VectorIndex | None = None
         self._clip_sync: SyncReport | None = None
+        self._watch: Any = None  # a connection kept open to notice other processes' commits
+        self._seen_version: int | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -250,6 +252,8 @@ class LibraryStore:
         self, name: str, label: str, stored_ids, stored_vectors
     ) -> tuple[VectorIndex, SyncReport]:
         """Load index file ``name`` and make it agree with the vectors stored in the DB."""
+        if self._seen_version is None:  # commits after this point are for ``refresh``
+            self._seen_version = self._data_version()
         with self.sessions() as session:
             ids = stored_ids(session=session)
 
@@ -395,6 +399,55 @@ class LibraryStore:
             self._clip_index.remove(np.asarray(clip_ids, dtype=np.int64))
             self._dirty = True
 
+    # --- following other processes' commits ----------------------------------------------
+
+    def refresh(self) -> dict[str, int] | None:
+        """Pick up what other processes committed since the indexes were loaded.
+
+        A long-lived reader (``vsearch serve``) calls this before each query. It costs one
+        ``PRAGMA data_version`` when nothing changed; after another process's commit, the
+        loaded indexes are made to agree with the database id for id (new vectors added,
+        deleted ones removed) and the pooler is read again. Returns None when nothing was
+        committed elsewhere, else the numbers of frame and clip vectors added and removed.
+        Not thread-safe: callers that query from several threads hold a lock around it.
+        """
+        version = self._data_version()
+        if version == self._seen_version:
+            return None
+        self._seen_version = version
+        changes = {"frames_added": 0, "frames_removed": 0, "clips_added": 0, "clips_removed": 0}
+        with self.sessions() as session:
+            for kind, index, stored_ids, stored_vectors in (
+                ("frames", self._frame_index, queries.frame_ids, queries.iter_frame_vectors),
+                ("clips", self._clip_index, queries.clip_ids, queries.iter_clip_vectors),
+            ):
+                if index is None:  # read in full from the database when first used
+                    continue
+
+                def fetch(wanted, _vectors=stored_vectors):
+                    return _vectors(session=session, ids=wanted)
+
+                added, removed = reconcile_index(index, stored_ids(session=session), fetch)
+                changes[f"{kind}_added"], changes[f"{kind}_removed"] = added, removed
+        if "pooler" in self.__dict__:
+            del self.__dict__["pooler"]  # a trained temporal model may have replaced it
+        if any(changes.values()):
+            log.info("picked up commits of another process: %s", changes)
+        return changes
+
+    def committed_elsewhere(self) -> bool:
+        """Whether another connection committed since the last ``refresh`` (one pragma)."""
+        return self._data_version() != self._seen_version
+
+    def _data_version(self) -> int:
+        """SQLite's counter of commits made through other connections than ``_watch``."""
+        if self._watch is None:
+            self._watch = self.engine.connect()
+        try:
+            return int(self._watch.exec_driver_sql("PRAGMA data_version").scalar_one())
+        finally:
+            self._watch.rollback()  # never hold a read transaction open between calls
+
     # --- reading -------------------------------------------------------------------------
 
     def videos(self, *, errors_only: bool = False) -> list[VideoRecord]:
@@ -415,6 +468,9 @@ class LibraryStore:
             if self._encoder is not None:
                 self._encoder.close()
                 self._encoder = None
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
             self.engine.dispose()
             self._release_lock()
 
