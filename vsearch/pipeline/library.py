@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         SegmentMatch,
         TrainReport,
         VideoClassification,
+        VideoRecord,
     )
 
 __all__ = ["DB_NAME", "FRAME_INDEX", "INDEX_SAVE_INTERVAL", "Library"]
@@ -102,6 +103,20 @@ class Library(LibraryStore):
         from vsearch.pipeline.dups import find_duplicates
 
         return find_duplicates(self, **options)
+
+    # --- viewing -------------------------------------------------------------------------
+
+    def video(self, *, video_id: int | None = None, path: str | Path | None = None) -> VideoRecord:
+        """A library video by id or exact path (NotInLibraryError for anything else)."""
+        from vsearch.pipeline.playback import library_video
+
+        return library_video(self, video_id=video_id, path=path)
+
+    def thumbnail(self, video_id: int, time: float, width: int = 320) -> bytes:
+        """JPEG bytes of library video ``video_id`` at ``time`` seconds."""
+        from vsearch.pipeline.playback import video_thumbnail
+
+        return video_thumbnail(self, video_id, time, width)
 
     # --- training and classification -----------------------------------------------------
 
