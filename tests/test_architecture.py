@@ -17,7 +17,9 @@ ALLOWED = {
     "index": {"errors", "types"},
     "db": {"errors", "types"},
     "pipeline": {"errors", "types", "config", "media", "models", "index", "db", "pipeline"},
-    "cli": {"errors", "types", "config", "pipeline", "cli"},
+    "cli": {"errors", "types", "config", "pipeline", "cli", "serve"},
+    # serve: the HTTP layer over the use cases (media only for its file-name constants)
+    "serve": {"errors", "types", "config", "pipeline", "media", "serve"},
 }
 
 

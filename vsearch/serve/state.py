@@ -1,0 +1,127 @@
+"""The one library a server answers from: opened, warmed and kept current once.
+
+Queries run in worker threads (never on the event loop) and share one encoder instance and
+the loaded indexes under a readers-writer lock: any number of queries read at once; picking
+up another process's commits (``Library.refresh``) waits for them and holds them off while
+it changes the in-memory indexes. The check for such commits costs one SQLite pragma.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from vsearch.pipeline.library import Library
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer goes before readers that come later."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writer and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            self._cond.wait_for(lambda: not self._writer and not self._readers)
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class ServedLibrary:
+    """A Library opened once for a server, with its model and indexes loaded up front."""
+
+    def __init__(self, lib: Library):
+        self.lib = lib
+        self._rw = ReadWriteLock()
+        self._check = threading.Lock()  # one thread at a time looks at the commit counter
+        self.started = time.time()
+        self.refreshed_at = time.time()
+        self._caches: dict[object, OrderedDict[tuple, object]] = {}
+        self._cache_version = 0
+
+    def warm(self) -> dict[str, float]:
+        """Load the encoder, both indexes and the pooler now, not on the first query."""
+        timings = {}
+        for name, load in (
+            ("indexes", lambda: (self.lib.frame_index, self.lib.clip_index)),
+            ("pooler", lambda: self.lib.pooler),
+            ("encoder", lambda: self.lib.encoder),
+        ):
+            t0 = time.perf_counter()
+            load()
+            timings[name] = time.perf_counter() - t0
+        self.lib.refresh()
+        return timings
+
+    def read(self, fn: Callable[[Library], T]) -> T:
+        """Run ``fn(lib)`` once vectors committed elsewhere before this call are loaded."""
+        self._pick_up_commits()
+        with self._rw.reading():
+            return fn(self.lib)
+
+    def cached(self, key: tuple, fn: Callable[[Library], T], size: int = 8) -> T:
+        """``read(fn)``, remembered for ``key`` until another commit changes the library.
+
+        ``key[0]`` names the cache (each keeps its ``size`` latest answers)."""
+        self._pick_up_commits()
+        with self._check:
+            cache = self._caches.setdefault(key[0], OrderedDict())
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]  # type: ignore[return-value]
+            version = self._cache_version
+        value = self.read(fn)
+        with self._check:
+            if version == self._cache_version:
+                cache[key] = value
+                while len(cache) > size:
+                    cache.popitem(last=False)
+        return value
+
+    def _pick_up_commits(self) -> None:
+        with self._check:
+            if not self.lib.committed_elsewhere():
+                return
+            with self._rw.writing():
+                changes = self.lib.refresh()
+            self._caches.clear()
+            self._cache_version += 1
+            self.refreshed_at = time.time()
+        if changes:
+            log.info("library changed: %s", changes)
+
+    def close(self) -> None:
+        with self._rw.writing():
+            self.lib.close()
