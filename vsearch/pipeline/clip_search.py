@@ -57,6 +57,13 @@ def search_video(
     flip: bool = True,
 ) -> list[SegmentMatch]:
     """Segments of library videos that match (part of) the query video, best first."""
+    check_clip_query(lib, k, start, end)
+    query = encode_query(lib, path, start=start, end=end, flip=flip)
+    return match_query(lib, query, k=k, threshold=threshold)
+
+
+def check_clip_query(lib: Library, k: int, start: float | None, end: float | None) -> None:
+    """The checks a clip query passes before anything is decoded."""
     check_k(k)
     if lib.frame_index.ntotal == 0:
         raise EmptyLibraryError(
@@ -64,7 +71,16 @@ def search_video(
         )
     if start is not None and end is not None and end <= start:
         raise UsageError(f"--end ({end:g}) must come after --start ({start:g})")
-    query = encode_query(lib, path, start=start, end=end, flip=flip)
+
+
+def match_query(
+    lib: Library,
+    query: tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None,
+    *,
+    k: int = 10,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[SegmentMatch]:
+    """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment."""
     if query is None:
         return []
     times, informative, views = query
