@@ -148,6 +148,16 @@ class SegmentMatch:
         }
 
 
+@dataclass(frozen=True)
+class BatchAnswer:
+    """The answer to one query file: hits (images) or segments (clips), or why it failed."""
+
+    query: str
+    kind: str  # "image" or "clip"
+    hits: list[FrameHit] | list[SegmentMatch] = field(default_factory=list)
+    error: str | None = None
+
+
 @dataclass
 class IndexReport:
     """Summary of one `index` run (filled in as the run goes)."""

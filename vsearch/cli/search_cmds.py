@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from vsearch.cli._app import JsonOpt, app, emit_json, handle_errors, open_library, render_table
+from vsearch.cli._app import (
+    EXIT_FILES_FAILED,
+    JsonOpt,
+    RichProgress,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    one_line,
+    open_library,
+    render_table,
+)
 from vsearch.errors import UsageError
 
 
@@ -50,11 +61,44 @@ def search(
         str | None,
         typer.Option("--text", help="Query by text (CLIP-like models only).", show_default=False),
     ] = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch",
+            help="Many queries: a folder of images and clips, or a list file (.txt/.csv, one "
+            "path per line). Writes candidates (query, ref, score, segments) as JSON lines, "
+            "or to --out.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --batch: the candidates file, .csv (one row per segment: query, ref, "
+            "score, query_start, query_end, ref_start, ref_end) or .jsonl.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Find the videos that show IMAGE (or match --video CLIP, or --text), with where."""
+    """Find the videos that show IMAGE (or match --video CLIP, or --text), with where.
+
+    --batch answers many image and clip queries in one run (encoded and searched in
+    batches); a query file that cannot be read gets a one-line error and the rest go on
+    (exit code 3).
+    """
+    if batch is not None:
+        if image is not None or video is not None or text is not None:
+            raise UsageError("--batch takes the place of IMAGE, --video and --text")
+        if start is not None or end is not None:
+            raise UsageError("--start and --end go with --video, not --batch")
+        _search_batch(batch, out, k, frames, threshold)
+        return
+    if out is not None:
+        raise UsageError("--out goes with --batch")
     given = [x for x in (image, video, text) if x is not None]
     if len(given) != 1:
-        raise UsageError("give exactly one query: an IMAGE, --video FILE or --text TEXT")
+        raise UsageError("give exactly one query: an IMAGE, --video FILE, --text TEXT or --batch")
     if video is None and (start is not None or end is not None or threshold is not None):
         raise UsageError("--start, --end and --threshold go with --video")
     if video is not None:
@@ -73,6 +117,43 @@ def search(
         ["score", "time", "path"],
         [[f"{h.score:.3f}", _clock(h.time), h.path] for h in hits],
     )
+
+
+def _search_batch(
+    source: Path, out: Path | None, k: int, frames: bool, threshold: float | None
+) -> None:
+    import time
+
+    from vsearch.report.candidates import CandidateWriter
+
+    writer = CandidateWriter(out)
+    started = time.perf_counter()
+    answered = failed = 0
+    try:
+        with open_library() as lib:
+            answers = lib.search_batch(
+                source, k=k, frames=frames, threshold=threshold, progress=RichProgress()
+            )
+            for answer in answers:
+                answered += 1
+                if answer.error is not None:
+                    failed += 1
+                else:
+                    writer.write(answer)
+    finally:
+        writer.close()
+    seconds = time.perf_counter() - started
+    where = f" written to {out}" if out is not None else ""
+    err.print(
+        one_line(
+            f"{answered} queries in {seconds:.1f}s ({answered / max(seconds, 1e-9):.1f}/s), "
+            f"{failed} failed; {writer.rows} candidates{where}"
+        ),
+        markup=False,
+        highlight=False,
+    )
+    if failed:
+        raise typer.Exit(EXIT_FILES_FAILED)
 
 
 def _search_video(

@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING, Any
 from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from vsearch.progress import Progress
     from vsearch.types import (
+        BatchAnswer,
         DupReport,
         FrameHit,
         IndexReport,
@@ -97,6 +100,32 @@ class Library(LibraryStore):
         from vsearch.pipeline.clip_search import search_text
 
         return search_text(self, text, k=k, frames=frames)
+
+    def search_batch(
+        self,
+        source: str | Path | Sequence[str],
+        *,
+        k: int = 10,
+        frames: bool = False,
+        threshold: float | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[BatchAnswer]:
+        """Answers to many image and clip queries: a folder, a list file or a list of paths.
+
+        Images are encoded and searched in batches, clips decoded ahead of their matching;
+        a file that cannot be read is answered with its error (see ``pipeline.batch_search``).
+        """
+        from vsearch.pipeline.batch_search import search_batch
+        from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
+
+        return search_batch(
+            self,
+            source,
+            k=k,
+            frames=frames,
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            progress=progress,
+        )
 
     def find_duplicates(self, **options: Any) -> DupReport:
         """Near-duplicate segment pairs across the library (options: see ``pipeline.dups``)."""

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vsearch.media.files import VIDEO_EXTENSIONS
+from vsearch.media.image import IMAGE_EXTENSIONS
 from vsearch.serve.errors import HTTPError, error_response
 from vsearch.serve.limits import MB
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 _TYPE_EXTENSION = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
