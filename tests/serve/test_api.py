@@ -286,3 +286,29 @@ def test_videos_indexed_by_another_process_are_picked_up(client, served_library,
     assert r.status_code == 200 and r.json()[0]["path"] == str(new)
     subprocess.run([*cmd[:5], "remove", str(new)], check=True, capture_output=True)
     assert client.get("/api/health").json()["frames"] == before
+
+
+def test_a_stalled_upload_is_a_408(served_library):
+    import anyio
+
+    settings, _videos, _ = served_library
+    app = create_app(Library.open(settings=settings), limits=Limits(upload_timeout=0.3), warm=False)
+    sent, calls = [], []
+
+    async def receive():  # a client that sends a little, then nothing for a long time
+        await anyio.sleep(0.1 if not calls else 5)
+        calls.append(1)
+        return {"type": "http.request", "body": b"\0" * 100, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/api/search/image", "raw_path": b"/api/search/image",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80),
+             "headers": [(b"host", b"testserver"), (b"content-type", b"image/png")]}  # fmt: skip
+    anyio.run(app, scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 408 and "0.3 s" in json.loads(body)["error"]["message"]

@@ -170,7 +170,12 @@ class _Api:
 
     async def _with_upload(self, request: Request, kind: str, fn) -> tuple[Any, dict]:
         limit = self.limits.max_image_bytes if kind == "image" else self.limits.max_clip_bytes
-        path, fields = await save_upload(request, kind, limit, self.uploads)
+        try:
+            with anyio.fail_after(self.limits.upload_timeout):
+                path, fields = await save_upload(request, kind, limit, self.uploads)
+        except TimeoutError:
+            message = f"the upload took longer than {self.limits.upload_timeout:g} s"
+            raise HTTPError(408, message) from None
         try:
             params = {**fields, **request.query_params}
             return await self._run(lambda lib: fn(lib, path, params)), params

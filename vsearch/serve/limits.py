@@ -16,6 +16,7 @@ class Limits:
     max_clip_bytes: int = 1024 * MB
     timeout: float = 120.0  # seconds for one query
     dups_timeout: float = 1800.0  # seconds for a library-wide duplicate search
+    upload_timeout: float = 600.0  # seconds to receive one upload (slow or stalled clients)
     workers: int = 4  # queries worked on at once (threads); more wait their turn
 
     @property
