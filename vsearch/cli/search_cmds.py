@@ -20,6 +20,7 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
+from vsearch.pipeline.search import REFINE_TOP
 
 
 @app.command()
@@ -80,6 +81,15 @@ def search(
             show_default=False,
         ),
     ] = None,
+    refine: Annotated[
+        int,
+        typer.Option(
+            "--refine",
+            help="Image queries (also in --batch): re-time this many best hits to their exact "
+            "best frame by "
+            "decoding around them at the native frame rate (0: sampled times only).",
+        ),
+    ] = REFINE_TOP,
 ) -> None:
     """Find the videos that show IMAGE (or match --video CLIP, or --text), with where.
 
@@ -92,7 +102,7 @@ def search(
             raise UsageError("--batch takes the place of IMAGE, --video and --text")
         if start is not None or end is not None:
             raise UsageError("--start and --end go with --video, not --batch")
-        _search_batch(batch, out, k, frames, threshold)
+        _search_batch(batch, out, k, frames, threshold, refine)
         return
     if out is not None:
         raise UsageError("--out goes with --batch")
@@ -108,7 +118,7 @@ def search(
         if text is not None:
             hits = lib.search_text(text, k=k, frames=frames)
         else:
-            hits = lib.search_image(image, k=k, frames=frames)
+            hits = lib.search_image(image, k=k, frames=frames, refine=refine)
     if json_out:
         emit_json([h.to_dict() for h in hits])
         return
@@ -120,7 +130,7 @@ def search(
 
 
 def _search_batch(
-    source: Path, out: Path | None, k: int, frames: bool, threshold: float | None
+    source: Path, out: Path | None, k: int, frames: bool, threshold: float | None, refine: int
 ) -> None:
     import time
 
@@ -132,7 +142,12 @@ def _search_batch(
     try:
         with open_library() as lib:
             answers = lib.search_batch(
-                source, k=k, frames=frames, threshold=threshold, progress=RichProgress()
+                source,
+                k=k,
+                frames=frames,
+                threshold=threshold,
+                refine=refine,
+                progress=RichProgress(),
             )
             for answer in answers:
                 answered += 1

@@ -26,7 +26,7 @@ from vsearch.pipeline.clip_search import (
     encode_query,
     match_query,
 )
-from vsearch.pipeline.search import check_k, search_vectors
+from vsearch.pipeline.search import REFINE_TOP, check_k, refine_hits, search_vectors
 from vsearch.progress import NullProgress, Progress
 from vsearch.types import BatchAnswer
 
@@ -94,15 +94,19 @@ def search_batch(
     k: int = 10,
     frames: bool = False,
     threshold: float = DEFAULT_THRESHOLD,
+    refine: int = REFINE_TOP,
     batch_size: int = IMAGE_BATCH,
     progress: Progress | None = None,
 ) -> Iterator[BatchAnswer]:
     """Answers to every query of ``source`` (see ``list_queries``, or a list of paths), images
-    first then clips, each as soon as it is known."""
+    first then clips, each as soon as it is known. Image answers are those of
+    ``search_image`` (the ``refine`` best hits re-timed to their exact frame)."""
     from vsearch.media import is_image_path
 
     paths = list_queries(source) if isinstance(source, str | Path) else list(source)
     check_k(k)
+    if refine < 0:
+        raise UsageError(f"refine must be >= 0 hits, got {refine}")
     check_clip_query(lib, k, None, None)  # an empty library stops here, before any work
     progress = progress or NullProgress()
     images = [p for p in paths if is_image_path(p)]
@@ -111,14 +115,14 @@ def search_batch(
     try:
         for start in range(0, len(images), max(1, batch_size)):
             chunk = images[start : start + max(1, batch_size)]
-            yield from _image_batch(lib, chunk, k, frames, progress)
+            yield from _image_batch(lib, chunk, k, frames, refine, progress)
         yield from _clips(lib, clips, k, threshold, progress)
     finally:
         progress.end()
 
 
 def _image_batch(
-    lib: Library, paths: list[str], k: int, frames: bool, progress: Progress
+    lib: Library, paths: list[str], k: int, frames: bool, refine: int, progress: Progress
 ) -> Iterator[BatchAnswer]:
     from vsearch.media import load_image
 
@@ -133,7 +137,10 @@ def _image_batch(
     if not loaded:
         return
     vectors = lib.encoder.encode_images(np.stack(pixels))
-    for path, hits in zip(loaded, search_vectors(lib, vectors, k=k, frames=frames), strict=True):
+    answers = search_vectors(lib, vectors, k=k, frames=frames)
+    for path, vector, hits in zip(loaded, vectors, answers, strict=True):
+        if refine and not frames:
+            hits = refine_hits(lib, vector, hits, top=refine)
         progress.advance(1)
         yield BatchAnswer(path, "image", hits)
 

@@ -72,12 +72,17 @@ class Library(LibraryStore):
     # --- searching -----------------------------------------------------------------------
 
     def search_image(
-        self, image: str | Path, *, k: int = 10, frames: bool = False
+        self, image: str | Path, *, k: int = 10, frames: bool = False, refine: int | None = None
     ) -> list[FrameHit]:
-        """Videos that show ``image``, best first, with the time of the best frame."""
-        from vsearch.pipeline.search import search_image
+        """Videos that show ``image``, best first, with the time of the best frame.
 
-        return search_image(self, image, k=k, frames=frames)
+        The ``refine`` best hits (default ``REFINE_TOP``; 0: none) are re-timed to their best
+        frame at the video's native frame rate, not only the nearest sampled one.
+        """
+        from vsearch.pipeline.search import REFINE_TOP, search_image
+
+        refine = REFINE_TOP if refine is None else refine
+        return search_image(self, image, k=k, frames=frames, refine=refine)
 
     def search_video(
         self,
@@ -108,6 +113,7 @@ class Library(LibraryStore):
         k: int = 10,
         frames: bool = False,
         threshold: float | None = None,
+        refine: int | None = None,
         progress: Progress | None = None,
     ) -> Iterator[BatchAnswer]:
         """Answers to many image and clip queries: a folder, a list file or a list of paths.
@@ -117,6 +123,7 @@ class Library(LibraryStore):
         """
         from vsearch.pipeline.batch_search import search_batch
         from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
+        from vsearch.pipeline.search import REFINE_TOP
 
         return search_batch(
             self,
@@ -124,6 +131,7 @@ class Library(LibraryStore):
             k=k,
             frames=frames,
             threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            refine=REFINE_TOP if refine is None else refine,
             progress=progress,
         )
 

@@ -8,7 +8,7 @@ URLs. Errors are JSON (``serve.errors``). Routes::
     GET  /api/videos[?errors=1]           GET  /api/videos/{id}
     GET  /api/videos/{id}/file  (Range)   GET  /api/videos/{id}/thumb?t=&w=
     GET  /api/file?path=        (Range, library videos only)
-    POST /api/search/image?k=&frames=     (upload)
+    POST /api/search/image?k=&frames=&refine=     (upload)
     POST /api/search/clip?k=&start=&end=&threshold=   (upload)
     GET  /api/search/text?q=&k=&frames=
     GET  /api/dups?threshold=&min_duration=&within=
@@ -247,7 +247,8 @@ class _Api:
     async def search_image(self, request: Request) -> Response:
         def query(lib: Library, path: Path, params) -> list[dict]:
             k, frames = _int(params, "k", 10, hi=MAX_K), _bool(params, "frames")
-            hits = lib.search_image(path, k=k, frames=frames)
+            refine = _int(params, "refine", -1, lo=0, hi=MAX_K)  # absent: the library default
+            hits = lib.search_image(path, k=k, frames=frames, refine=None if refine < 0 else refine)
             return [_with_id(h.to_dict(), h.video_id) for h in hits]
 
         hits, _ = await self._with_upload(request, "image", query)
