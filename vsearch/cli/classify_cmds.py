@@ -13,6 +13,7 @@ from vsearch.cli._app import (
     app,
     emit_json,
     handle_errors,
+    one_line,
     open_library,
     out,
     render_table,
@@ -61,7 +62,7 @@ def label(
             if r.start is None
             else f" [{r.start:g}s-{'end' if r.end is None else f'{r.end:g}s'}]"
         )
-        out.print(f"labelled {r.path}{span}: {r.label}", markup=False)
+        out.print(one_line(f"labelled {r.path}{span}: {r.label}"), markup=False)
 
 
 @app.command()
@@ -153,7 +154,7 @@ def classify(
         emit_json([r.to_dict() for r in results])
         return
     for r in results:
-        out.print(f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]", markup=False)
+        out.print(one_line(f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]"), markup=False)
         if file is not None:
             render_table(
                 "segments",
@@ -200,4 +201,4 @@ def train_classifier(
         ["", *report.labels],
         [[name, *row] for name, row in zip(report.labels, report.confusion, strict=True)],
     )
-    out.print(f"saved {report.checkpoint}", markup=False)
+    out.print(one_line(f"saved {report.checkpoint}"), markup=False)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from vsearch.checks import check_paths
 from vsearch.cli._app import (
     EXIT_FILES_FAILED,
     JsonOpt,
@@ -56,13 +56,16 @@ def init(model: ModelOpt = None, fps: FpsOpt = None, json_out: JsonOpt = False) 
     if json_out:
         emit_json(info)
     else:
-        out.print(f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s", markup=False)
+        out.print(
+            one_line(f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s"),
+            markup=False,
+        )
 
 
 @app.command()
 @handle_errors
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Video files or folders (recursive).")],
+    paths: Annotated[list[str], typer.Argument(help="Video files or folders (recursive).")],
     model: ModelOpt = None,
     fps: FpsOpt = None,
     prune: Annotated[
@@ -79,11 +82,11 @@ def index(
     Each video is committed as soon as it is done, so Ctrl+C (or a crash) loses at most the
     videos in flight; run the command again to go on. Exit code 3 when some files failed.
     """
+    check_paths(paths)  # before a library is created for nothing
     lib = open_library(create=True, model=model, fps=fps, decoders=decoders)
+    progress = RichProgress()
     with lib:
-        report = lib.index(
-            [str(p) for p in paths], prune=prune, retry_failed=retry_failed, progress=RichProgress()
-        )
+        report = lib.index(paths, prune=prune, retry_failed=retry_failed, progress=progress)
     if json_out:
         emit_json(report.to_dict())
     else:
@@ -99,6 +102,8 @@ def index(
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
+                if f"{path}: {cause}" in progress.reported:
+                    continue  # printed when it happened
                 err.print(
                     f"vsearch: failed {one_line(path)}: {one_line(cause)}",
                     markup=False,
@@ -142,7 +147,7 @@ def stats(json_out: JsonOpt = False) -> None:
 @app.command()
 @handle_errors
 def remove(
-    path: Annotated[Path, typer.Argument(help="A video, or a folder: all videos under it.")],
+    path: Annotated[str, typer.Argument(help="A video, or a folder: all videos under it.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Remove videos from the library (the files themselves are not touched)."""

@@ -21,6 +21,7 @@ from vsearch.cli._app import (
 )
 from vsearch.errors import UsageError
 from vsearch.pipeline.search import REFINE_TOP
+from vsearch.types import timecode
 
 
 @app.command()
@@ -195,7 +196,4 @@ def _search_video(
     )
 
 
-def _clock(seconds: float) -> str:
-    m, s = divmod(seconds, 60)
-    h, m = divmod(int(m), 60)
-    return f"{h:d}:{m:02d}:{s:05.2f}"
+_clock = timecode

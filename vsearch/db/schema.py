@@ -6,8 +6,6 @@ database upgraded to head has no difference from these classes.
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import (
     Boolean,
     Float,
@@ -32,24 +30,30 @@ NAMING_CONVENTION = {
 
 
 class FilePath(TypeDecorator[str]):
-    """A file name as Python holds it: names that are not valid UTF-8 (bytes kept as lone
-    surrogates, PEP 383) cannot be SQLite text, so they are stored as their raw bytes (SQLite
-    keeps a BLOB in a TEXT column as it is) and read back as the same ``str``."""
+    """A file name as Linux allows it: any bytes but NUL and '/' separators.
+
+    Python gives names that are not valid UTF-8 as text with surrogate-escaped bytes, which
+    SQLite cannot store as TEXT; such a name is stored as a BLOB of its exact bytes (valid
+    names stay TEXT) and comes back as the same surrogate-escaped text, so the name round
+    trips without loss and ``os.fsencode`` gives the original bytes.
+    """
 
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ARG002
+    def process_bind_param(self, value: str | None, dialect) -> str | bytes | None:
         if value is None:
             return None
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return os.fsencode(value)
+            return value.encode("utf-8", "surrogateescape")
         return value
 
-    def process_result_value(self, value, dialect):  # noqa: ARG002
-        return os.fsdecode(value) if isinstance(value, bytes) else value
+    def process_result_value(self, value: str | bytes | None, dialect) -> str | None:
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "surrogateescape")
+        return value
 
 
 class Base(DeclarativeBase):

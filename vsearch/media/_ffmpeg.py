@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 
 from vsearch.errors import FfmpegNotFoundError
 
@@ -25,19 +28,31 @@ def input_name(path: str | os.PathLike[str]) -> str:
     return "file:" + os.path.abspath(os.fspath(path))
 
 
-def graph_input_name(path: str | os.PathLike[str]) -> str | bytes:
-    """``input_name`` for an ffmpeg-python graph: raw bytes for a name that is not valid UTF-8
-    (ffmpeg-python cannot hash such a str; subprocess passes bytes to ffmpeg unchanged)."""
-    name = input_name(path)
+@contextlib.contextmanager
+def utf8_alias(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A UTF-8 name for ``path`` while the block runs (for ffmpeg-python, which cannot carry
+    file names that are not valid UTF-8): the name itself when it is valid, else a symlink
+    to it in a private temporary folder, removed afterwards."""
+    name = os.path.abspath(os.fspath(path))
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        return os.fsencode(name)
-    return name
-
-
-def printable_args(args: list) -> str:
-    return " ".join(os.fsdecode(a) if isinstance(a, bytes) else a for a in args)
+        pass
+    else:
+        yield name
+        return
+    folder = tempfile.mkdtemp(prefix="vsearch-name-")
+    try:
+        ext = os.path.splitext(name)[1]
+        try:
+            ext.encode("ascii")
+        except UnicodeEncodeError:
+            ext = ""
+        link = os.path.join(folder, "input" + ext)
+        os.symlink(name, link)
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def short_cause(stderr: str | bytes, path: str | os.PathLike[str] | None = None) -> str:

@@ -107,7 +107,8 @@ def search_batch(
     check_k(k)
     if refine < 0:
         raise UsageError(f"refine must be >= 0 hits, got {refine}")
-    check_clip_query(lib, k, None, None)  # an empty library stops here, before any work
+    # an empty library or a bad threshold stops here, before any work
+    threshold = check_clip_query(lib, k, None, None, threshold)[2]
     progress = progress or NullProgress()
     images = [p for p in paths if is_image_path(p)]
     clips = [p for p in paths if not is_image_path(p)]

@@ -142,9 +142,11 @@ class ZeroShotClassifier:
         from vsearch.models import l2_normalize
 
         self.labels = _clean_labels(labels)
-        if "{}" not in prompt:
-            raise UsageError(f"the prompt must contain {{}} where the label goes, got {prompt!r}")
-        texts = [prompt.format(label) for label in self.labels]
+        if prompt.count("{}") != 1:
+            raise UsageError(
+                f"the prompt must contain {{}} exactly once, where the label goes; got {prompt!r}"
+            )
+        texts = [prompt.replace("{}", label) for label in self.labels]
         self.text = l2_normalize(lib.encoder.encode_texts(texts))
         self.name = f"zero-shot:{prompt}:{','.join(self.labels)}"[:200]
 

@@ -24,8 +24,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vsearch.checks import finite_number, time_range
 from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, UsageError
+from vsearch.errors import (
+    EmptyLibraryError,
+    MediaError,
+    QueryFileError,
+    UsageError,
+)
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.pipeline.search import check_k, search_vector
 from vsearch.store.clips import make_clips
@@ -57,20 +63,23 @@ def search_video(
     flip: bool = True,
 ) -> list[SegmentMatch]:
     """Segments of library videos that match (part of) the query video, best first."""
-    check_clip_query(lib, k, start, end)
+    start, end, threshold = check_clip_query(lib, k, start, end, threshold)
     query = encode_query(lib, path, start=start, end=end, flip=flip)
     return match_query(lib, query, k=k, threshold=threshold)
 
 
-def check_clip_query(lib: Library, k: int, start: float | None, end: float | None) -> None:
-    """The checks a clip query passes before anything is decoded."""
+def check_clip_query(
+    lib: Library, k: int, start: float | None, end: float | None, threshold: float
+) -> tuple[float | None, float | None, float]:
+    """The checks a clip query passes before anything is decoded: (start, end, threshold)."""
     check_k(k)
     if lib.frame_index.ntotal == 0:
         raise EmptyLibraryError(
             f"library {lib.root} has no indexed frames yet: run `vsearch index`"
         )
-    if start is not None and end is not None and end <= start:
-        raise UsageError(f"--end ({end:g}) must come after --start ({start:g})")
+    start, end = time_range(start, end, min_length=1.0 / lib.fps)
+    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
+    return start, end, threshold
 
 
 def match_query(
@@ -154,7 +163,10 @@ def encode_query(
     flip: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
     """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
-    encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    try:
+        encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    except MediaError as exc:
+        raise QueryFileError(str(exc)) from exc
     if encoded is None:
         return None
     times, inf, views = encoded

@@ -8,6 +8,7 @@ the videos in flight.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vsearch.checks import check_paths
 from vsearch.db import queries
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
 from vsearch.progress import NullProgress, Progress
@@ -71,6 +73,7 @@ def index_videos(
     progress: Progress | None = None,
 ) -> IndexReport:
     """Index every video under ``paths``; see the module docstring for the stages."""
+    check_paths(paths)
     progress = progress or NullProgress()
     report = IndexReport()
     stages = _Stages()
@@ -109,10 +112,14 @@ def _finish(
 # --- planning ------------------------------------------------------------------------------
 
 
+_TOO_LONG = OSError(errno.ENAMETOOLONG, "File name too long")
+
+
 def _plan(
     lib: Library, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
 ) -> list[_Job]:
     from vsearch.media import content_hash, file_fingerprint, walk_videos
+    from vsearch.media.files import describe_os_error
 
     jobs: list[_Job] = []
     seen: set[str] = set()
@@ -122,7 +129,7 @@ def _plan(
         seen.add(path)
         if problem is not None:
             report.failed.append((path, problem.cause))
-            if os.path.lexists(path):
+            if os.path.lexists(path) or problem.cause == describe_os_error(_TOO_LONG):
                 lib.record_failure(path, problem.cause, {})
             continue
         try:
@@ -134,7 +141,7 @@ def _plan(
         with lib.sessions() as session:
             known = queries.get_video(path, session=session)
         unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-        if unchanged and (known.status != "failed" or not retry_failed):
+        if unchanged and (known.status not in ("failed", "partial") or not retry_failed):
             report.skipped.append(path)
             continue
         try:
@@ -248,7 +255,7 @@ def _run_jobs(
             except MediaError as exc:
                 job.error = exc
             except Exception as exc:  # an unexpected failure must not stop the run
-                log.exception("decoding %s failed", job.path)
+                log.debug("decoding %s failed", job.path, exc_info=True)
                 job.error = MediaError(job.path, f"unexpected decoder failure: {exc}")
             finally:
                 frames.close()

@@ -116,6 +116,8 @@ class ServedLibrary:
                 return
             with self._rw.writing():
                 changes = self.lib.refresh()
+                # reloaded here, not raced for by the queries that follow
+                _ = self.lib.frame_index, self.lib.clip_index, self.lib.pooler
             self._caches.clear()
             self._cache_version += 1
             self.refreshed_at = time.time()

@@ -9,8 +9,10 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,7 +21,7 @@ import numpy as np
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from vsearch.config import Settings
+from vsearch.config import MAX_FPS, Settings
 from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, make_session_factory, transaction
 from vsearch.db.migrate import upgrade_database
@@ -29,12 +31,24 @@ from vsearch.errors import (
     LibraryNotFoundError,
     ModelMismatchError,
     StorageError,
+    UsageError,
 )
 from vsearch.store import faults
-from vsearch.store.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
+from vsearch.store.clips import (
+    CLIP_INDEX,
+    load_library_pooler,
+    make_clips,
+    pooler_record,
+    save_clips,
+)
 from vsearch.store.faults import storage_error
 from vsearch.store.locking import WriterLock
-from vsearch.store.vectors import SyncReport, open_synced_index, reconcile_index
+from vsearch.store.vectors import (
+    SyncReport,
+    open_synced_index,
+    reconcile_index,
+    write_identity,
+)
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
@@ -45,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
+LIBRARY_ID_META = "library_id"  # a random id that index files record (see index_identity)
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
@@ -77,6 +92,7 @@ class LibraryStore:
         self._clip_sync: SyncReport | None = None
         self._watch: Any = None  # a connection kept open to notice other processes' commits
         self._seen_version: int | None = None
+        self._pooler_seen: dict[str, Any] | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -108,6 +124,7 @@ class LibraryStore:
             return cls._create(settings, model=model, fps=fps)
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
         lib._migrate()
+        lib._ensure_library_id()
         if create and not lib.readonly and "encoder" not in lib.meta:
             # A run killed while creating the library: finish creating it.
             lib.close()
@@ -120,9 +137,9 @@ class LibraryStore:
         from vsearch.models import create_encoder
 
         spec = model or settings.model
-        fps = float(fps or settings.fps)
-        if not 0 < fps <= 60:
-            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
+        fps = float(settings.fps if fps is None else fps)
+        if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise UsageError(f"--fps must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         try:
             settings.library.mkdir(parents=True, exist_ok=True)
@@ -137,6 +154,7 @@ class LibraryStore:
                 queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
                 queries.set_meta("fps", repr(fps), session=session)
                 queries.set_meta("created_at", queries.now_iso(), session=session)
+                queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
         lib._encoder = encoder
         log.info("created library %s with %s at %s fps", settings.library, spec, fps)
         return lib
@@ -149,6 +167,18 @@ class LibraryStore:
             upgrade_database(self.engine)
         except OperationalError as exc:
             raise storage_error(self.db_path, exc) from exc
+
+    def _ensure_library_id(self) -> None:
+        """Give a library made by an older vsearch its id (its index files are rebuilt once,
+        since they carry no identity record yet)."""
+        if self.readonly or LIBRARY_ID_META in self.meta:
+            return
+        with (
+            contextlib.suppress(LibraryLockedError),
+            self.writing(wait=False),
+            self._committing() as session,
+        ):
+            queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
 
     def _check_model(self, model: str | None, fps: float | None) -> None:
         meta = self.meta
@@ -225,6 +255,16 @@ class LibraryStore:
             if self._lock_depth == 0:
                 self._release_lock()
 
+    def writer_busy(self) -> bool:
+        """True while another process holds the writer lock (an ``index`` run, say)."""
+        if self.readonly or self._lock_depth:
+            return False
+        try:
+            with self.writing(wait=False):
+                return False
+        except LibraryLockedError:
+            return True
+
     def _acquire_lock(self, timeout: float) -> None:
         self._lock.acquire(timeout)
         faults.remove_stale_temp_files(self.root)
@@ -254,6 +294,7 @@ class LibraryStore:
         """Load index file ``name`` and make it agree with the vectors stored in the DB."""
         if self._seen_version is None:  # commits after this point are for ``refresh``
             self._seen_version = self._data_version()
+            self._pooler_seen = pooler_record(self)
         with self.sessions() as session:
             ids = stored_ids(session=session)
 
@@ -261,7 +302,12 @@ class LibraryStore:
                 return stored_vectors(session=session, ids=wanted)
 
             index, report = open_synced_index(
-                label, self.root / name, self.model_info.dim, ids, fetch
+                label,
+                self.root / name,
+                self.model_info.dim,
+                ids,
+                fetch,
+                identity=self.index_identity(name),
             )
         if report.changed and not self.readonly:
             # Repair the file too when no writer is busy; a busy writer saves it itself. A
@@ -275,9 +321,23 @@ class LibraryStore:
                 log.warning("repaired %s index kept in memory only: %s", name, exc)
         return index, report
 
+    def index_identity(self, name: str) -> dict[str, Any] | None:
+        """What the side record of index file ``name`` must say (None: not checkable)."""
+        library_id = self.meta.get(LIBRARY_ID_META)
+        if library_id is None:  # an older library opened read-only: no id to check
+            return None
+        made_with = self.model_info.key()
+        if name == CLIP_INDEX:
+            record = pooler_record(self)
+            made_with = f"{made_with}|{record.get('name')}|{record.get('sha256')}"
+        return {"library": library_id, "index": name, "vectors": made_with}
+
     def _save_index(self, index: VectorIndex, name: str) -> None:
         try:
             index.save(self.root / name)
+            identity = self.index_identity(name)
+            if identity is not None:
+                write_identity(self.root / name, identity, index.ntotal)
         except OSError as exc:
             raise storage_error(self.root / name, exc) from exc
         except RuntimeError as exc:  # faiss reports write errors as RuntimeError
@@ -329,6 +389,7 @@ class LibraryStore:
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
             queries.save_video(
@@ -341,6 +402,7 @@ class LibraryStore:
             return
         removed: list[int] = []
         removed_clips: list[int] = []
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             for vid in video_ids:
                 frames, clips = queries.delete_video(vid, session=session)
@@ -350,6 +412,7 @@ class LibraryStore:
 
     def move_video(self, video_id: int, new_path: str, **fields: Any) -> None:
         """Give a stored video a new path (a renamed file), replacing a row already there."""
+        self.load_indexes()
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(new_path, session=session)
             queries.rename_video(video_id, new_path, session=session, **fields)
@@ -407,8 +470,8 @@ class LibraryStore:
         A long-lived reader (``vsearch serve``) calls this before each query. It costs one
         ``PRAGMA data_version`` when nothing changed; after another process's commit, the
         loaded indexes are made to agree with the database id for id (new vectors added,
-        deleted ones removed) and the pooler is read again. Returns None when nothing was
-        committed elsewhere, else the numbers of frame and clip vectors added and removed.
+        deleted ones removed; after a new temporal model, the clip index is read anew).
+        Returns None when nothing was committed elsewhere, else what changed.
         Not thread-safe: callers that query from several threads hold a lock around it.
         """
         version = self._data_version()
@@ -416,6 +479,14 @@ class LibraryStore:
             return None
         self._seen_version = version
         changes = {"frames_added": 0, "frames_removed": 0, "clips_added": 0, "clips_removed": 0}
+        record = pooler_record(self)
+        if record != self._pooler_seen:
+            # Another process trained a temporal model and re-pooled every clip in place:
+            # the clip index and the pooler are read anew when next used.
+            self._pooler_seen = record
+            self._clip_index = self._clip_sync = None
+            self.__dict__.pop("pooler", None)
+            changes["clips_repooled"] = 1
         with self.sessions() as session:
             for kind, index, stored_ids, stored_vectors in (
                 ("frames", self._frame_index, queries.frame_ids, queries.iter_frame_vectors),
@@ -429,8 +500,6 @@ class LibraryStore:
 
                 added, removed = reconcile_index(index, stored_ids(session=session), fetch)
                 changes[f"{kind}_added"], changes[f"{kind}_removed"] = added, removed
-        if "pooler" in self.__dict__:
-            del self.__dict__["pooler"]  # a trained temporal model may have replaced it
         if any(changes.values()):
             log.info("picked up commits of another process: %s", changes)
         return changes
