@@ -156,12 +156,15 @@ def test_bad_uploads_are_json_errors(client, served_library):
     _settings, _videos, queries = served_library
     garbage = upload(client, "/api/search/image", queries / "garbage.png", "image/png")
     assert garbage.status_code == 422 and garbage.json()["error"]["type"] == "ImageError"
+    assert garbage.json()["error"]["message"].startswith("garbage.png: ")
     r = client.post("/api/search/image", content=b"hello", headers={"Content-Type": "text/plain"})
     assert r.status_code == 415 and "image" in r.json()["error"]["message"]
     r = client.post("/api/search/image", content=b"", headers={"Content-Type": "image/png"})
     assert r.status_code == 400 and "empty" in r.json()["error"]["message"]
-    r = client.post("/api/search/clip", content=b"\0" * 100, headers={"Content-Type": "video/mp4"})
+    r = client.post("/api/search/clip", content=b"\0" * 100,
+                    headers={"Content-Type": "video/mp4", "X-Filename": "mine.mp4"})  # fmt: skip
     assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"].startswith("mine.mp4: ") and "vsearch-serve" not in r.text
     r = client.post("/api/search/image", files={"other": ("q.png", b"x", "image/png")})
     assert r.status_code == 400 and '"file"' in r.json()["error"]["message"]
     r = upload(client, "/api/search/image", queries / "mandel3.png", "image/png", k="many")

@@ -172,13 +172,16 @@ class _Api:
         limit = self.limits.max_image_bytes if kind == "image" else self.limits.max_clip_bytes
         try:
             with anyio.fail_after(self.limits.upload_timeout):
-                path, fields = await save_upload(request, kind, limit, self.uploads)
+                path, fields, name = await save_upload(request, kind, limit, self.uploads)
         except TimeoutError:
             message = f"the upload took longer than {self.limits.upload_timeout:g} s"
             raise HTTPError(408, message) from None
         try:
             params = {**fields, **request.query_params}
             return await self._run(lambda lib: fn(lib, path, params)), params
+        except VsearchError as exc:  # name the client's file, not the server's temporary copy
+            exc.public_message = str(exc).replace(str(path), name)  # type: ignore[attr-defined]
+            raise
         finally:
             path.unlink(missing_ok=True)
 

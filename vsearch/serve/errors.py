@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 STATUS_OF_ERROR: list[tuple[type[e.VsearchError], int]] = [
     (e.NotInLibraryError, 404),
     (e.NoTextTowerError, 400),
-    (e.MediaError, 422),  # an upload ffmpeg or PIL cannot read
+    (e.MediaError, 422),  # an upload ffmpeg or PIL cannot read (exit code 2)
+    (e.QueryFileError, 422),
     (e.UsageError, 400),  # exit code 2
     (e.LibraryLockedError, 423),  # exit code 4
     (e.EmptyLibraryError, 409),
@@ -66,7 +67,8 @@ def error_response(
 
 def vsearch_error_response(exc: e.VsearchError) -> JSONResponse:
     status = next(code for cls, code in STATUS_OF_ERROR if isinstance(exc, cls))
-    message = str(exc).replace("\r", " ").replace("\n", " ")
+    message = getattr(exc, "public_message", None) or str(exc)
+    message = message.replace("\r", " ").replace("\n", " ")
     if status >= 500:
         log.warning("%s: %s", type(exc).__name__, message)
     return error_response(status, message, kind=type(exc).__name__, exit_code=exc.exit_code)

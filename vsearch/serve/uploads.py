@@ -91,8 +91,10 @@ def _suffix(kind: str, filename: str | None, content_type: str | None) -> str:
     raise HTTPError(415, f"expected {what}; got {got}{f' named {filename!r}' if filename else ''}")
 
 
-async def save_upload(request: Request, kind: str, limit: int, folder: Path) -> tuple[Path, dict]:
-    """Save the query file of ``request`` under ``folder``; returns (path, form fields)."""
+async def save_upload(
+    request: Request, kind: str, limit: int, folder: Path
+) -> tuple[Path, dict, str]:
+    """Save the query file of ``request`` under ``folder``: (path, form fields, its name)."""
     fields: dict[str, str] = {}
     ctype = request.headers.get("content-type", "")
     fd, name = tempfile.mkstemp(dir=folder, prefix=f"{kind}-")
@@ -105,6 +107,7 @@ async def save_upload(request: Request, kind: str, limit: int, folder: Path) -> 
             if not isinstance(upload, UploadFile):
                 raise HTTPError(400, 'a multipart upload needs its file in a part named "file"')
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            name = upload.filename or f"the uploaded {kind}"
             suffix = _suffix(kind, upload.filename, upload.content_type)
             path = path.rename(path.with_suffix(suffix))
             size = 0
@@ -115,6 +118,7 @@ async def save_upload(request: Request, kind: str, limit: int, folder: Path) -> 
             await upload.close()
         else:
             filename = request.headers.get("x-filename") or request.query_params.get("filename")
+            name = filename or f"the uploaded {kind}"
             path = path.rename(path.with_suffix(_suffix(kind, filename, ctype)))
             size = 0
             with path.open("wb") as out:
@@ -126,7 +130,7 @@ async def save_upload(request: Request, kind: str, limit: int, folder: Path) -> 
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return path, fields
+    return path, fields, name
 
 
 def _checked(size: int, limit: int) -> int:
