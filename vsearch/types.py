@@ -95,6 +95,7 @@ class VideoRecord:
     n_frames: int
     error: str | None
     indexed_at: str | None = None
+    tags: list[tuple[str, float]] | None = None  # most probable ImageNet classes, best first
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `videos --json` and of the HTTP API."""
@@ -108,6 +109,7 @@ class VideoRecord:
             "width": self.width,
             "height": self.height,
             "indexed_at": self.indexed_at,
+            "tags": [{"tag": t, "score": round(s, 4)} for t, s in self.tags or ()],
         }
 
 
@@ -120,10 +122,14 @@ class FrameHit:
     score: float
     video_id: int
     frame_id: int
+    classes: tuple[str, ...] = ()  # word queries: the matched classes the frame shows
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `search --json` and of the HTTP API."""
-        return {"path": self.path, "time": round(self.time, 3), "score": round(self.score, 4)}
+        out = {"path": self.path, "time": round(self.time, 3), "score": round(self.score, 4)}
+        if self.classes:
+            out["classes"] = list(self.classes)
+        return out
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from vsearch.cli._app import (
     RichProgress,
     app,
     emit_json,
+    err,
     handle_errors,
     one_line,
     open_library,
@@ -111,7 +112,9 @@ def classify(
     label_list: Annotated[
         str | None,
         typer.Option(
-            "--labels", help="Zero-shot: comma-separated labels scored with the text tower."
+            "--labels",
+            help="Zero-shot: comma-separated labels, scored with the text tower (CLIP) or, "
+            "with ImageNet CNNs (effnet), as words naming ImageNet classes (their probability).",
         ),
     ] = None,
     prompt: Annotated[
@@ -139,6 +142,10 @@ def classify(
     """
     labels_arg = label_list.split(",") if label_list is not None else None
     with open_library() as lib:
+        for label in labels_arg or ():
+            matched = lib.words_for(label) if label.strip() else None
+            if matched and not json_out:
+                err.print(f"matched {matched}", markup=False)
         results = lib.classify(
             file,
             labels=labels_arg,

@@ -126,8 +126,18 @@ def videos(
         return
     render_table(
         f"{len(rows)} videos",
-        ["status", "duration", "frames", "path", "error"],
-        [[v.status, f"{v.duration or 0:.1f}s", v.n_frames, v.path, v.error or ""] for v in rows],
+        ["status", "duration", "frames", "path", "tags", "error"],
+        [
+            [
+                v.status,
+                f"{v.duration or 0:.1f}s",
+                v.n_frames,
+                v.path,
+                ", ".join(t for t, _ in (v.tags or [])[:3]),
+                v.error or "",
+            ]
+            for v in rows
+        ],
     )
 
 

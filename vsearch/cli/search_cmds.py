@@ -61,7 +61,12 @@ def search(
     ] = None,
     text: Annotated[
         str | None,
-        typer.Option("--text", help="Query by text (CLIP-like models only).", show_default=False),
+        typer.Option(
+            "--text",
+            help="Query by text: any text with CLIP models; with ImageNet CNNs (effnet) a word "
+            "naming ImageNet classes or their WordNet categories (dog, cat, car, bird...).",
+            show_default=False,
+        ),
     ] = None,
     batch: Annotated[
         Path | None,
@@ -117,6 +122,9 @@ def search(
         return
     with open_library() as lib:
         if text is not None:
+            matched = lib.words_for(text)
+            if matched and not json_out:
+                err.print(f"matched {matched}", markup=False)
             hits = lib.search_text(text, k=k, frames=frames)
         else:
             hits = lib.search_image(image, k=k, frames=frames, refine=refine)
@@ -125,8 +133,12 @@ def search(
         return
     render_table(
         f"{len(hits)} results for {image if text is None else repr(text)}",
-        ["score", "time", "path"],
-        [[f"{h.score:.3f}", _clock(h.time), h.path] for h in hits],
+        ["score", "time", "path"] + (["classes"] if text is not None else []),
+        [
+            [f"{h.score:.3f}", _clock(h.time), h.path]
+            + ([", ".join(h.classes)] if text is not None else [])
+            for h in hits
+        ],
     )
 
 

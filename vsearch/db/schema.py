@@ -87,6 +87,9 @@ class VideoRow(Base):
     codec: Mapped[str | None] = mapped_column(String(32))
     n_frames: Mapped[int] = mapped_column(Integer, default=0)
     indexed_at: Mapped[str | None] = mapped_column(String(32))
+    # JSON [[name, score], ...]: the video's most probable ImageNet classes (encoders with an
+    # ImageNet head only), mean over its informative frames
+    tags: Mapped[str | None] = mapped_column(Text)
 
 
 class FrameRow(Base):
@@ -103,6 +106,9 @@ class FrameRow(Base):
     t: Mapped[float] = mapped_column(Float)
     informative: Mapped[bool] = mapped_column(Boolean, default=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, dim of the library's encoder
+    # the frame's most probable ImageNet classes: uint16 indices then float16 probabilities
+    # (vsearch.models.words.pack_top_classes); NULL for encoders without an ImageNet head
+    classes: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ClipRow(Base):

@@ -280,5 +280,9 @@ def search_text(lib: Library, text: str, *, k: int = 10, frames: bool = False) -
     check_k(k)
     if not text or not text.strip():
         raise UsageError("the text query is empty")
+    from vsearch.pipeline.words import search_words, uses_words
+
+    if uses_words(lib):
+        return search_words(lib, text.strip(), k=k, frames=frames)[1]
     vector = lib.encoder.encode_texts([text.strip()])[0]
     return search_vector(lib, vector, k=k, frames=frames)

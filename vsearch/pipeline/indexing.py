@@ -9,6 +9,7 @@ the videos in flight.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import queue
@@ -45,6 +46,7 @@ class _Job:
     times: list[np.ndarray] = field(default_factory=list)
     informative: list[np.ndarray] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
+    classes: list[np.ndarray] = field(default_factory=list)  # ImageNet probabilities, if any
     error: MediaError | None = None
     estimate: float = 0.0  # seconds of video, for the progress bar
 
@@ -171,8 +173,16 @@ def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str
         return True
     with lib.sessions() as session:
         _ids, times, informative, vectors = queries.video_frames(source.id, session=session)
+        classes = queries.video_frame_classes(source.id, session=session)
     fields = _video_fields_from(source) | {"size": size, "mtime": mtime, "content_hash": digest}
-    lib.store_frames(path, times=times, informative=informative, vectors=vectors, fields=fields)
+    lib.store_frames(
+        path,
+        times=times,
+        informative=informative,
+        vectors=vectors,
+        fields=fields,
+        classes=classes if any(c is not None for c in classes) else None,
+    )
     log.info("%s: same content as %s, vectors reused", path, source.path)
     return True
 
@@ -188,6 +198,7 @@ def _video_fields_from(video) -> dict[str, Any]:
         "codec": video.codec,
         "n_frames": video.n_frames,
         "indexed_at": queries.now_iso(),
+        "tags": json.dumps(video.tags) if video.tags else None,
     }
 
 
@@ -210,8 +221,10 @@ def _run_jobs(
     lib: Library, jobs: list[_Job], report: IndexReport, stages: _Stages, progress: Progress
 ) -> None:
     from vsearch.media import probe_video
+    from vsearch.models.words import has_imagenet_head
 
     encoder = lib.encoder
+    with_classes = has_imagenet_head(encoder)
     size = encoder.info.input_size
     batch = lib.settings.batch_size or getattr(encoder, "batch_size", 32)
     workers = min(lib.settings.decoder_count(), len(jobs))
@@ -268,7 +281,10 @@ def _run_jobs(
             return
         images = np.concatenate([b.images for _, b in pending])
         t0 = time.perf_counter()
-        vectors = encoder.encode_images(images)
+        if with_classes:  # one forward pass gives both
+            vectors, classes = encoder.encode_and_classify(images)
+        else:
+            vectors, classes = encoder.encode_images(images), None
         stages.add("encode", time.perf_counter() - t0)
         offset = 0
         for job, b in pending:
@@ -276,6 +292,8 @@ def _run_jobs(
             job.times.append(b.times)
             job.informative.append(b.informative)
             job.vectors.append(vectors[offset : offset + n])
+            if classes is not None:
+                job.classes.append(classes[offset : offset + n])
             offset += n
         frames = sum(len(b) for _, b in pending)
         report.frames += frames
@@ -363,7 +381,23 @@ def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
         "n_frames": int(len(times)),
         "indexed_at": queries.now_iso(),
     }
-    lib.store_frames(job.path, times=times, informative=informative, vectors=vectors, fields=fields)
+    classes = None
+    if job.classes:
+        from vsearch.models.words import ImageNetWords, pack_top_classes
+
+        probs = np.concatenate(job.classes)
+        classes = pack_top_classes(probs)
+        shown = probs[informative] if informative.any() else probs
+        tags = ImageNetWords.shipped().top_tags(shown.mean(axis=0))
+        fields["tags"] = json.dumps([[name, round(score, 4)] for name, score in tags])
+    lib.store_frames(
+        job.path,
+        times=times,
+        informative=informative,
+        vectors=vectors,
+        fields=fields,
+        classes=classes,
+    )
     if status == "partial":
         report.partial.append((job.path, error.cause))
     else:

@@ -373,14 +373,17 @@ class LibraryStore:
         informative: np.ndarray,
         vectors: np.ndarray,
         fields: dict[str, Any],
+        classes: list[bytes] | None = None,
     ) -> int:
-        """Commit one video's frames and facts in one transaction, then update the index."""
+        """Commit one video's frames and facts in one transaction, then update the index.
+
+        ``classes``: per frame, its packed most probable ImageNet classes (or None)."""
         self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
         with self._committing() as session:
             video_id = queries.save_video(path, session=session, **fields)
             new_ids, old_ids = queries.replace_frames(
-                video_id, times, informative, vectors, session=session
+                video_id, times, informative, vectors, session=session, classes=classes
             )
             new_clips, old_clips = save_clips(video_id, clips, session=session)
         self.drop_vectors(old_ids, old_clips)
