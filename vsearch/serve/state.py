@@ -3,7 +3,9 @@
 Queries run in worker threads (never on the event loop) and share one encoder instance and
 the loaded indexes under a readers-writer lock: any number of queries read at once; picking
 up another process's commits (``Library.refresh``) waits for them and holds them off while
-it changes the in-memory indexes. The check for such commits costs one SQLite pragma.
+it changes the in-memory indexes (waiting at most REFRESH_WAIT for running queries, so that
+a long duplicate search never stalls the searches behind it). The check for such commits
+costs one SQLite pragma.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from vsearch.pipeline.library import Library
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# How long picking up new commits waits for running queries before it lets the next query
+# answer from the indexes as loaded (and tries again on the one after).
+REFRESH_WAIT = 0.5
+REFRESH_BACKOFF = 5.0  # after such a miss, later queries do not wait for a while
 
 
 class ReadWriteLock:
@@ -45,18 +52,22 @@ class ReadWriteLock:
                 self._cond.notify_all()
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, timeout: float | None = None) -> Iterator[bool]:
+        """Exclusive access; yields False (and holds nothing) if not had within ``timeout``."""
         with self._cond:
             self._writers_waiting += 1
-            self._cond.wait_for(lambda: not self._writer and not self._readers)
+            got = self._cond.wait_for(lambda: not self._writer and not self._readers, timeout)
             self._writers_waiting -= 1
-            self._writer = True
+            self._writer = got
+            if not got:
+                self._cond.notify_all()  # readers held off while this writer waited
         try:
-            yield
+            yield got
         finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
+            if got:
+                with self._cond:
+                    self._writer = False
+                    self._cond.notify_all()
 
 
 class ServedLibrary:
@@ -70,6 +81,7 @@ class ServedLibrary:
         self.refreshed_at = time.time()
         self._caches: dict[object, OrderedDict[tuple, object]] = {}
         self._cache_version = 0
+        self._skipped_at = -REFRESH_BACKOFF
 
     def warm(self) -> dict[str, float]:
         """Load the encoder, both indexes and the pooler now, not on the first query."""
@@ -114,7 +126,11 @@ class ServedLibrary:
         with self._check:
             if not self.lib.committed_elsewhere():
                 return
-            with self._rw.writing():
+            recently_skipped = time.monotonic() - self._skipped_at < REFRESH_BACKOFF
+            with self._rw.writing(timeout=0.0 if recently_skipped else REFRESH_WAIT) as got:
+                if not got:  # a long query (dups) is reading: answer from what is loaded
+                    self._skipped_at = time.monotonic()
+                    return
                 changes = self.lib.refresh()
                 # reloaded here, not raced for by the queries that follow
                 _ = self.lib.frame_index, self.lib.clip_index, self.lib.pooler

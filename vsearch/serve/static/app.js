@@ -68,9 +68,6 @@ async function loadHealth() {
     const h = await api("/api/health");
     state.health = h;
     $("#facts").textContent = `${h.frames.toLocaleString()} frames · ${h.model} · ${h.fps} fps`;
-    if (!h.has_text) {
-      $("#text-query").placeholder = "Drop, paste or choose an image or a clip (this model has no text search)";
-    }
   } catch (err) {
     $("#facts").textContent = "server unreachable: " + err.message;
   }
@@ -170,7 +167,8 @@ function resultCard(hit, index, kind) {
     el("div", { class: "meta" },
       el("div", { class: "name", text: baseName(hit.path) }),
       el("div", { class: "dir", text: dirName(hit.path) }),
-      isSegment ? el("div", { class: "dir", text: `query ${clock(hit.query_start)}–${clock(hit.query_end)}` }) : null,
+      isSegment ? el("div", { class: "note", text: `query ${clock(hit.query_start)}–${clock(hit.query_end)}` }) : null,
+      hit.classes ? el("div", { class: "note", text: "shows " + hit.classes.join(", ") }) : null,
       bar));
   const open = () => openPlayer({ id: hit.video_id, path: hit.path, start: at, end: isSegment ? hit.end : null });
   card.addEventListener("click", open);
