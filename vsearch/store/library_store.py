@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from vsearch.config import MAX_FPS, Settings
@@ -26,6 +26,7 @@ from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, make_session_factory, transaction
 from vsearch.db.migrate import upgrade_database
 from vsearch.errors import (
+    DamagedLibraryError,
     LibraryError,
     LibraryLockedError,
     LibraryNotFoundError,
@@ -43,6 +44,7 @@ from vsearch.store.clips import (
 )
 from vsearch.store.faults import storage_error
 from vsearch.store.locking import WriterLock
+from vsearch.store.repair import is_damage
 from vsearch.store.vectors import (
     SyncReport,
     open_synced_index,
@@ -123,9 +125,20 @@ class LibraryStore:
                 )
             return cls._create(settings, model=model, fps=fps)
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
-        lib._migrate()
-        lib._ensure_library_id()
-        if create and not lib.readonly and "encoder" not in lib.meta:
+        try:
+            lib._migrate()
+            lib._ensure_library_id()
+            unfinished = create and not lib.readonly and "encoder" not in lib.meta
+        except (DatabaseError, StorageError) as exc:
+            lib.close()
+            if is_damage(exc):
+                raise DamagedLibraryError(
+                    f"{lib.db_path}: the library database is damaged "
+                    f"({getattr(exc, 'orig', exc)}): `vsearch doctor` says what can be saved, "
+                    "`vsearch doctor --repair` rebuilds it"
+                ) from None
+            raise
+        if unfinished:
             # A run killed while creating the library: finish creating it.
             lib.close()
             return cls._create(settings, model=model, fps=fps)
