@@ -77,8 +77,8 @@ def test_batched_index_search_equals_one_query_at_a_time(setup):
         vectors = rng.normal(size=(7, lib.model_info.dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         for frames in (False, True):
-            batched = search_vectors(lib, vectors, k=3, frames=frames)
-            assert batched == [search_vector(lib, v, k=3, frames=frames) for v in vectors]
+            batched = search_vectors(lib.store, vectors, k=3, frames=frames)
+            assert batched == [search_vector(lib.store, v, k=3, frames=frames) for v in vectors]
             assert all(len(hits) == 3 for hits in batched)
 
 

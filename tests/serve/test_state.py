@@ -9,7 +9,8 @@ from vsearch.serve.state import REFRESH_WAIT, ServedLibrary
 
 
 class FakeLibrary:
-    frame_index = clip_index = pooler = None
+    def load(self):
+        pass
 
     def __init__(self):
         self.commits = 0

@@ -201,7 +201,7 @@ def doctor(
     if damage is not None:
         repaired = repair_library_database(root)
         with open_library() as lib:
-            lib.load_indexes()  # vectors of lost rows leave the index files now
+            lib.store.load_indexes()  # vectors of lost rows leave the index files now
         if not json_out:
             lost = ", ".join(f"{t} {n}" for t, n in repaired["unreadable_stretches"].items())
             out.print(

@@ -31,7 +31,7 @@ from vsearch.progress import NullProgress, Progress
 from vsearch.types import BatchAnswer
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 IMAGE_BATCH = 64  # query images encoded and searched together
 CLIPS_AHEAD = 2  # query clips decoded and encoded ahead of the one being matched
@@ -88,7 +88,7 @@ def _read_list(source: Path) -> list[str]:
 
 
 def search_batch(
-    lib: Library,
+    store: LibraryStore,
     source: str | Path | Sequence[str],
     *,
     k: int = 10,
@@ -108,7 +108,7 @@ def search_batch(
     if refine < 0:
         raise UsageError(f"refine must be >= 0 hits, got {refine}")
     # an empty library or a bad threshold stops here, before any work
-    threshold = check_clip_query(lib, k, None, None, threshold)[2]
+    threshold = check_clip_query(store, k, None, None, threshold)[2]
     progress = progress or NullProgress()
     images = [p for p in paths if is_image_path(p)]
     clips = [p for p in paths if not is_image_path(p)]
@@ -116,18 +116,18 @@ def search_batch(
     try:
         for start in range(0, len(images), max(1, batch_size)):
             chunk = images[start : start + max(1, batch_size)]
-            yield from _image_batch(lib, chunk, k, frames, refine, progress)
-        yield from _clips(lib, clips, k, threshold, progress)
+            yield from _image_batch(store, chunk, k, frames, refine, progress)
+        yield from _clips(store, clips, k, threshold, progress)
     finally:
         progress.end()
 
 
 def _image_batch(
-    lib: Library, paths: list[str], k: int, frames: bool, refine: int, progress: Progress
+    store: LibraryStore, paths: list[str], k: int, frames: bool, refine: int, progress: Progress
 ) -> Iterator[BatchAnswer]:
     from vsearch.media import load_image
 
-    size = lib.model_info.input_size
+    size = store.model_info.input_size
     loaded, pixels = [], []
     for path in paths:
         try:
@@ -137,36 +137,36 @@ def _image_batch(
             yield _failed(path, "image", exc, progress)
     if not loaded:
         return
-    vectors = lib.encoder.encode_images(np.stack(pixels))
-    answers = search_vectors(lib, vectors, k=k, frames=frames)
+    vectors = store.encoder.encode_images(np.stack(pixels))
+    answers = search_vectors(store, vectors, k=k, frames=frames)
     for path, vector, hits in zip(loaded, vectors, answers, strict=True):
         if refine and not frames:
-            hits = refine_hits(lib, vector, hits, top=refine)
+            hits = refine_hits(store, vector, hits, top=refine)
         progress.advance(1)
         yield BatchAnswer(path, "image", hits)
 
 
 def _clips(
-    lib: Library, paths: list[str], k: int, threshold: float, progress: Progress
+    store: LibraryStore, paths: list[str], k: int, threshold: float, progress: Progress
 ) -> Iterator[BatchAnswer]:
     if not paths:
         return
-    lib.pooler, lib.encoder  # noqa: B018 - created here, not raced for by the worker
+    store.pooler, store.encoder  # noqa: B018 - created here, not raced for by the worker
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsearch-encode")
     pending: deque[tuple[str, Future]] = deque()
     todo = iter(paths)
     try:
         for path in todo:
-            pending.append((path, pool.submit(encode_query, lib, path)))
+            pending.append((path, pool.submit(encode_query, store, path)))
             if len(pending) > CLIPS_AHEAD:
                 break
         while pending:
             path, future = pending.popleft()
             following = next(todo, None)
             if following is not None:
-                pending.append((following, pool.submit(encode_query, lib, following)))
+                pending.append((following, pool.submit(encode_query, store, following)))
             try:
-                matches = match_query(lib, future.result(), k=k, threshold=threshold)
+                matches = match_query(store, future.result(), k=k, threshold=threshold)
             except VsearchError as exc:
                 yield _failed(path, "clip", exc, progress)
                 continue

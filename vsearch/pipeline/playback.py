@@ -11,42 +11,40 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vsearch.db import queries
 from vsearch.errors import NotInLibraryError, UsageError
 from vsearch.types import VideoRecord
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 THUMB_WIDTHS = (160, 320, 640)  # the widths asked of ffmpeg; other requests are rounded up
 
 
 def library_video(
-    lib: Library, *, video_id: int | None = None, path: str | Path | None = None
+    store: LibraryStore, *, video_id: int | None = None, path: str | Path | None = None
 ) -> VideoRecord:
     """The library's record of a video given by ``video_id`` or by its exact ``path``, whose
     file is still a regular file there (NotInLibraryError otherwise)."""
     if (video_id is None) == (path is None):
         raise UsageError("give a video id or a path (one of them)")
-    with lib.sessions() as session:
-        if video_id is not None:
-            video = queries.get_video_by_id(int(video_id), session=session)
-            wanted = f"video {video_id}"
-        else:
-            video = queries.get_video(os.fspath(path), session=session)
-            wanted = os.fspath(path)
+    if video_id is not None:
+        video = store.video_by_id(int(video_id))
+        wanted = f"video {video_id}"
+    else:
+        video = store.video_at(os.fspath(path))
+        wanted = os.fspath(path)
     if video is None:
-        raise NotInLibraryError(f"{wanted} is not a video of library {lib.root}")
+        raise NotInLibraryError(f"{wanted} is not a video of library {store.root}")
     if not os.path.isfile(video.path):
         raise NotInLibraryError(f"{video.path}: the library's file is no longer there")
     return video
 
 
-def video_thumbnail(lib: Library, video_id: int, time: float, width: int = 320) -> bytes:
+def video_thumbnail(store: LibraryStore, video_id: int, time: float, width: int = 320) -> bytes:
     """JPEG of the frame of library video ``video_id`` shown at ``time`` seconds."""
     from vsearch.media import extract_thumbnail
 
-    video = library_video(lib, video_id=video_id)
+    video = library_video(store, video_id=video_id)
     if not time >= 0:  # also refuses NaN
         raise UsageError(f"time must be >= 0 seconds, got {time}")
     width = next((w for w in THUMB_WIDTHS if w >= width), THUMB_WIDTHS[-1])

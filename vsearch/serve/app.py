@@ -77,8 +77,8 @@ def create_app(
     served = ServedLibrary(lib)
     api = _Api(served, limits or Limits())
     if warm:
-        timings = served.warm()
-        log.info("library loaded: %s", {k: round(v, 3) for k, v in timings.items()})
+        seconds = served.warm()
+        log.info("library loaded in %.2f s", seconds)
 
     async def on_error(_request: Request, exc: Exception) -> Response:
         if isinstance(exc, VsearchError):
@@ -199,8 +199,7 @@ class _Api:
                 "model": lib.model_info.spec,
                 "has_text": lib.model_info.has_text,
                 "fps": lib.fps,
-                "frames": lib.frame_index.ntotal,
-                "clips": lib.clip_index.ntotal,
+                **lib.sizes(),
                 "readonly": lib.readonly,
                 "refreshed_at": self.served.refreshed_at,
             }

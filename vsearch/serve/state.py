@@ -83,19 +83,13 @@ class ServedLibrary:
         self._cache_version = 0
         self._skipped_at = -REFRESH_BACKOFF
 
-    def warm(self) -> dict[str, float]:
-        """Load the encoder, both indexes and the pooler now, not on the first query."""
-        timings = {}
-        for name, load in (
-            ("indexes", lambda: (self.lib.frame_index, self.lib.clip_index)),
-            ("pooler", lambda: self.lib.pooler),
-            ("encoder", lambda: self.lib.encoder),
-        ):
-            t0 = time.perf_counter()
-            load()
-            timings[name] = time.perf_counter() - t0
+    def warm(self) -> float:
+        """Load the encoder, both indexes and the pooler now, not on the first query;
+        returns the seconds it took."""
+        started = time.perf_counter()
+        self.lib.load()
         self.lib.refresh()
-        return timings
+        return time.perf_counter() - started
 
     def read(self, fn: Callable[[Library], T]) -> T:
         """Run ``fn(lib)`` once vectors committed elsewhere before this call are loaded."""
@@ -132,8 +126,7 @@ class ServedLibrary:
                     self._skipped_at = time.monotonic()
                     return
                 changes = self.lib.refresh()
-                # reloaded here, not raced for by the queries that follow
-                _ = self.lib.frame_index, self.lib.clip_index, self.lib.pooler
+                self.lib.load()  # what refresh dropped, reloaded here, not raced for by queries
             self._caches.clear()
             self._cache_version += 1
             self.refreshed_at = time.time()
