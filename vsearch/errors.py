@@ -108,6 +108,10 @@ class LibraryLockedError(LibraryError):
     exit_code = 4
 
 
+class DamagedLibraryError(LibraryError):
+    """The library database is damaged (truncated, overwritten, a corrupted page)."""
+
+
 class SchemaTooNewError(LibraryError):
     """The library was written by a newer vsearch: refuse instead of damaging it."""
 

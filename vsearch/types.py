@@ -99,6 +99,65 @@ class VideoRecord:
 
 
 @dataclass(frozen=True)
+class StoredFrames:
+    """A video's stored frames in time order: ids, times (s), informative flags, vectors."""
+
+    ids: np.ndarray  # int64 (n,)
+    times: np.ndarray  # float64 (n,)
+    informative: np.ndarray  # bool (n,)
+    vectors: np.ndarray  # float32 (n, dim)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class StoredClips:
+    """A video's stored clips in time order: windows [start, end) with a pooled vector each."""
+
+    ids: np.ndarray  # int64 (n,)
+    starts: np.ndarray  # float64 (n,)
+    ends: np.ndarray  # float64 (n,)
+    informative: np.ndarray  # bool (n,)
+    vectors: np.ndarray  # float32 (n, dim)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """Every stored frame of a library, sorted by (video, time)."""
+
+    ids: np.ndarray
+    video_ids: np.ndarray
+    times: np.ndarray
+    informative: np.ndarray
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FrameLocation:
+    """Where a stored frame is: its video and second."""
+
+    video_id: int
+    time: float
+    informative: bool
+    path: str
+
+
+@dataclass(frozen=True)
+class ClipLocation:
+    """Which video a stored clip belongs to."""
+
+    video_id: int
+    informative: bool
+
+
+@dataclass(frozen=True)
 class FrameHit:
     """One frame of the library matching a query."""
 

@@ -19,6 +19,7 @@ from vsearch.cli._app import (
     open_library,
     out,
     render_table,
+    settings,
 )
 
 ModelOpt = Annotated[
@@ -187,10 +188,51 @@ def remove(
 
 @app.command()
 @handle_errors
-def doctor(json_out: JsonOpt = False) -> None:
-    """Check ffmpeg, GPU, FAISS, the schema and index/database agreement (repairs the index)."""
+def doctor(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rebuild a damaged library database from what can still be read "
+            "(the damaged file is kept beside it).",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check ffmpeg, GPU, FAISS, the database, the schema and index/database agreement.
+
+    Index files that disagree with the database are repaired from the stored vectors; a
+    damaged database is diagnosed, and rebuilt with --repair.
+    """
+    from vsearch.pipeline.maintenance import check_library_database, repair_library_database
+
+    root = settings().library
+    damage = check_library_database(root)
+    if damage is not None and not repair:
+        if json_out:
+            emit_json({"library": str(root), "ok": False, "database": damage})
+        else:
+            err.print(f"vsearch: FAIL database: {one_line(damage['summary'])}", markup=False)
+        raise typer.Exit(1)
+    if damage is not None:
+        repaired = repair_library_database(root)
+        with open_library() as lib:
+            lib.store.load_indexes()  # vectors of lost rows leave the index files now
+        if not json_out:
+            lost = ", ".join(f"{t} {n}" for t, n in repaired["unreadable_stretches"].items())
+            out.print(
+                one_line(
+                    f"database rebuilt: rows kept {repaired['rows']}"
+                    + (f"; unreadable stretches skipped: {lost}" if lost else "")
+                    + f"; {len(repaired['videos_to_reindex'])} videos to index again; "
+                    f"the damaged file is kept as {repaired['backup']}"
+                ),
+                markup=False,
+            )
     with open_library() as lib:
         report = lib.doctor()
+    if damage is not None:
+        report["repaired"] = repaired
     if json_out:
         emit_json(report)
     else:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, UsageError, VsearchError
 from vsearch.types import FrameHit
 
@@ -23,7 +22,7 @@ REFINE_TOP = 3
 REFINE_MAX_FRAMES = 64
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 
 def check_k(k: int) -> None:
@@ -58,7 +57,7 @@ def check_time_range(
 
 
 def search_image(
-    lib: Library,
+    store: LibraryStore,
     image: str | Path,
     *,
     k: int = 10,
@@ -75,16 +74,16 @@ def search_image(
     check_k(k)
     if refine < 0:
         raise UsageError(f"refine must be >= 0 hits, got {refine}")
-    pixels = load_image(image, size=lib.model_info.input_size)
-    query = lib.encoder.encode_images(pixels[None])[0]
-    hits = search_vector(lib, query, k=k, frames=frames)
+    pixels = load_image(image, size=store.model_info.input_size)
+    query = store.encoder.encode_images(pixels[None])[0]
+    hits = search_vector(store, query, k=k, frames=frames)
     if frames or refine == 0:
         return hits
-    return refine_hits(lib, query, hits, top=refine)
+    return refine_hits(store, query, hits, top=refine)
 
 
 def refine_hits(
-    lib: Library, query: np.ndarray, hits: list[FrameHit], *, top: int
+    store: LibraryStore, query: np.ndarray, hits: list[FrameHit], *, top: int
 ) -> list[FrameHit]:
     """Re-time the ``top`` first hits to their best frame (the rest keep their order).
 
@@ -94,15 +93,15 @@ def refine_hits(
     decoded any more keeps its sampled time (logged). Refined scores can only rise, so the
     refined hits stay ahead of the others; they are re-ranked among themselves.
     """
-    refined = [_refine_one(lib, query, hit) for hit in hits[:top]]
+    refined = [_refine_one(store, query, hit) for hit in hits[:top]]
     refined.sort(key=lambda h: -h.score)
     return refined + hits[top:]
 
 
-def _refine_one(lib: Library, query: np.ndarray, hit: FrameHit) -> FrameHit:
+def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameHit:
     from vsearch.media import iter_frames, probe_video
 
-    step = 1.0 / lib.fps
+    step = 1.0 / store.fps
     try:
         info = probe_video(hit.path)
         native = info.fps if info.fps > 0 else 30.0
@@ -113,10 +112,10 @@ def _refine_one(lib: Library, query: np.ndarray, hit: FrameHit) -> FrameHit:
         if end - start <= 1.0 / native:  # nothing between the samples to look at
             return hit
         rate = min(native, REFINE_MAX_FRAMES / (end - start))
-        size = lib.model_info.input_size
+        size = store.model_info.input_size
         best_time, best_score = hit.time, hit.score
         for batch in iter_frames(hit.path, fps=rate, size=size, info=info, start=start, end=end):
-            scores = lib.encoder.encode_images(batch.images) @ query
+            scores = store.encoder.encode_images(batch.images) @ query
             i = int(np.argmax(scores))
             if scores[i] > best_score:
                 best_time, best_score = float(batch.times[i]), float(scores[i])
@@ -127,17 +126,17 @@ def _refine_one(lib: Library, query: np.ndarray, hit: FrameHit) -> FrameHit:
 
 
 def search_vector(
-    lib: Library, vector: np.ndarray, *, k: int = 10, frames: bool = False
+    store: LibraryStore, vector: np.ndarray, *, k: int = 10, frames: bool = False
 ) -> list[FrameHit]:
-    index = lib.frame_index
+    index = store.frame_index
     if index.ntotal == 0:
         raise EmptyLibraryError(
-            f"library {lib.root} has no indexed frames yet: run `vsearch index`"
+            f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
     fetch = k if frames else min(index.ntotal, max(64, 16 * k))
     while True:
         scores, ids = index.search(vector[None].astype(np.float32), fetch)
-        hits = _to_hits(lib, scores[0], ids[0])
+        hits = _to_hits(store, scores[0], ids[0])
         if frames:
             return hits[:k]
         best: dict[int, FrameHit] = {}
@@ -148,17 +147,21 @@ def search_vector(
         fetch = min(index.ntotal, fetch * 4)
 
 
-def _to_hits(lib: Library, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
+def _to_hits(store: LibraryStore, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
     valid = ids >= 0
-    with lib.sessions() as session:
-        where = queries.frame_locations(ids[valid].tolist(), session=session)
+    where = store.frame_locations(ids[valid].tolist())
     hits = []
     for score, fid in zip(scores[valid], ids[valid], strict=True):
         loc = where.get(int(fid))
         if loc is None:  # deleted since the index was loaded
             continue
-        video_id, t, _informative, path = loc
         hits.append(
-            FrameHit(path=path, time=t, score=float(score), video_id=video_id, frame_id=int(fid))
+            FrameHit(
+                path=loc.path,
+                time=loc.time,
+                score=float(score),
+                video_id=loc.video_id,
+                frame_id=int(fid),
+            )
         )
     return hits
