@@ -90,12 +90,12 @@ def refine_hits(
     A sampled frame stands for the ``1/fps`` seconds around it, so the best frame lies within
     one sampling step of it: that window is decoded at the native frame rate (at most
     REFINE_MAX_FRAMES frames) and each frame scored against the query. A file that cannot be
-    decoded any more keeps its sampled time (logged). Refined scores can only rise, so the
-    refined hits stay ahead of the others; they are re-ranked among themselves.
+    decoded any more keeps its sampled time (logged). Only the time moves: the order and the
+    scores stay those of the sampled frames, the one measure every video of the library had
+    (re-ranking by the best of many more frames for the top few alone would favour them: on
+    the copy benchmark it put a wrong video first for 2 of 56 image queries).
     """
-    refined = [_refine_one(store, query, hit) for hit in hits[:top]]
-    refined.sort(key=lambda h: -h.score)
-    return refined + hits[top:]
+    return [_refine_one(store, query, hit) for hit in hits[:top]] + hits[top:]
 
 
 def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameHit:
@@ -113,7 +113,7 @@ def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameH
             return hit
         rate = min(native, REFINE_MAX_FRAMES / (end - start))
         size = store.model_info.input_size
-        best_time, best_score = hit.time, hit.score
+        best_time, best_score = hit.time, -np.inf
         for batch in iter_frames(hit.path, fps=rate, size=size, info=info, start=start, end=end):
             scores = store.encoder.encode_images(batch.images) @ query
             i = int(np.argmax(scores))
@@ -122,7 +122,7 @@ def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameH
     except VsearchError as exc:
         log.warning("%s: cannot refine the time of the hit at %.2f s: %s", hit.path, hit.time, exc)
         return hit
-    return dataclasses.replace(hit, time=best_time, score=best_score)
+    return dataclasses.replace(hit, time=best_time)
 
 
 def search_vector(
