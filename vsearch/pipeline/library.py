@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsearch.pipeline import classify as classification
 from vsearch.pipeline import (
+    batch_search,
     clip_search,
     dups,
     indexing,
@@ -21,13 +21,17 @@ from vsearch.pipeline import (
     training,
     words,
 )
+from vsearch.pipeline import classify as classification
 from vsearch.pipeline import labels as labelling
 from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from vsearch.config import Settings
     from vsearch.progress import Progress
     from vsearch.types import (
+        BatchAnswer,
         FrameHit,
         IndexReport,
         LabelRecord,
@@ -190,6 +194,31 @@ class Library:
         by class probability (encoders with an ImageNet head, e.g. effnet)."""
         return clip_search.search_text(self.store, text, k=k, frames=frames)
 
+    def search_batch(
+        self,
+        source: str | Path | Sequence[str],
+        *,
+        k: int = search.DEFAULT_K,
+        frames: bool = False,
+        threshold: float = clip_search.DEFAULT_THRESHOLD,
+        refine: int = search.REFINE_TOP,
+        progress: Progress | None = None,
+    ) -> Iterator[BatchAnswer]:
+        """Answers to many image and clip queries: a folder, a list file or a list of paths.
+
+        Images are encoded and searched in batches, clips decoded ahead of their matching;
+        a file that cannot be read is answered with its error (see ``pipeline.batch_search``).
+        """
+        return batch_search.search_batch(
+            self.store,
+            source,
+            k=k,
+            frames=frames,
+            threshold=threshold,
+            refine=refine,
+            progress=progress,
+        )
+
     def find_duplicates(
         self,
         *,
@@ -216,6 +245,45 @@ class Library:
             approximate=approximate,
             progress=progress,
         )
+
+    # --- serving -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the encoder, both indexes and the clip pooler now rather than at first use
+        (a server does this once, before its first query)."""
+        store = self.store
+        _ = store.frame_index, store.clip_index, store.pooler, store.encoder
+
+    def refresh(self) -> dict[str, int] | None:
+        """Pick up what other processes committed since the indexes were loaded (see
+        ``LibraryStore.refresh``); None when nothing was."""
+        return self.store.refresh()
+
+    def committed_elsewhere(self) -> bool:
+        """Whether another process committed since the last ``refresh`` (cheap)."""
+        return self.store.committed_elsewhere()
+
+    def sizes(self) -> dict[str, int]:
+        """Vectors in the loaded frame and clip indexes."""
+        return {"frames": self.store.frame_index.ntotal, "clips": self.store.clip_index.ntotal}
+
+    @property
+    def readonly(self) -> bool:
+        return self.store.readonly
+
+    # --- viewing -------------------------------------------------------------------------
+
+    def video(self, *, video_id: int | None = None, path: str | Path | None = None) -> VideoRecord:
+        """A library video by id or exact path (NotInLibraryError for anything else)."""
+        from vsearch.pipeline.playback import library_video
+
+        return library_video(self.store, video_id=video_id, path=path)
+
+    def thumbnail(self, video_id: int, time: float, width: int = 320) -> bytes:
+        """JPEG bytes of library video ``video_id`` at ``time`` seconds."""
+        from vsearch.pipeline.playback import video_thumbnail
+
+        return video_thumbnail(self.store, video_id, time, width)
 
     # --- training and classification -----------------------------------------------------
 
