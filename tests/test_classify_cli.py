@@ -92,7 +92,7 @@ def test_label_import_list_train_and_classify_json(lib_dir, clips, tmp_path):
     r = run(lib_dir, "classify", "--library", "--json")
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.stdout)) == 4
-    r = run(lib_dir, "classify", "--library", "--unlabelled", "--json")
+    r = run(lib_dir, "classify", "--all", "--unlabelled", "--json")
     assert json.loads(r.stdout) == []
     r = run(lib_dir, "classify", str(clips["mandel"]), "--labels", "cat,dog")
     assert r.exit_code == 1 and "no text tower" in r.stderr

@@ -301,3 +301,12 @@ def file_url(path: str, start: float | None = None, end: float | None = None) ->
     if start is not None:
         url += f"#t={start:.3f}" + (f",{end:.3f}" if end is not None else "")
     return url
+
+
+class Answers(list):
+    """Answers, best first, that also say how many a threshold hid (``hidden``)."""
+
+    def __init__(self, items=(), *, hidden: int = 0, threshold: float | None = None):
+        super().__init__(items)
+        self.hidden = hidden
+        self.threshold = threshold

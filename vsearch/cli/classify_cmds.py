@@ -8,10 +8,14 @@ from typing import Annotated
 import typer
 
 from vsearch.cli._app import (
+    FormatOpt,
     JsonOpt,
+    OutputOpt,
     RichProgress,
     app,
+    chosen_format,
     emit_json,
+    emit_listing,
     err,
     handle_errors,
     one_line,
@@ -21,6 +25,7 @@ from vsearch.cli._app import (
 )
 from vsearch.cli.train_app import train_app
 from vsearch.errors import UsageError
+from vsearch.types import timecode
 
 
 def _label_dict(r) -> dict:
@@ -72,33 +77,47 @@ def label(
 
 @app.command()
 @handle_errors
-def labels(json_out: JsonOpt = False) -> None:
+def labels(json_out: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None) -> None:
     """List the library's labels with counts (labels and labelled videos per label)."""
     from vsearch.pipeline.labels import label_counts
 
     with open_library() as lib:
         records = lib.labels()
     counts = label_counts(records)
-    if json_out:
-        emit_json({"counts": counts, "labels": [_label_dict(r) for r in records]})
+    if chosen_format(fmt, json_out) == "json":
+        emit_listing(
+            {"counts": counts, "labels": [_label_dict(r) for r in records]},
+            fmt=fmt,
+            json_out=json_out,
+            output=output,
+            table=lambda console: None,
+        )
         return
-    render_table(
-        f"{len(counts)} labels, {len(records)} labelled videos/segments",
-        ["label", "labels", "videos"],
-        [[name, c["labels"], c["videos"]] for name, c in counts.items()],
-    )
-    render_table(
-        "labels",
-        ["label", "start", "end", "path"],
-        [
+
+    def table(console) -> None:
+        render_table(
+            f"{len(counts)} labels, {len(records)} labelled videos/segments",
+            ["label", "labels", "videos"],
+            [[name, c["labels"], c["videos"]] for name, c in counts.items()],
+            console,
+        )
+        render_table(
+            "labels",
+            ["label", "start", "end", "path"],
             [
-                r.label,
-                "" if r.start is None else f"{r.start:g}",
-                "" if r.end is None else f"{r.end:g}",
-                r.path,
-            ]
-            for r in records
-        ],
+                [
+                    r.label,
+                    "" if r.start is None else timecode(r.start),
+                    "" if r.end is None else timecode(r.end),
+                    r.path,
+                ]
+                for r in records
+            ],
+            console,
+        )
+
+    emit_listing(
+        [_label_dict(r) for r in records], fmt=fmt, json_out=json_out, output=output, table=table
     )
 
 
@@ -108,10 +127,10 @@ def classify(
     file: Annotated[Path | None, typer.Argument(help="A video (in the library or not).")] = None,
     whole_library: Annotated[
         bool,
-        typer.Option("--library", help="Classify every library video and store the predictions."),
+        typer.Option("--all", help="Classify every library video and store the predictions."),
     ] = False,
     unlabelled: Annotated[
-        bool, typer.Option(help="With --library: only videos that have no label.")
+        bool, typer.Option(help="With --all: only videos that have no label.")
     ] = False,
     label_list: Annotated[
         str | None,

@@ -12,7 +12,7 @@ from vsearch.media.files import (
     is_video_path,
     walk_videos,
 )
-from vsearch.media.image import load_image
+from vsearch.media.image import is_image_file, load_image
 from vsearch.media.informative import informative_mask
 from vsearch.media.probe import probe_video
 
@@ -23,6 +23,7 @@ __all__ = [
     "extract_thumbnail",
     "file_fingerprint",
     "informative_mask",
+    "is_image_file",
     "is_video_path",
     "iter_frames",
     "load_image",

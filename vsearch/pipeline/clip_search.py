@@ -18,6 +18,7 @@ Query by clip, in three steps:
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +36,7 @@ from vsearch.errors import (
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.pipeline.search import check_k, search_vector
 from vsearch.store.clips import make_clips
-from vsearch.types import FrameHit, SegmentMatch
+from vsearch.types import Answers, FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
     from vsearch.pipeline.library import Library
@@ -61,15 +62,20 @@ def search_video(
     k: int = 10,
     threshold: float = DEFAULT_THRESHOLD,
     flip: bool = True,
-) -> list[SegmentMatch]:
-    """Segments of library videos that match (part of) the query video, best first."""
+    exclude_self: bool = False,
+) -> Answers:
+    """Segments of library videos that match (part of) the query video, best first.
+
+    The answer also counts the segments ``threshold`` hid (``.hidden``); ``exclude_self``
+    leaves out the query file itself when it is in the library.
+    """
     check_k(k)
     if lib.frame_index.ntotal == 0:
         raise EmptyLibraryError(
             f"library {lib.root} has no indexed frames yet: run `vsearch index`"
         )
     start, end = time_range(start, end, min_length=1.0 / lib.fps)
-    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
+    threshold = finite_number("--min-score", threshold, low=-1.0, high=1.0)
     query = encode_query(lib, path, start=start, end=end, flip=flip)
     if query is None:
         return []
@@ -98,9 +104,12 @@ def search_video(
                 video.path,
                 video_id,
             )
-    matches = [m for m in matches if m.score >= threshold]
-    matches.sort(key=lambda m: -m.score)
-    return matches[:k]
+    if exclude_self:
+        itself = {os.path.abspath(path), os.path.realpath(path)}
+        matches = [m for m in matches if m.path not in itself]
+    kept = [m for m in matches if m.score >= threshold]
+    kept.sort(key=lambda m: -m.score)
+    return Answers(kept[:k], hidden=len(matches) - len(kept), threshold=threshold)
 
 
 def encode_video(

@@ -31,11 +31,23 @@ def remove_videos(lib: Library, path: str | Path) -> list[str]:
 
 
 def library_stats(lib: Library) -> dict[str, Any]:
+    """Everything about the library's contents: counts, models, labels and disk use."""
+    from vsearch.pipeline.classify import HEADS_DIR
+    from vsearch.store.clips import pooler_record
+
     with lib.sessions() as session:
         counts = queries.count_videos(session=session)
         n_frames = queries.count_frames(session=session)
+        n_clips = queries.count_clips(session=session)
         videos = queries.list_videos(session=session)
-    size = sum(f.stat().st_size for f in lib.root.iterdir() if f.is_file())
+    labels = lib.labels()
+    disk: dict[str, int] = {}
+    for f in lib.root.rglob("*"):
+        if f.is_file():
+            top = f.relative_to(lib.root).parts[0]  # heads/ counted as one
+            disk[top] = disk.get(top, 0) + f.stat().st_size
+    heads = sorted(p.name for p in (lib.root / HEADS_DIR).glob("*.pt"))
+    pooler = pooler_record(lib)
     return {
         "library": str(lib.root),
         "model": lib.model_info.to_dict(),
@@ -43,10 +55,16 @@ def library_stats(lib: Library) -> dict[str, Any]:
         "videos": sum(counts.values()),
         "videos_by_status": counts,
         "frames": n_frames,
+        "clips": n_clips,
+        "clip_model": {"name": pooler.get("name"), "checkpoint": pooler.get("checkpoint")},
+        "heads": heads,
+        "labels": len(labels),
+        "label_names": sorted({r.label for r in labels}),
         "hours_indexed": round(
             sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
         ),
-        "disk_bytes": size,
+        "disk_bytes": sum(disk.values()),
+        "disk_bytes_by_file": dict(sorted(disk.items())),
     }
 
 
