@@ -131,3 +131,32 @@ def test_global_options_after_the_subcommand():
         "classify", "--all", "--json"
     ]  # fmt: skip
     assert hoist_global_options(["label", "--", "-l"], commands + ["label"])[-1] == "-l"
+
+
+def test_dups_groups_copies_and_names_the_one_to_keep(lib, tmp_path):
+    small = lib["folder"] / "a_small.mp4"
+    import subprocess
+
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(lib["a"]),
+         "-vf", "scale=64:48", "-pix_fmt", "yuv420p", str(small)],
+        check=True,
+    )  # fmt: skip
+    assert run(lib, "index", str(small)).exit_code == 0
+    try:
+        r = run(lib, "dups", "--group", "--json")
+        assert r.exit_code == 0, r.output
+        groups = json.loads(r.stdout)
+        (group,) = [g for g in groups if str(small) in [v["path"] for v in g["videos"]]]
+        assert group["keep"] != str(small)  # fewer pixels: not the one to keep
+        assert str(small) in group["copies"] and len(group["videos"]) == 3
+        assert all({"width", "height", "bitrate", "duration"} <= set(v) for v in group["videos"])
+        r = run(lib, "dups", "--group", "--format", "paths")
+        assert str(small) in r.stdout.splitlines() and group["keep"] not in r.stdout
+        every = json.loads(run(lib, "dups", "--json").stdout)
+        r = run(lib, "dups", "--limit", "1", "--json")
+        assert json.loads(r.stdout) == every[:1]
+        assert run(lib, "dups", "--limit", "0").exit_code == 2
+    finally:
+        run(lib, "remove", str(small))
+        small.unlink()

@@ -208,6 +208,7 @@ class SegmentLabel:
     end: float
     label: str
     score: float
+    scores: dict[str, float] = field(default_factory=dict)  # probability of every label
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,6 +216,7 @@ class SegmentLabel:
             "end": round(self.end, 3),
             "label": self.label,
             "score": round(self.score, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
         }
 
 
@@ -234,6 +236,8 @@ class VideoClassification:
             "path": self.path,
             "label": self.label,
             "score": round(self.score, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "classifier": self.classifier,
             "segments": [s.to_dict() for s in self.segments],
         }
 

@@ -123,6 +123,66 @@ def labels(json_out: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt =
 
 @app.command()
 @handle_errors
+def unlabel(
+    path: Annotated[Path, typer.Argument(help="A video of the library.")],
+    label: Annotated[
+        str | None, typer.Argument(help="The label to remove (default: all of its labels).")
+    ] = None,
+    start: Annotated[
+        float | None, typer.Option(help="Only the label of the segment starting here.")
+    ] = None,
+    end: Annotated[float | None, typer.Option(help="... and ending here (seconds).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove labels of a video (one label, or all; one segment's with --start/--end)."""
+    with open_library() as lib:
+        removed = lib.unlabel(path, label, start=start, end=end)
+    if json_out:
+        emit_json({"removed": removed})
+    else:
+        out.print(one_line(f"removed {removed} label(s) of {path}"), markup=False)
+
+
+@app.command()
+@handle_errors
+def predictions(
+    path: Annotated[
+        Path | None, typer.Argument(help="A video of the library (default: all).")
+    ] = None,
+    json_out: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """The predictions stored by `classify --all`: whole video and per clip window."""
+    with open_library() as lib:
+        rows = lib.predictions(path)
+    emit_listing(
+        rows,
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        table=lambda console: render_table(
+            f"{len(rows)} predictions",
+            ["label", "score", "segment", "classifier", "path"],
+            [
+                [
+                    r["label"],
+                    f"{r['score']:.3f}",
+                    "whole"
+                    if r["start"] is None
+                    else f"{timecode(r['start'])}-{timecode(r['end'] or r['start'])}",
+                    r["classifier"],
+                    r["path"],
+                ]
+                for r in rows
+            ],
+            console,
+        ),
+    )
+
+
+@app.command()
+@handle_errors
 def classify(
     file: Annotated[Path | None, typer.Argument(help="A video (in the library or not).")] = None,
     whole_library: Annotated[

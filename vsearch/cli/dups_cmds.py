@@ -61,6 +61,19 @@ def dups(
         Path | None,
         typer.Option("--html", help="Write a self-contained HTML report with thumbnails."),
     ] = None,
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group",
+            help="Cluster the copies (videos joined by any match) and name the one worth "
+            "keeping: most pixels, then highest bitrate, then longest. With --format paths: "
+            "the other copies, one a line.",
+        ),
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Show at most this many matches (or groups), best first."),
+    ] = None,
     json_out: JsonOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -73,6 +86,8 @@ def dups(
     prints a JSON array, best first: {"a": {"path", "start", "end"}, "b": {...}, "score",
     "exact", "frames"}; a one-line summary goes to stderr.
     """
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
     if min_similarity is not None and threshold is not None:
         raise UsageError("--threshold is the old name of --min-similarity: give one of them")
     similarity = min_similarity if min_similarity is not None else threshold
@@ -91,11 +106,61 @@ def dups(
             from vsearch.report.html import write_report
 
             write_report(report, html_file, progress=RichProgress())
+        groups = lib.group_duplicates(report) if group else None
     s = report.summary()
     line = (
         f"{s['matches']} matches ({s['exact']} exact) among {s['videos']} videos; "
         f"{s['searched_frames']}/{s['frames']} frames searched ({s['search']})"
     )
+    kind = chosen_format(fmt, json_out)
+    if groups is not None:
+        _emit_groups(groups[:limit], kind, fmt, json_out, output)
+    else:
+        _emit_matches(report, limit, kind, fmt, json_out, output)
+    if kind != "table" and output in (None, "-"):
+        err.print(one_line(line), markup=False, highlight=False)
+        return
+    out.print(line, markup=False, highlight=False)
+    for name, path in (("CSV", csv_file), ("HTML report", html_file)):
+        if path is not None:
+            out.print(one_line(f"{name} written to {path}"), markup=False, highlight=False)
+
+
+def _emit_groups(groups, kind, fmt, json_out, output) -> None:
+    if kind == "paths":
+        rows = [{"path": p} for g in groups for p in g["copies"]]
+    elif kind in ("csv", "jsonl"):
+        rows = [
+            {"group": i, "keep": v["path"] == g["keep"], **v}
+            for i, g in enumerate(groups, 1)
+            for v in g["videos"]
+        ]
+    else:
+        rows = groups
+
+    def table(console) -> None:
+        render_table(
+            f"{len(groups)} groups of copies",
+            ["group", "keep", "resolution", "bitrate", "duration", "path"],
+            [
+                [
+                    i,
+                    "keep" if v["path"] == g["keep"] else "",
+                    f"{v['width']}x{v['height']}" if v["width"] else "?",
+                    f"{v['bitrate'] / 1000:.0f} kb/s" if v["bitrate"] else "?",
+                    timecode(v["duration"]),
+                    v["path"],
+                ]
+                for i, g in enumerate(groups, 1)
+                for v in g["videos"]
+            ],
+            console,
+        )
+
+    emit_listing(rows, fmt=fmt, json_out=json_out, output=output, table=table)
+
+
+def _emit_matches(report, limit, kind, fmt, json_out, output) -> None:
     listing = [
         {
             "a_path": m.a_path,
@@ -110,13 +175,13 @@ def dups(
         }
         for m in report.matches
     ]
-    kind = chosen_format(fmt, json_out)
+    shown = report.matches[:limit]
+    listing = listing[:limit]
     if kind == "json":  # the documented nested shape
-        listing = [m.to_dict() for m in report.matches]
+        listing = [m.to_dict() for m in shown]
     elif kind == "paths":
         listing = [
-            {"path": p}
-            for p in dict.fromkeys(x for m in report.matches for x in (m.a_path, m.b_path))
+            {"path": p} for p in dict.fromkeys(x for m in shown for x in (m.a_path, m.b_path))
         ]
     emit_listing(
         listing,
@@ -124,7 +189,8 @@ def dups(
         json_out=json_out,
         output=output,
         table=lambda console: render_table(
-            f"{len(report.matches)} duplicate segment pairs",
+            f"{len(shown)} duplicate segment pairs"
+            + (f" (of {len(report.matches)})" if len(shown) < len(report.matches) else ""),
             ["score", "a", "a segment", "b", "b segment"],
             [
                 [
@@ -134,15 +200,8 @@ def dups(
                     m.b_path,
                     f"{timecode(m.b_start)}-{timecode(m.b_end)}",
                 ]
-                for m in report.matches
+                for m in shown
             ],
             console,
         ),
     )
-    if kind != "table" and output in (None, "-"):
-        err.print(one_line(line), markup=False, highlight=False)
-        return
-    out.print(line, markup=False, highlight=False)
-    for name, path in (("CSV", csv_file), ("HTML report", html_file)):
-        if path is not None:
-            out.print(one_line(f"{name} written to {path}"), markup=False, highlight=False)

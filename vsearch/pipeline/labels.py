@@ -45,14 +45,14 @@ def check_range(start: float | None, end: float | None) -> tuple[float | None, f
         raise UsageError(f"bad segment {start}..{end}: {exc}") from None
 
 
-def _video_id(lib: Library, path: str | Path, session) -> int:
+def _video_id(lib: Library, path: str | Path, session, *, allow_failed: bool = False) -> int:
     given = os.path.abspath(os.fspath(path))
     video = queries.get_video(given, session=session)
     if video is None and os.path.exists(given):
         video = queries.get_video(os.path.realpath(given), session=session)
     if video is None:
         raise UsageError(f"{given} is not in library {lib.root}: index it first (`vsearch index`)")
-    if video.status == "failed":
+    if video.status == "failed" and not allow_failed:
         raise UsageError(f"{given} failed to index ({video.error}): it has no frames to label")
     return video.id
 
@@ -74,6 +74,52 @@ def add_label(
         record = next(r for r in queries.list_labels(session=session) if r.id == label_id)
     log.info("labelled %s as %s", record.path, label)
     return record
+
+
+def remove_label(
+    lib: Library,
+    path: str | Path,
+    label: str | None = None,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> int:
+    """Remove a video's ``label`` (every label when None); with ``start``/``end`` only the
+    label of that span. Returns how many labels were removed (UsageError when none)."""
+    if label is not None:
+        label = check_label(label)
+    span = start is not None or end is not None
+    if span:
+        start, end = check_range(start, end)
+    with lib.writing(), transaction(lib.sessions) as session:
+        video_id = _video_id(lib, path, session, allow_failed=True)
+        removed = queries.remove_labels(
+            video_id, label, start=start, end=end, any_span=not span, session=session
+        )
+    if not removed:
+        what = f"label {label!r}" if label is not None else "labels"
+        raise UsageError(f"{os.path.abspath(os.fspath(path))} has no such {what}")
+    return removed
+
+
+def list_predictions(lib: Library, path: str | Path | None = None) -> list[dict]:
+    """The predictions stored by ``classify --all``: one row per video and classifier (the
+    whole video) and per clip window, with the score of the predicted label."""
+    with lib.sessions() as session:
+        video_id = _video_id(lib, path, session, allow_failed=True) if path is not None else None
+        rows = queries.list_predictions(session=session, video_id=video_id)
+        paths = {v.id: v.path for v in queries.list_videos(session=session)}
+    return [
+        {
+            "path": paths.get(vid, ""),
+            "classifier": classifier,
+            "label": label,
+            "score": round(score, 4),
+            "start": start,
+            "end": end,
+        }
+        for vid, classifier, label, score, start, end in rows
+    ]
 
 
 def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:

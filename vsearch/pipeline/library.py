@@ -113,6 +113,12 @@ class Library(LibraryStore):
 
         return search_text(self, text, k=k, frames=frames)
 
+    def group_duplicates(self, report: DupReport) -> list[dict[str, Any]]:
+        """The copies of ``report`` clustered, each group with the copy worth keeping."""
+        from vsearch.pipeline.dups import group_duplicates
+
+        return group_duplicates(self, report)
+
     def find_duplicates(self, **options: Any) -> DupReport:
         """Near-duplicate segment pairs across the library (options: see ``pipeline.dups``)."""
         from vsearch.pipeline.dups import find_duplicates
@@ -139,6 +145,25 @@ class Library(LibraryStore):
         from vsearch.pipeline.labels import add_label
 
         return add_label(self, path, label, start=start, end=end)
+
+    def unlabel(
+        self,
+        path: str | Path,
+        label: str | None = None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> int:
+        """Remove a video's label (all its labels when ``label`` is None); return the count."""
+        from vsearch.pipeline.labels import remove_label
+
+        return remove_label(self, path, label, start=start, end=end)
+
+    def predictions(self, path: str | Path | None = None) -> list[dict[str, Any]]:
+        """Predictions stored by ``classify(library=True)``, of one video or all."""
+        from vsearch.pipeline.labels import list_predictions
+
+        return list_predictions(self, path)
 
     def import_labels(self, csv_path: str | Path) -> list[LabelRecord]:
         """Labels from a CSV of ``path,label[,start,end]`` lines."""
