@@ -21,7 +21,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -77,7 +76,7 @@ def hoist_global_options(args: list[str], commands: Iterable[str]) -> list[str]:
 
 
 class _Group(TyperGroup):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args, self.commands))
 
 
@@ -86,7 +85,7 @@ app = typer.Typer(
     cls=_Group,
     help="Index video libraries and search them by image, clip or text.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
