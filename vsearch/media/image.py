@@ -85,6 +85,8 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
                 return not (getattr(img, "is_animated", False) and img.format != "GIF")
     except UnidentifiedImageError:
         return False
+    except Image.DecompressionBombError:
+        return True  # an image, too large: load_image refuses it with a clear message
     except OSError as exc:
         if exc.errno:
             raise ImageError(name, describe_os_error(exc)) from None
