@@ -28,10 +28,6 @@ from vsearch.errors import UsageError
 from vsearch.types import timecode
 
 
-def _label_dict(r) -> dict:
-    return {"path": r.path, "label": r.label, "start": r.start, "end": r.end, "id": r.id}
-
-
 @app.command()
 @handle_errors
 def label(
@@ -60,7 +56,7 @@ def label(
         else:
             records = [lib.label(path, label, start=start, end=end)]
     if json_out:
-        emit_json([_label_dict(r) for r in records])
+        emit_json([r.to_dict() for r in records])
         return
     if len(records) > 10:  # an import: one line, `vsearch labels` lists them
         found = len({r.label for r in records})
@@ -86,7 +82,7 @@ def labels(json_out: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt =
     counts = label_counts(records)
     if chosen_format(fmt, json_out) == "json":
         emit_listing(
-            {"counts": counts, "labels": [_label_dict(r) for r in records]},
+            {"counts": counts, "labels": [r.to_dict() for r in records]},
             fmt=fmt,
             json_out=json_out,
             output=output,
@@ -117,7 +113,7 @@ def labels(json_out: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt =
         )
 
     emit_listing(
-        [_label_dict(r) for r in records], fmt=fmt, json_out=json_out, output=output, table=table
+        [r.to_dict() for r in records], fmt=fmt, json_out=json_out, output=output, table=table
     )
 
 

@@ -8,15 +8,18 @@ from typing import Annotated
 import typer
 
 from vsearch.cli._app import (
+    EXIT_FILES_FAILED,
     FormatOpt,
     JsonOpt,
     OutputFormat,
     OutputOpt,
+    RichProgress,
     app,
     chosen_format,
     emit_listing,
     err,
     handle_errors,
+    one_line,
     open_library,
     render_table,
 )
@@ -88,11 +91,31 @@ def search(
             show_default=False,
         ),
     ] = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch",
+            help="Many queries: a folder of images and clips, or a list file (.txt/.csv, one "
+            "path per line). Writes candidates (query, ref, score, segments) as JSON lines, "
+            "or to --out.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --batch: the candidates file, .csv (one row per segment: query, ref, "
+            "score, query_start, query_end, ref_start, ref_end) or .jsonl.",
+            show_default=False,
+        ),
+    ] = None,
     refine: Annotated[
         int,
         typer.Option(
             "--refine",
-            help="Image queries: re-time this many best hits to their exact best frame by "
+            help="Image queries (also in --batch): re-time this many best hits to their exact "
+            "best frame by "
             "decoding around them at the native frame rate (0: sampled times only).",
         ),
     ] = REFINE_TOP,
@@ -102,13 +125,26 @@ def search(
 
     A video FILE (or --video FILE) is a clip query: answers are the matched segments of
     library videos, with their times and the times in the query.
+
+    --batch answers many image and clip queries in one run (encoded and searched in
+    batches); a query file that cannot be read gets a one-line error and the rest go on
+    (exit code 3).
     """
-    given = [x for x in (image, video, text) if x is not None]
-    if len(given) != 1:
-        raise UsageError("give exactly one query: a FILE, --video FILE or --text TEXT")
     if min_score is not None and threshold is not None:
         raise UsageError("--threshold is the old name of --min-score: give one of them")
     min_score = threshold if min_score is None else min_score
+    if batch is not None:
+        if image is not None or video is not None or text is not None:
+            raise UsageError("--batch takes the place of FILE, --video and --text")
+        if start is not None or end is not None:
+            raise UsageError("--start and --end go with a video query, not --batch")
+        _search_batch(batch, out, k, frames, min_score, refine)
+        return
+    if out is not None:
+        raise UsageError("--out goes with --batch (listings take -o/--output)")
+    given = [x for x in (image, video, text) if x is not None]
+    if len(given) != 1:
+        raise UsageError("give exactly one query: a FILE, --video FILE, --text TEXT or --batch")
     if image is not None and not is_image_query(image):
         image, video = None, image
     if video is None and (start is not None or end is not None or min_score is not None):
@@ -127,11 +163,7 @@ def search(
         else:
             hits = lib.search_image(image, k=k, frames=frames, refine=refine)
     emit_listing(
-        [
-            {"path": h.path, "time": round(h.time, 3), "score": round(h.score, 4)}
-            | ({"classes": list(h.classes)} if h.classes else {})
-            for h in hits
-        ],
+        [h.to_dict() for h in hits],
         fmt=fmt,
         json_out=json_out,
         output=output,
@@ -146,6 +178,48 @@ def search(
             console,
         ),
     )
+
+
+def _search_batch(
+    source: Path, out: Path | None, k: int, frames: bool, threshold: float | None, refine: int
+) -> None:
+    import time
+
+    from vsearch.report.candidates import CandidateWriter
+
+    writer = CandidateWriter(out)
+    started = time.perf_counter()
+    answered = failed = 0
+    try:
+        with open_library() as lib:
+            answers = lib.search_batch(
+                source,
+                k=k,
+                frames=frames,
+                threshold=threshold,
+                refine=refine,
+                progress=RichProgress(),
+            )
+            for answer in answers:
+                answered += 1
+                if answer.error is not None:
+                    failed += 1
+                else:
+                    writer.write(answer)
+    finally:
+        writer.close()
+    seconds = time.perf_counter() - started
+    where = f" written to {out}" if out is not None else ""
+    err.print(
+        one_line(
+            f"{answered} queries in {seconds:.1f}s ({answered / max(seconds, 1e-9):.1f}/s), "
+            f"{failed} failed; {writer.rows} candidates{where}"
+        ),
+        markup=False,
+        highlight=False,
+    )
+    if failed:
+        raise typer.Exit(EXIT_FILES_FAILED)
 
 
 def _search_video(
@@ -165,17 +239,7 @@ def _search_video(
             video, start=start, end=end, k=k, exclude_self=exclude_self, **kwargs
         )
     emit_listing(
-        [
-            {
-                "path": m.path,
-                "score": round(m.score, 4),
-                "start": round(m.start, 3),
-                "end": round(m.end, 3),
-                "query_start": round(m.query_start, 3),
-                "query_end": round(m.query_end, 3),
-            }
-            for m in matches
-        ],
+        [m.to_dict() for m in matches],
         fmt=fmt,
         json_out=json_out,
         output=output,

@@ -7,57 +7,50 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsearch.db import queries
-from vsearch.db.migrate import current_revision, head_revision
 from vsearch.errors import UsageError, VsearchError
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 
-def remove_videos(lib: Library, path: str | Path) -> list[str]:
+def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
     """Remove a video, or every video under a folder, from the library (files untouched)."""
     if not os.fspath(path).strip():
         raise UsageError("remove needs a path: an empty one would mean the current folder")
     target = os.path.abspath(path)
-    with lib.writing():
-        with lib.sessions() as session:
-            found = queries.list_videos(session=session, under=target)
+    with store.writing():
+        found = store.videos(under=target)
         if not found:
             raise UsageError(f"{target}: not in the library")
-        lib.delete_videos([v.id for v in found])
-        lib.save_indexes()
+        store.delete_videos([v.id for v in found])
+        store.save_indexes()
     return [v.path for v in found]
 
 
-def library_stats(lib: Library) -> dict[str, Any]:
+def library_stats(store: LibraryStore) -> dict[str, Any]:
     """Everything about the library's contents: counts, models, labels and disk use."""
     from vsearch.pipeline.classify import HEADS_DIR
     from vsearch.store.clips import pooler_record
 
-    with lib.sessions() as session:
-        counts = queries.count_videos(session=session)
-        n_frames = queries.count_frames(session=session)
-        n_clips = queries.count_clips(session=session)
-        videos = queries.list_videos(session=session)
-    labels = lib.labels()
+    counts = store.video_counts()
+    videos = store.videos()
+    labels = store.labels()
     disk: dict[str, int] = {}
-    for f in lib.root.rglob("*"):
+    for f in store.root.rglob("*"):
         if f.is_file():
-            top = f.relative_to(lib.root).parts[0]  # heads/ counted as one
+            top = f.relative_to(store.root).parts[0]  # heads/ counted as one
             disk[top] = disk.get(top, 0) + f.stat().st_size
-    heads = sorted(p.name for p in (lib.root / HEADS_DIR).glob("*.pt"))
-    pooler = pooler_record(lib)
+    pooler = pooler_record(store.meta)
     return {
-        "library": str(lib.root),
-        "model": lib.model_info.to_dict(),
-        "fps": lib.fps,
+        "library": str(store.root),
+        "model": store.model_info.to_dict(),
+        "fps": store.fps,
         "videos": sum(counts.values()),
         "videos_by_status": counts,
-        "frames": n_frames,
-        "clips": n_clips,
+        "frames": store.frame_count(),
+        "clips": store.clip_count(),
         "clip_model": {"name": pooler.get("name"), "checkpoint": pooler.get("checkpoint")},
-        "heads": heads,
+        "heads": sorted(p.name for p in (store.root / HEADS_DIR).glob("*.pt")),
         "labels": len(labels),
         "label_names": sorted({r.label for r in labels}),
         "hours_indexed": round(
@@ -68,7 +61,7 @@ def library_stats(lib: Library) -> dict[str, Any]:
     }
 
 
-def run_doctor(lib: Library) -> dict[str, Any]:
+def run_doctor(store: LibraryStore) -> dict[str, Any]:
     """Check the tools and the library; each check is {"ok": bool, "detail": str}."""
     checks: dict[str, dict[str, Any]] = {}
 
@@ -97,12 +90,12 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         return f"faiss {faiss.__version__} ({'GPU' if gpus else 'CPU'})"
 
     def schema() -> str:
-        cur, head = current_revision(lib.engine), head_revision()
+        cur, head = store.schema_revisions()
         if cur != head:
             raise VsearchError(f"schema at {cur}, expected {head}")
         return f"schema at head ({head})"
 
-    busy = lib.writer_busy()
+    busy = store.writer_busy()
 
     def agreement(sync) -> str:
         if sync.changed and busy and not sync.rebuilt:
@@ -125,11 +118,11 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         return f"{sync.name} index agrees with the database ({sync.in_db} vectors)"
 
     def disk() -> str:
-        free = shutil.disk_usage(lib.root).free
-        return f"{free / 2**30:.1f} GiB free at {lib.root}"
+        free = shutil.disk_usage(store.root).free
+        return f"{free / 2**30:.1f} GiB free at {store.root}"
 
     def files() -> str:
-        missing = [v.path for v in lib.videos() if not Path(v.path).exists()]
+        missing = [v.path for v in store.videos() if not Path(v.path).exists()]
         if missing:
             raise VsearchError(
                 f"{len(missing)} indexed files no longer exist (e.g. {missing[0]}); "
@@ -142,14 +135,18 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         ("gpu", gpu),
         ("faiss", faiss_check),
         ("schema", schema),
-        ("index", lambda: agreement(lib.frame_sync)),
-        ("clips", lambda: agreement(lib.clip_sync)),
+        ("index", lambda: agreement(store.frame_sync)),
+        ("clips", lambda: agreement(store.clip_sync)),
         ("disk", disk),
         ("files", files),
     ]:
         check(name, fn)
     checks["gpu"]["ok"] = True  # no GPU is a fact, not a failure
-    return {"library": str(lib.root), "ok": all(c["ok"] for c in checks.values()), "checks": checks}
+    return {
+        "library": str(store.root),
+        "ok": all(c["ok"] for c in checks.values()),
+        "checks": checks,
+    }
 
 
 def check_library_database(root: Path) -> dict[str, Any] | None:
