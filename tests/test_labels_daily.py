@@ -78,5 +78,5 @@ def test_second_whole_video_label_dropped_by_training_is_said(lib_dir, clips, ca
         Library.open(settings=Settings.load(library=lib_dir)) as lib,
         caplog.at_level(logging.WARNING),
     ):
-        labelled_windows(lib)
+        labelled_windows(lib.store)
     assert "2 whole-video labels" in caplog.text and "drops" in caplog.text
