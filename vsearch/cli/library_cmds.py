@@ -123,23 +123,7 @@ def videos(
     with open_library() as lib:
         rows = lib.videos(errors_only=errors)
     if json_out:
-        emit_json(
-            [
-                {
-                    "path": v.path,
-                    "status": v.status,
-                    "error": v.error,
-                    "duration": v.duration,
-                    "frames": v.n_frames,
-                    "codec": v.codec,
-                    "width": v.width,
-                    "height": v.height,
-                    "indexed_at": v.indexed_at,
-                    "tags": [{"tag": t, "score": round(s, 4)} for t, s in v.tags or ()],
-                }
-                for v in rows
-            ]
-        )
+        emit_json([v.to_dict() for v in rows])
         return
     render_table(
         f"{len(rows)} videos",

@@ -62,6 +62,15 @@ def search_video(
     flip: bool = True,
 ) -> list[SegmentMatch]:
     """Segments of library videos that match (part of) the query video, best first."""
+    start, end, threshold = check_clip_query(store, k, start, end, threshold)
+    query = encode_query(store, path, start=start, end=end, flip=flip)
+    return match_query(store, query, k=k, threshold=threshold)
+
+
+def check_clip_query(
+    store: LibraryStore, k: int, start: float | None, end: float | None, threshold: float
+) -> tuple[float | None, float | None, float]:
+    """The checks a clip query passes before anything is decoded: (start, end, threshold)."""
     check_k(k)
     if store.frame_index.ntotal == 0:
         raise EmptyLibraryError(
@@ -69,7 +78,17 @@ def search_video(
         )
     start, end = time_range(start, end, min_length=1.0 / store.fps)
     threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
-    query = encode_query(store, path, start=start, end=end, flip=flip)
+    return start, end, threshold
+
+
+def match_query(
+    store: LibraryStore,
+    query: tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None,
+    *,
+    k: int = 10,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[SegmentMatch]:
+    """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment."""
     if query is None:
         return []
     times, informative, views = query

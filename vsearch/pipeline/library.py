@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from vsearch.config import Settings
     from vsearch.progress import Progress
     from vsearch.types import (
+        BatchAnswer,
         DupReport,
         FrameHit,
         IndexReport,
@@ -176,11 +179,79 @@ class Library:
 
         return search_text(self.store, text, k=k, frames=frames)
 
+    def search_batch(
+        self,
+        source: str | Path | Sequence[str],
+        *,
+        k: int = 10,
+        frames: bool = False,
+        threshold: float | None = None,
+        refine: int | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[BatchAnswer]:
+        """Answers to many image and clip queries: a folder, a list file or a list of paths.
+
+        Images are encoded and searched in batches, clips decoded ahead of their matching;
+        a file that cannot be read is answered with its error (see ``pipeline.batch_search``).
+        """
+        from vsearch.pipeline.batch_search import search_batch
+        from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
+        from vsearch.pipeline.search import REFINE_TOP
+
+        return search_batch(
+            self.store,
+            source,
+            k=k,
+            frames=frames,
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            refine=REFINE_TOP if refine is None else refine,
+            progress=progress,
+        )
+
     def find_duplicates(self, **options: Any) -> DupReport:
         """Near-duplicate segment pairs across the library (options: see ``pipeline.dups``)."""
         from vsearch.pipeline.dups import find_duplicates
 
         return find_duplicates(self.store, **options)
+
+    # --- serving -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the encoder, both indexes and the clip pooler now rather than at first use
+        (a server does this once, before its first query)."""
+        store = self.store
+        _ = store.frame_index, store.clip_index, store.pooler, store.encoder
+
+    def refresh(self) -> dict[str, int] | None:
+        """Pick up what other processes committed since the indexes were loaded (see
+        ``LibraryStore.refresh``); None when nothing was."""
+        return self.store.refresh()
+
+    def committed_elsewhere(self) -> bool:
+        """Whether another process committed since the last ``refresh`` (cheap)."""
+        return self.store.committed_elsewhere()
+
+    def sizes(self) -> dict[str, int]:
+        """Vectors in the loaded frame and clip indexes."""
+        return {"frames": self.store.frame_index.ntotal, "clips": self.store.clip_index.ntotal}
+
+    @property
+    def readonly(self) -> bool:
+        return self.store.readonly
+
+    # --- viewing -------------------------------------------------------------------------
+
+    def video(self, *, video_id: int | None = None, path: str | Path | None = None) -> VideoRecord:
+        """A library video by id or exact path (NotInLibraryError for anything else)."""
+        from vsearch.pipeline.playback import library_video
+
+        return library_video(self.store, video_id=video_id, path=path)
+
+    def thumbnail(self, video_id: int, time: float, width: int = 320) -> bytes:
+        """JPEG bytes of library video ``video_id`` at ``time`` seconds."""
+        from vsearch.pipeline.playback import video_thumbnail
+
+        return video_thumbnail(self.store, video_id, time, width)
 
     # --- training and classification -----------------------------------------------------
 

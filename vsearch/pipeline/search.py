@@ -128,32 +128,53 @@ def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameH
 def search_vector(
     store: LibraryStore, vector: np.ndarray, *, k: int = 10, frames: bool = False
 ) -> list[FrameHit]:
+    """Best-matching videos (or frames) for one query vector."""
+    return search_vectors(store, vector[None], k=k, frames=frames)[0]
+
+
+def search_vectors(
+    store: LibraryStore, vectors: np.ndarray, *, k: int = 10, frames: bool = False
+) -> list[list[FrameHit]]:
+    """``search_vector`` for each row of ``vectors`` (n, dim): one index search for all.
+
+    Each query asks for enough neighbours to find ``k`` distinct videos; the few that did
+    not are searched again with 4x more until they do or the index is exhausted.
+    """
+    check_k(k)
     index = store.frame_index
     if index.ntotal == 0:
         raise EmptyLibraryError(
             f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
-    fetch = k if frames else min(index.ntotal, max(64, 16 * k))
-    while True:
-        scores, ids = index.search(vector[None].astype(np.float32), fetch)
-        hits = _to_hits(store, scores[0], ids[0])
-        if frames:
-            return hits[:k]
-        best: dict[int, FrameHit] = {}
-        for hit in hits:  # hits are best first: keep each video's first
-            best.setdefault(hit.video_id, hit)
-        if len(best) >= k or fetch >= index.ntotal:
-            return list(best.values())[:k]
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    results: list[list[FrameHit]] = [[] for _ in range(len(vectors))]
+    todo = np.arange(len(vectors))
+    fetch = min(index.ntotal, k if frames else max(64, 16 * k))
+    while todo.size:
+        scores, ids = index.search(vectors[todo], fetch)
+        where = store.frame_locations(np.unique(ids[ids >= 0]).tolist())
+        again = []
+        for row, query in enumerate(todo):
+            hits = _to_hits(where, scores[row], ids[row])
+            if frames:
+                results[query] = hits[:k]
+                continue
+            best: dict[int, FrameHit] = {}
+            for hit in hits:  # hits are best first: keep each video's first
+                best.setdefault(hit.video_id, hit)
+            results[query] = list(best.values())[:k]
+            if len(best) < k and fetch < index.ntotal:
+                again.append(query)
+        todo = np.asarray(again, dtype=np.int64)
         fetch = min(index.ntotal, fetch * 4)
+    return results
 
 
-def _to_hits(store: LibraryStore, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
-    valid = ids >= 0
-    where = store.frame_locations(ids[valid].tolist())
+def _to_hits(where: dict, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
     hits = []
-    for score, fid in zip(scores[valid], ids[valid], strict=True):
-        loc = where.get(int(fid))
-        if loc is None:  # deleted since the index was loaded
+    for score, fid in zip(scores, ids, strict=True):
+        loc = where.get(int(fid)) if fid >= 0 else None
+        if loc is None:  # no neighbour, or deleted since the index was loaded
             continue
         hits.append(
             FrameHit(

@@ -47,7 +47,12 @@ from vsearch.store.clips import (
 from vsearch.store.faults import storage_error
 from vsearch.store.locking import WriterLock
 from vsearch.store.repair import is_damage
-from vsearch.store.vectors import SyncReport, open_synced_index, write_identity
+from vsearch.store.vectors import (
+    SyncReport,
+    open_synced_index,
+    reconcile_index,
+    write_identity,
+)
 from vsearch.types import (
     ClipLocation,
     FrameLocation,
@@ -101,6 +106,9 @@ class LibraryStore:
         self._dirty = False
         self._clip_index: VectorIndex | None = None
         self._clip_sync: SyncReport | None = None
+        self._watch: Any = None  # a connection kept open to notice other processes' commits
+        self._seen_version: int | None = None
+        self._pooler_seen: dict[str, Any] | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -311,6 +319,9 @@ class LibraryStore:
         self, name: str, label: str, stored_ids, stored_vectors
     ) -> tuple[VectorIndex, SyncReport]:
         """Load index file ``name`` and make it agree with the vectors stored in the DB."""
+        if self._seen_version is None:  # commits after this point are for ``refresh``
+            self._seen_version = self._data_version()
+            self._pooler_seen = pooler_record(self.meta)
         with self.sessions() as session:
             ids = stored_ids(session=session)
 
@@ -482,6 +493,61 @@ class LibraryStore:
             self._clip_index.remove(np.asarray(clip_ids, dtype=np.int64))
             self._dirty = True
 
+    # --- following other processes' commits ----------------------------------------------
+
+    def refresh(self) -> dict[str, int] | None:
+        """Pick up what other processes committed since the indexes were loaded.
+
+        A long-lived reader (``vsearch serve``) calls this before each query. It costs one
+        ``PRAGMA data_version`` when nothing changed; after another process's commit, the
+        loaded indexes are made to agree with the database id for id (new vectors added,
+        deleted ones removed; after a new temporal model, the clip index is read anew).
+        Returns None when nothing was committed elsewhere, else what changed.
+        Not thread-safe: callers that query from several threads hold a lock around it.
+        """
+        version = self._data_version()
+        if version == self._seen_version:
+            return None
+        self._seen_version = version
+        changes = {"frames_added": 0, "frames_removed": 0, "clips_added": 0, "clips_removed": 0}
+        record = pooler_record(self.meta)
+        if record != self._pooler_seen:
+            # Another process trained a temporal model and re-pooled every clip in place:
+            # the clip index and the pooler are read anew when next used.
+            self._pooler_seen = record
+            self._clip_index = self._clip_sync = None
+            self.__dict__.pop("pooler", None)
+            changes["clips_repooled"] = 1
+        with self.sessions() as session:
+            for kind, index, stored_ids, stored_vectors in (
+                ("frames", self._frame_index, queries.frame_ids, queries.iter_frame_vectors),
+                ("clips", self._clip_index, queries.clip_ids, queries.iter_clip_vectors),
+            ):
+                if index is None:  # read in full from the database when first used
+                    continue
+
+                def fetch(wanted, _vectors=stored_vectors):
+                    return _vectors(session=session, ids=wanted)
+
+                added, removed = reconcile_index(index, stored_ids(session=session), fetch)
+                changes[f"{kind}_added"], changes[f"{kind}_removed"] = added, removed
+        if any(changes.values()):
+            log.info("picked up commits of another process: %s", changes)
+        return changes
+
+    def committed_elsewhere(self) -> bool:
+        """Whether another connection committed since the last ``refresh`` (one pragma)."""
+        return self._data_version() != self._seen_version
+
+    def _data_version(self) -> int:
+        """SQLite's counter of commits made through other connections than ``_watch``."""
+        if self._watch is None:
+            self._watch = self.engine.connect()
+        try:
+            return int(self._watch.exec_driver_sql("PRAGMA data_version").scalar_one())
+        finally:
+            self._watch.rollback()  # never hold a read transaction open between calls
+
     # --- reading -------------------------------------------------------------------------
 
     def videos(self, *, errors_only: bool = False, under: str | None = None) -> list[VideoRecord]:
@@ -619,6 +685,9 @@ class LibraryStore:
             if self._encoder is not None:
                 self._encoder.close()
                 self._encoder = None
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
             self.engine.dispose()
             self._release_lock()
 
