@@ -20,7 +20,6 @@ runner = CliRunner()
 SHARED = [
     (["search"], "k", Library.search_image),
     (["search"], "refine", Library.search_image),
-    (["dups"], "threshold", Library.find_duplicates),
     (["dups"], "min_duration", Library.find_duplicates),
     (["classify"], "prompt", Library.classify),
     (["classify"], "k", Library.classify),
@@ -82,5 +81,5 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path, clips)
     args = ["--library", str(lib), "search", "--video", str(clips["testsrc"])]
     result = runner.invoke(app, [*args, "--start", "3", "--end", "1"])
     assert result.exit_code == 2 and "--end (1) must come after --start (3)" in result.stderr
-    result = runner.invoke(app, ["--library", str(lib), "dups", "--threshold", "2"])
-    assert result.exit_code == 2 and "--threshold must be a similarity" in result.stderr
+    result = runner.invoke(app, ["--library", str(lib), "dups", "--min-similarity", "2"])
+    assert result.exit_code == 2 and "--min-similarity must be a similarity" in result.stderr

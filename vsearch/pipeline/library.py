@@ -31,12 +31,12 @@ if TYPE_CHECKING:
     from vsearch.config import Settings
     from vsearch.progress import Progress
     from vsearch.types import (
+        Answers,
         BatchAnswer,
         FrameHit,
         IndexReport,
         LabelRecord,
         ModelInfo,
-        SegmentMatch,
         TrainReport,
         VideoClassification,
         VideoRecord,
@@ -169,14 +169,24 @@ class Library:
         *,
         threshold: float = clip_search.DEFAULT_THRESHOLD,
         flip: bool = True,
-    ) -> list[SegmentMatch]:
+        exclude_self: bool = False,
+    ) -> Answers:
         """Where the footage of ``path`` (or its [``start``, ``end``) seconds) appears.
 
         Returns at most ``k`` matched segment pairs scoring at least ``threshold``, best
-        first. ``flip`` also queries the mirrored clip (a flipped copy is still a copy).
+        first; the list's ``hidden`` counts the answers below the threshold. ``flip`` also
+        queries the mirrored clip (a flipped copy is still a copy); ``exclude_self`` leaves
+        out the query file itself when it is in the library.
         """
         return clip_search.search_video(
-            self.store, path, start=start, end=end, k=k, threshold=threshold, flip=flip
+            self.store,
+            path,
+            start=start,
+            end=end,
+            k=k,
+            threshold=threshold,
+            flip=flip,
+            exclude_self=exclude_self,
         )
 
     def words_for(self, text: str) -> str | None:
@@ -218,6 +228,10 @@ class Library:
             refine=refine,
             progress=progress,
         )
+
+    def group_duplicates(self, report: dups.DupReport) -> list[dict[str, Any]]:
+        """The copies of ``report`` clustered, each group with the copy worth keeping."""
+        return dups.group_duplicates(self.store, report)
 
     def find_duplicates(
         self,
@@ -324,6 +338,25 @@ class Library:
     ) -> LabelRecord:
         """Label a library video, or its [``start``, ``end``) seconds."""
         return labelling.add_label(self.store, path, label, start=start, end=end)
+
+    def unlabel(
+        self,
+        path: str | Path,
+        label: str | None = None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> int:
+        """Remove a video's label (all its labels when ``label`` is None); return the count."""
+        from vsearch.pipeline.labels import remove_label
+
+        return remove_label(self.store, path, label, start=start, end=end)
+
+    def predictions(self, path: str | Path | None = None) -> list[dict[str, Any]]:
+        """Predictions stored by ``classify(library=True)``, of one video or all."""
+        from vsearch.pipeline.labels import list_predictions
+
+        return list_predictions(self.store, path)
 
     def import_labels(self, csv_path: str | Path) -> list[LabelRecord]:
         """Labels from a CSV of ``path,label[,start,end]`` lines, all or none."""
