@@ -96,6 +96,8 @@ def index(
             f"({rate:.1f} video-s/s)",
             markup=False,
         )
+        for line in report.index_builds:
+            out.print(f"index rebuilt: {line}", markup=False)
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
@@ -151,6 +153,10 @@ def stats(json_out: JsonOpt = False) -> None:
         emit_json(data)
         return
     for key, value in data.items():
+        if key == "indexes":
+            for label, info in value.items():
+                out.print(f"{label + ' index':>16}: {info['summary']}", markup=False)
+            continue
         out.print(f"{key:>16}: {value}", markup=False)
 
 

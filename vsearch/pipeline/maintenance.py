@@ -45,7 +45,28 @@ def library_stats(lib: Library) -> dict[str, Any]:
             sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
         ),
         "disk_bytes": size,
+        "indexes": index_summaries(lib),
     }
+
+
+def index_summaries(lib: Library) -> dict[str, dict[str, Any]]:
+    """Per index: its setting, memory per vector and recall@10 vs exact, from its card."""
+    out: dict[str, dict[str, Any]] = {}
+    for label, card in lib.index_cards().items():
+        if card is None:
+            out[label] = {"summary": "exact (no build card yet)"}
+            continue
+        out[label] = {
+            "summary": card.summary(),
+            "factory": card.factory,
+            "approximate": card.index_setting.approximate,
+            "nprobe": card.nprobe,
+            "recall_at_10": card.recall_at_10,
+            "bytes_per_vector": card.bytes_per_vector,
+            "vectors_at_build": card.vectors,
+            "built_at": card.built_at,
+        }
+    return out
 
 
 def run_doctor(lib: Library) -> dict[str, Any]:
@@ -91,6 +112,20 @@ def run_doctor(lib: Library) -> dict[str, Any]:
             )
         return f"{sync.name} index agrees with the database ({sync.in_db} vectors)"
 
+    def search() -> str:
+        from vsearch.index.devices import faiss_has_gpu, torch_cuda_device
+
+        parts = []
+        for label, index in (("frames", lib.frame_index), ("clips", lib.clip_index)):
+            card = lib.index_cards()[label]
+            what = card.summary() if card else index.describe()  # type: ignore[attr-defined]
+            parts.append(f"{label}: {what}")
+        device = "faiss GPU" if faiss_has_gpu() else (torch_cuda_device() or "CPU")
+        low = [c for c in lib.index_cards().values() if c and c.recall_at_10 < 0.9]
+        if low:
+            raise VsearchError(f"low recall ({'; '.join(parts)}): run `vsearch index` to retrain")
+        return f"search on {device}; " + "; ".join(parts)
+
     def disk() -> str:
         free = shutil.disk_usage(lib.root).free
         return f"{free / 2**30:.1f} GiB free at {lib.root}"
@@ -111,6 +146,7 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         ("schema", schema),
         ("index", lambda: agreement(lib.frame_sync)),
         ("clips", lambda: agreement(lib.clip_sync)),
+        ("search", search),
         ("disk", disk),
         ("files", files),
     ]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vsearch.index import IndexFileError, VectorIndex, create_index, load_index
+from vsearch.index import IndexFileError, VectorIndex, load_index
+from vsearch.index.build import IndexCard, build_index
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class SyncReport:
     removed: int = 0
     rebuilt: bool = False
     reason: str | None = None
+    card: IndexCard | None = field(default=None, compare=False)  # set when built anew
 
     @property
     def changed(self) -> bool:
@@ -75,21 +77,33 @@ def open_synced_index(
     elif len(db_ids):
         reason = "index file missing"
     if index is None:
-        index = create_index(kind, dim)
-        added = _add_from_db(index, fetch, None)
+        # Built from the stored vectors, streamed: exact, or approximate for a large library.
+        index, card = build_index(dim, len(db_ids), lambda: fetch(None))
         if reason:
             log.warning("%s index rebuilt from stored vectors: %s", name, reason)
         return index, SyncReport(
-            name, len(db_ids), in_file, added=added, rebuilt=bool(reason), reason=reason
+            name,
+            len(db_ids),
+            in_file,
+            added=index.ntotal,
+            rebuilt=bool(reason),
+            reason=reason,
+            card=card,
         )
+    added, removed = reconcile_index(index, db_ids, fetch)
+    if removed or added:
+        log.info("%s index repaired: %d added, %d removed", name, added, removed)
+    return index, SyncReport(name, len(db_ids), in_file, added=added, removed=removed)
+
+
+def reconcile_index(index: VectorIndex, db_ids: np.ndarray, fetch: FetchVectors) -> tuple[int, int]:
+    """Make the ids of ``index`` equal ``db_ids``: (vectors added, vectors removed)."""
     file_ids = index.ids()
     extra = np.setdiff1d(file_ids, db_ids, assume_unique=False)
     missing = np.setdiff1d(db_ids, file_ids, assume_unique=False)
     removed = index.remove(extra) if extra.size else 0
     added = _add_from_db(index, fetch, missing.tolist()) if missing.size else 0
-    if removed or added:
-        log.info("%s index repaired: %d added, %d removed", name, added, removed)
-    return index, SyncReport(name, len(db_ids), in_file, added=added, removed=removed)
+    return added, removed
 
 
 def _add_from_db(index: VectorIndex, fetch: FetchVectors, ids: list[int] | None) -> int:
