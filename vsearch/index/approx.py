@@ -222,7 +222,10 @@ def wrap_loaded(raw, path: Path) -> IvfIndex:
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     """Mean fraction of each query's true top-k ids found in its returned top-k."""
-    hits = [len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist())) for f, t in zip(found, truth)]
+    hits = [
+        len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist()))
+        for f, t in zip(found, truth, strict=True)
+    ]
     denom = sum(int((t >= 0).sum()) for t in truth)
     return float(sum(hits) / denom) if denom else 1.0
 

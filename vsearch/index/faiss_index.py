@@ -32,7 +32,7 @@ def _load(path: Path) -> FaissIndex | IvfIndex:
         raw = faiss.read_index(str(path))
     except (RuntimeError, OSError) as exc:
         raise IndexFileError(f"{path}: unreadable index file ({exc})") from exc
-    if isinstance(raw, faiss.IndexIVF) or isinstance(raw, faiss.IndexPreTransform):
+    if isinstance(raw, faiss.IndexIVF | faiss.IndexPreTransform):
         from vsearch.index.approx import wrap_loaded
 
         return wrap_loaded(raw, path)

@@ -24,7 +24,6 @@ from vsearch.config import Settings
 from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, make_session_factory, transaction
 from vsearch.db.migrate import upgrade_database
-from vsearch.index.build import IndexCard, build_index, load_card, needs_rebuild, save_card
 from vsearch.errors import (
     LibraryError,
     LibraryLockedError,
@@ -32,6 +31,7 @@ from vsearch.errors import (
     ModelMismatchError,
     StorageError,
 )
+from vsearch.index.build import IndexCard, build_index, load_card, needs_rebuild, save_card
 from vsearch.pipeline import faults
 from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
 from vsearch.pipeline.faults import storage_error
