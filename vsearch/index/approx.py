@@ -24,11 +24,11 @@ from vsearch.index.base import IndexFileError, as_matrix, atomic_write
 log = logging.getLogger(__name__)
 
 APPROX_MIN_VECTORS = 200_000  # below: exact search; at and above: IVF (scripts/bench_search.py)
-COMPACT_MIN_BYTES = 6 * 2**30  # SQ8 codes above this many bytes: 4-bit codes instead
+COMPACT_MIN_BYTES = 6 * 2**30  # SQ8 codes above this many bytes: 6-bit codes instead
 RECALL_TARGET = 0.95  # recall@10 against exact search that the tuned nprobe must reach
 NPROBE_CHOICES = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 TRAIN_PER_CELL = 50  # k-means training points per cell (FAISS wants >= 39)
-CODECS = ("flat", "sq8", "sq4", "pq")
+CODECS = ("flat", "sq8", "sq6", "sq4", "pq")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class IndexSetting:
     """How an index stores and searches vectors: ``exact`` or IVF with a ``codec``."""
 
     kind: str = "exact"  # "exact" | "ivf"
-    codec: str = "flat"  # flat (float32), sq8 (1 byte/dim), sq4 (1/2 byte/dim), pq (m bytes)
+    codec: str = "flat"  # flat (float32), sq8/sq6/sq4 (8, 6, 4 bits per dim), pq (m bytes)
     nlist: int = 0
     pq_m: int = 0
 
@@ -52,12 +52,15 @@ class IndexSetting:
         """The FAISS index_factory string of this setting."""
         if not self.approximate:
             return "IDMap2,Flat"
-        codes = {"flat": "Flat", "sq8": "SQ8", "sq4": "SQ4", "pq": f"PQ{self.pq_m}"}[self.codec]
+        codes = {"flat": "Flat", "sq8": "SQ8", "sq6": "SQ6", "sq4": "SQ4"}.get(self.codec)
+        codes = codes or f"PQ{self.pq_m}np"  # np: no polysemous training (slow, unused here)
         return f"IVF{self.nlist},{codes}"
 
     def bytes_per_vector(self, dim: int) -> float:
         """Memory per stored vector: its code plus its 8-byte id (index structures aside)."""
-        code = {"flat": 4 * dim, "sq8": dim, "sq4": dim / 2, "pq": self.pq_m}[self.codec]
+        code = {"flat": 4 * dim, "sq8": dim, "sq6": dim * 3 / 4, "sq4": dim / 2, "pq": self.pq_m}[
+            self.codec
+        ]
         return code + 8
 
     def describe(self, dim: int) -> str:
@@ -85,7 +88,7 @@ def choose_setting(n: int, dim: int, *, codec: str | None = None) -> IndexSettin
     if n < APPROX_MIN_VECTORS and codec is None:
         return EXACT
     if codec is None:
-        codec = "sq8" if n * dim <= COMPACT_MIN_BYTES else "sq4"
+        codec = "sq8" if n * dim <= COMPACT_MIN_BYTES else "sq6"
     if codec == "exact":
         return EXACT
     pq_m = _pq_m(dim) if codec == "pq" else 0
@@ -214,7 +217,8 @@ def wrap_loaded(raw, path: Path) -> IvfIndex:
     pq_m = 0
     inner = faiss.downcast_index(ivf)
     if isinstance(inner, faiss.IndexIVFScalarQuantizer):
-        codec = "sq4" if inner.sq.qtype == faiss.ScalarQuantizer.QT_4bit else "sq8"
+        bits = {faiss.ScalarQuantizer.QT_4bit: "sq4", faiss.ScalarQuantizer.QT_6bit: "sq6"}
+        codec = bits.get(inner.sq.qtype, "sq8")
     elif isinstance(inner, faiss.IndexIVFPQ):
         codec, pq_m = "pq", int(inner.pq.M)
     return IvfIndex(raw.d, raw, IndexSetting("ivf", codec, int(ivf.nlist), pq_m))

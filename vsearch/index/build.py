@@ -178,7 +178,7 @@ def tune_nprobe(
             break
         ivf.nprobe = nprobe
         table[nprobe] = recall_at_k(ivf.search(queries, k)[1], truth)
-        if table[nprobe] >= target:
+        if table[nprobe] >= target or _plateau(list(table.values())):
             break
     if not table:
         ivf.nprobe = ivf.setting.nlist
@@ -190,6 +190,11 @@ def tune_nprobe(
         )
     ivf.nprobe = best
     return best, table[best], table
+
+
+def _plateau(recalls: list[float]) -> bool:
+    """Probing more cells stopped helping: the codes, not the cells, bound the recall."""
+    return len(recalls) >= 3 and recalls[-1] - recalls[-3] < 0.002
 
 
 def _draw_sample(

@@ -31,6 +31,7 @@ from vsearch.errors import (
     ModelMismatchError,
     StorageError,
 )
+from vsearch.index.approx import choose_setting
 from vsearch.index.build import IndexCard, build_index, load_card, needs_rebuild, save_card
 from vsearch.pipeline import faults
 from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
@@ -454,7 +455,7 @@ class LibraryStore:
         )
 
     def rebuild_indexes(
-        self, *, force: bool = False, background: bool = False
+        self, *, force: bool = False, background: bool = False, codec: str | None = None
     ) -> dict[str, IndexCard] | threading.Thread:
         """Switch each index between exact and approximate search as its size asks, or
         retrain it once it grew (``force``: rebuild with the chosen setting regardless).
@@ -463,25 +464,31 @@ class LibraryStore:
         one in use, brought up to date with rows committed meanwhile, swapped in and saved
         (atomically, when no other writer holds the lock). ``background`` runs it in a
         thread (for a long-lived process) and returns the thread; otherwise the cards of the
-        indexes rebuilt are returned by name ("frames", "clips").
+        indexes rebuilt are returned by name ("frames", "clips"). ``codec`` rebuilds the frame
+        index with that setting whatever its size: ``exact``, or IVF with ``flat``, ``sq8``,
+        ``sq4`` or ``pq`` codes (index/approx.py).
         """
         if background:
             thread = threading.Thread(
-                target=self._rebuild_logged, kwargs={"force": force}, daemon=True,
+                target=self._rebuild_logged, kwargs={"force": force, "codec": codec}, daemon=True,
                 name=f"vsearch-index-build:{self.root.name}",
             )  # fmt: skip
             thread.start()
             return thread
-        built = {spec[0]: self._rebuild_one(spec, force) for spec in self._index_specs()}
+        built = {
+            spec[0]: self._rebuild_one(spec, force, codec if spec[0] == "frames" else None)
+            for spec in self._index_specs()
+            if codec is None or spec[0] == "frames"
+        }
         return {label: card for label, card in built.items() if card is not None}
 
-    def _rebuild_logged(self, force: bool) -> None:
+    def _rebuild_logged(self, force: bool, codec: str | None) -> None:
         try:
-            self.rebuild_indexes(force=force)
+            self.rebuild_indexes(force=force, codec=codec)
         except Exception:  # a background build must not die silently
             log.exception("background index build of %s failed", self.root)
 
-    def _rebuild_one(self, spec, force: bool) -> IndexCard | None:
+    def _rebuild_one(self, spec, force: bool, codec: str | None = None) -> IndexCard | None:
         label, name, stored_ids, stored_vectors = spec
         current = self.frame_index if label == "frames" else self.clip_index
         dim = self.model_info.dim
@@ -489,7 +496,9 @@ class LibraryStore:
         have = current.setting  # type: ignore[attr-defined]
         built_for = card.vectors if card and card.factory == have.factory(dim) else current.ntotal
         setting = needs_rebuild(have, built_for, current.ntotal, dim)
-        if setting is None and not force:
+        if codec is not None:
+            setting = choose_setting(max(current.ntotal, 1), dim, codec=codec)
+        elif setting is None and not force:
             return None
         with self.sessions() as session:
             n = len(stored_ids(session=session))
