@@ -16,8 +16,23 @@ ALLOWED = {
     "models": {"errors", "types"},
     "index": {"errors", "types"},
     "db": {"errors", "types"},
-    "pipeline": {"errors", "types", "config", "media", "models", "index", "db", "pipeline"},
-    "cli": {"errors", "types", "config", "pipeline", "cli"},
+    "progress": set(),
+    "match": {"errors", "types"},
+    "store": {"errors", "types", "config", "models", "index", "db", "match", "pipeline"},
+    "pipeline": {
+        "errors",
+        "types",
+        "config",
+        "progress",
+        "media",
+        "models",
+        "index",
+        "db",
+        "match",
+        "store",
+    },
+    "report": {"errors", "types", "progress", "media", "pipeline"},
+    "cli": {"errors", "types", "config", "progress", "pipeline", "report"},
 }
 
 

@@ -71,7 +71,7 @@ def dups(
 
             write_csv(report, csv_file)
         if html_file is not None:
-            from vsearch.pipeline.report_html import write_report
+            from vsearch.report.html import write_report
 
             write_report(report, html_file, progress=RichProgress())
     s = report.summary()

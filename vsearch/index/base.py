@@ -101,7 +101,7 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
 
 def _fault_pause() -> None:
     """Test hook: ``VSEARCH_FAULT_SLOW_SAVE=SECONDS`` sleeps between write and rename, so a
-    crash test can kill a process in the middle of a save (see vsearch.pipeline.faults)."""
+    crash test can kill a process in the middle of a save (see vsearch.store.faults)."""
     delay = os.environ.get("VSEARCH_FAULT_SLOW_SAVE")
     if delay:
         import time

@@ -30,8 +30,8 @@ import numpy as np
 from vsearch.db import queries
 from vsearch.db.engine import transaction
 from vsearch.errors import CheckpointError, EmptyLibraryError, UsageError
-from vsearch.pipeline.progress import NullProgress, Progress
-from vsearch.pipeline.windows import Window, clip_windows, shot_boundaries
+from vsearch.match.windows import Window, clip_windows, shot_boundaries
+from vsearch.progress import NullProgress, Progress
 from vsearch.types import LabelRecord, SegmentLabel, VideoClassification
 
 if TYPE_CHECKING:

@@ -26,9 +26,9 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, UsageError
-from vsearch.pipeline.align import chain_segments, hits_from_matrix
-from vsearch.pipeline.clips import make_clips
+from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.pipeline.search import check_k, search_vector
+from vsearch.store.clips import make_clips
 from vsearch.types import FrameHit, SegmentMatch
 
 if TYPE_CHECKING:

@@ -35,8 +35,8 @@ import numpy as np
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, StorageError, UsageError
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
-from vsearch.pipeline.align import Segment, chain_segments
-from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.match.align import Segment, chain_segments
+from vsearch.progress import NullProgress, Progress
 from vsearch.types import DupMatch
 
 if TYPE_CHECKING:

@@ -23,8 +23,8 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
-from vsearch.pipeline.clips import backfill_clips
-from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.progress import NullProgress, Progress
+from vsearch.store.clips import backfill_clips
 from vsearch.types import FrameBatch, IndexReport, VideoInfo
 
 if TYPE_CHECKING:

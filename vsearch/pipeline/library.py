@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsearch.pipeline.store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
+from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.progress import Progress
+    from vsearch.progress import Progress
     from vsearch.types import (
         DupReport,
         FrameHit,

@@ -20,9 +20,9 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import UsageError
-from vsearch.pipeline.clips import use_pooler
-from vsearch.pipeline.progress import NullProgress, Progress
-from vsearch.pipeline.windows import clip_windows, shot_boundaries
+from vsearch.match.windows import clip_windows, shot_boundaries
+from vsearch.progress import NullProgress, Progress
+from vsearch.store.clips import use_pooler
 
 if TYPE_CHECKING:
     from vsearch.pipeline.library import Library

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vsearch.errors import StorageError, VsearchError
 from vsearch.pipeline.dups import DupReport
-from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.progress import NullProgress, Progress
 from vsearch.types import DupMatch
 
 log = logging.getLogger(__name__)

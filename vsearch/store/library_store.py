@@ -33,11 +33,11 @@ from vsearch.errors import (
 )
 from vsearch.index.approx import choose_setting
 from vsearch.index.build import IndexCard, build_index, load_card, needs_rebuild, save_card
-from vsearch.pipeline import faults
-from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
-from vsearch.pipeline.faults import storage_error
-from vsearch.pipeline.locking import WriterLock
-from vsearch.pipeline.vectors import SyncReport, open_synced_index, reconcile_index
+from vsearch.store import faults
+from vsearch.store.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
+from vsearch.store.faults import storage_error
+from vsearch.store.locking import WriterLock
+from vsearch.store.vectors import SyncReport, open_synced_index, reconcile_index
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
