@@ -188,7 +188,10 @@ class IvfIndex:
                 np.full((q.shape[0], max(k, 0)), -np.inf, dtype=np.float32),
                 np.full((q.shape[0], max(k, 0)), -1, dtype=np.int64),
             )
-        scores, ids = self._searcher().search(q, k)
+        from vsearch.index.devices import cpu_threads_for
+
+        with cpu_threads_for(q.shape[0]):
+            scores, ids = self._searcher().search(q, k)
         scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
         return scores, ids.astype(np.int64)
 

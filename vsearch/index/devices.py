@@ -8,20 +8,41 @@ query is faster on the CPU than the copy and the transfer.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 GPU_MIN_VECTORS = 50_000
+# A search of fewer queries than this runs on one CPU thread: a single query gains nothing from
+# an OpenMP team and, on a busy machine, loses up to 100x in its barriers (docs/benchmarks.md).
+FEW_QUERIES = 16
 SEARCH_DEVICE_ENV = "VSEARCH_SEARCH_DEVICE"
 
 
 def search_device() -> str:
     return os.environ.get(SEARCH_DEVICE_ENV, "auto").strip().lower() or "auto"
+
+
+@contextlib.contextmanager
+def cpu_threads_for(n_queries: int) -> Iterator[None]:
+    """FAISS on one OpenMP thread (of the calling thread only) for a search of few queries."""
+    if n_queries >= FEW_QUERIES:
+        yield
+        return
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def faiss_gpu_clone(raw, ntotal: int):
@@ -106,6 +127,7 @@ __all__ = [
     "GPU_MIN_VECTORS",
     "SEARCH_DEVICE_ENV",
     "TorchExactSearch",
+    "cpu_threads_for",
     "faiss_gpu_clone",
     "faiss_has_gpu",
     "search_device",

@@ -68,30 +68,38 @@ def search_vector(
             f"library {lib.root} has no indexed frames yet: run `vsearch index`"
         )
     fetch = k if frames else min(index.ntotal, max(64, 16 * k))
+    video_of: dict[int, int] = {}  # frame id -> video id, read once per candidate
+    query = vector[None].astype(np.float32)
     while True:
-        scores, ids = index.search(vector[None].astype(np.float32), fetch)
-        hits = _to_hits(lib, scores[0], ids[0])
-        if frames:
-            return hits[:k]
-        best: dict[int, FrameHit] = {}
-        for hit in hits:  # hits are best first: keep each video's first
-            best.setdefault(hit.video_id, hit)
-        if len(best) >= k or fetch >= index.ntotal:
-            return list(best.values())[:k]
+        scores, ids = index.search(query, fetch)
+        ok = ids[0] >= 0
+        found = list(zip(scores[0][ok].tolist(), ids[0][ok].tolist(), strict=True))
+        new = [i for _, i in found if i not in video_of]
+        if new:
+            with lib.sessions() as session:
+                video_of.update(queries.frame_videos(new, session=session))
+        chosen: list[tuple[float, int]] = []
+        seen: set[int] = set()
+        for score, fid in found:  # best first: keep each video's first (every frame: frames)
+            vid = video_of.get(fid)  # None: deleted since the index was loaded
+            if vid is not None and (frames or vid not in seen):
+                seen.add(vid)
+                chosen.append((score, fid))
+                if len(chosen) == k:
+                    break
+        if len(chosen) >= k or fetch >= index.ntotal or frames:
+            return _to_hits(lib, chosen)
         fetch = min(index.ntotal, fetch * 4)
 
 
-def _to_hits(lib: Library, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
-    valid = ids >= 0
+def _to_hits(lib: Library, chosen: list[tuple[float, int]]) -> list[FrameHit]:
     with lib.sessions() as session:
-        where = queries.frame_locations(ids[valid].tolist(), session=session)
+        where = queries.frame_locations([fid for _, fid in chosen], session=session)
     hits = []
-    for score, fid in zip(scores[valid], ids[valid], strict=True):
-        loc = where.get(int(fid))
-        if loc is None:  # deleted since the index was loaded
+    for score, fid in chosen:
+        loc = where.get(fid)
+        if loc is None:  # deleted meanwhile
             continue
         video_id, t, _informative, path = loc
-        hits.append(
-            FrameHit(path=path, time=t, score=float(score), video_id=video_id, frame_id=int(fid))
-        )
+        hits.append(FrameHit(path=path, time=t, score=score, video_id=video_id, frame_id=fid))
     return hits
