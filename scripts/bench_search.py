@@ -137,16 +137,18 @@ def run_size(args) -> dict:
         for v in q[:20]:  # warm-up
             index.search(v[None], 10)
             search_vector(lib, v, k=10)
-        alone, e2e = [], []
+        alone, e2e, alone_cpu, e2e_cpu = [], [], [], []
         for v in q:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             index.search(v[None], 10)
             alone.append(time.perf_counter() - t0)
+            alone_cpu.append(time.thread_time() - c0)
         for v in q:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             load_image(image, size=lib.model_info.input_size)
             search_vector(lib, v, k=10)
             e2e.append(time.perf_counter() - t0)
+            e2e_cpu.append(time.thread_time() - c0)
         batch = np.resize(q, (1000, dim))
         t0 = time.perf_counter()
         index.search(batch, 10)
@@ -167,14 +169,64 @@ def run_size(args) -> dict:
             "search_p99_ms": round(s99, 3),
             "e2e_p50_ms": round(e50, 3),
             "e2e_p99_ms": round(e99, 3),
+            "search_cpu_p50_ms": round(percentiles(alone_cpu)[0], 3),
+            "e2e_cpu_p50_ms": round(percentiles(e2e_cpu)[0], 3),
             "batch_qps": round(qps),
             "peak_rss_gib_so_far": round(peak_rss_gib(), 2),
         }
         print(json.dumps(row), file=sys.stderr, flush=True)
         out["settings"].append(row)
+        if codec == "exact" and torch_cuda():
+            out["settings"].append(gpu_row(lib, q, truth, row))
     lib.close()
     out["peak_rss_gib"] = round(peak_rss_gib(), 2)
     return out
+
+
+def torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def gpu_row(lib, q: np.ndarray, truth: np.ndarray, cpu_row: dict) -> dict:
+    """The exact index searched with torch on CUDA, against the CPU row just measured."""
+    from vsearch.index.approx import recall_at_k
+    from vsearch.index.devices import SEARCH_DEVICE_ENV
+    from vsearch.pipeline.search import search_vector
+
+    os.environ[SEARCH_DEVICE_ENV] = "cuda"
+    index = lib.frame_index
+    index._gpu = None  # searcher chosen again for the device asked
+    index.search(q[:20], 10)
+    searcher = type(index._searcher()).__name__
+    recall = recall_at_k(index.search(q, 10)[1], truth)
+    alone, e2e = [], []
+    for v in q:
+        t0 = time.perf_counter()
+        index.search(v[None], 10)
+        alone.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        search_vector(lib, v, k=10)
+        e2e.append(time.perf_counter() - t0)
+    batch = np.resize(q, (1000, q.shape[1]))
+    t0 = time.perf_counter()
+    index.search(batch, 10)
+    qps = 1000 / (time.perf_counter() - t0)
+    os.environ[SEARCH_DEVICE_ENV] = "cpu"
+    index._gpu = None
+    s50, s99 = percentiles(alone)
+    e50, e99 = percentiles(e2e)
+    row = dict(cpu_row, codec="exact-cuda", setting=f"exact on CUDA ({searcher})", chosen=False)
+    row.update(
+        recall_at_10=round(recall, 4), search_p50_ms=round(s50, 3), search_p99_ms=round(s99, 3),
+        e2e_p50_ms=round(e50, 3), e2e_p99_ms=round(e99, 3), batch_qps=round(qps),
+        e2e_excludes_image_read=True, speedup_search_p50=round(cpu_row["search_p50_ms"] / s50, 1),
+    )  # fmt: skip
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
 
 
 def cold_start(args, size: int) -> dict:
@@ -230,6 +282,7 @@ def main() -> int:
     ap.add_argument("--pq-max", type=int, default=10_000, help="largest size that tries PQ")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the libraries")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold-start timings")
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -247,9 +300,10 @@ def main() -> int:
         done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
         res = json.loads(done.stdout.strip().splitlines()[-1])
         res["wall_s"] = round(time.perf_counter() - t0, 1)
+        res["load_average_after"] = os.getloadavg()[0]
         results.append(res)
         print(json.dumps(res), flush=True)
-    colds = [cold_start(args, s) for s in (args.sizes[0], args.sizes[-1])]
+    colds = [] if args.no_cold else [cold_start(args, s) for s in (args.sizes[0], args.sizes[-1])]
     for c in colds:
         print(json.dumps({"cold_start": c}), flush=True)
     failed = check_bars(results)
