@@ -12,15 +12,17 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "vsearch"
 LAYERS = {"media", "models", "index", "db"}
 ALLOWED = {
-    "media": {"errors", "types"},
-    "models": {"errors", "types"},
-    "index": {"errors", "types"},
-    "db": {"errors", "types"},
+    "media": {"errors", "types", "atomic"},
+    "models": {"errors", "types", "atomic"},
+    "index": {"errors", "types", "atomic"},
+    "db": {"errors", "types", "atomic"},
     "progress": set(),
     "match": {"errors", "types"},
-    "store": {"errors", "types", "config", "models", "index", "db", "match", "pipeline"},
+    "store": {"errors", "atomic", "types", "config", "models", "index", "db", "match", "pipeline"},
     "pipeline": {
         "errors",
+        "atomic",
+        "checks",
         "types",
         "config",
         "progress",
@@ -32,7 +34,7 @@ ALLOWED = {
         "store",
     },
     "report": {"errors", "types", "progress", "media", "pipeline"},
-    "cli": {"errors", "types", "config", "progress", "pipeline", "report"},
+    "cli": {"errors", "checks", "types", "config", "progress", "pipeline", "report"},
 }
 
 

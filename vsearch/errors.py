@@ -52,7 +52,13 @@ class PartialDecodeError(DecodeError):
 
 
 class ImageError(MediaError):
-    """A query image that cannot be opened."""
+    """A query image that cannot be opened (bad query input: exit code 2)."""
+
+    exit_code = 2
+
+
+class QueryFileError(UsageError):
+    """A query video that cannot be read: missing, not a video, undecodable (exit code 2)."""
 
 
 class FfmpegNotFoundError(VsearchError):
@@ -100,6 +106,10 @@ class LibraryLockedError(LibraryError):
     """Another process is writing to the library."""
 
     exit_code = 4
+
+
+class DamagedLibraryError(LibraryError):
+    """The library database is damaged (truncated, overwritten, a corrupted page)."""
 
 
 class SchemaTooNewError(LibraryError):

@@ -100,4 +100,4 @@ def dups(
     out.print(line, markup=False, highlight=False)
     for name, path in (("CSV", csv_file), ("HTML report", html_file)):
         if path is not None:
-            out.print(f"{name} written to {path}", markup=False, highlight=False)
+            out.print(one_line(f"{name} written to {path}"), markup=False, highlight=False)

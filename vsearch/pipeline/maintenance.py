@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 def remove_videos(lib: Library, path: str | Path) -> list[str]:
     """Remove a video, or every video under a folder, from the library (files untouched)."""
+    if not os.fspath(path).strip():
+        raise UsageError("remove needs a path: an empty one would mean the current folder")
     target = os.path.abspath(path)
     with lib.writing():
         with lib.sessions() as session:
@@ -103,7 +105,20 @@ def run_doctor(lib: Library) -> dict[str, Any]:
             raise VsearchError(f"schema at {cur}, expected {head}")
         return f"schema at head ({head})"
 
+    busy = lib.writer_busy()
+
     def agreement(sync) -> str:
+        if sync.changed and busy and not sync.rebuilt:
+            return (
+                f"{sync.name} index file is {sync.added} vectors behind and {sync.removed} "
+                "ahead of the database while another vsearch writer runs (it saves the index "
+                "as it goes); nothing to repair"
+            )
+        if sync.rebuilt and (sync.reason or "").startswith("no identity record"):
+            return (
+                f"{sync.name} index rebuilt once to record which library it belongs to "
+                f"(made by an older vsearch): {sync.in_db} vectors"
+            )
         if sync.changed:
             raise VsearchError(
                 f"{sync.name} index disagreed with the database ({sync.added} missing, "
@@ -153,3 +168,22 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         check(name, fn)
     checks["gpu"]["ok"] = True  # no GPU is a fact, not a failure
     return {"library": str(lib.root), "ok": all(c["ok"] for c in checks.values()), "checks": checks}
+
+
+def check_library_database(root: Path) -> dict[str, Any] | None:
+    """None when the library's database passes SQLite's integrity check (or is missing),
+    else what is wrong and how many rows each table still gives."""
+    from vsearch.store.repair import DB_NAME, check_database
+
+    db = Path(root) / DB_NAME
+    if not db.exists():
+        return None
+    health = check_database(db)
+    return None if health.ok else {**health.to_dict(), "summary": health.summary()}
+
+
+def repair_library_database(root: Path) -> dict[str, Any]:
+    """Rebuild a damaged database from what can be read (see ``vsearch.store.repair``)."""
+    from vsearch.store.repair import repair_database
+
+    return repair_database(Path(root)).to_dict()

@@ -9,35 +9,46 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
-from vsearch.config import Settings
+from vsearch.config import MAX_FPS, Settings
 from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, make_session_factory, transaction
 from vsearch.db.migrate import upgrade_database
 from vsearch.errors import (
+    DamagedLibraryError,
     LibraryError,
     LibraryLockedError,
     LibraryNotFoundError,
     ModelMismatchError,
     StorageError,
+    UsageError,
 )
 from vsearch.index.approx import choose_setting
 from vsearch.index.build import IndexCard, build_index, load_card, needs_rebuild, save_card
 from vsearch.store import faults
-from vsearch.store.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
+from vsearch.store.clips import (
+    CLIP_INDEX,
+    load_library_pooler,
+    make_clips,
+    pooler_record,
+    save_clips,
+)
 from vsearch.store.faults import storage_error
 from vsearch.store.locking import WriterLock
-from vsearch.store.vectors import SyncReport, open_synced_index, reconcile_index
+from vsearch.store.repair import is_damage
+from vsearch.store.vectors import SyncReport, open_synced_index, reconcile_index, write_identity
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
@@ -48,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
+LIBRARY_ID_META = "library_id"  # a random id that index files record (see index_identity)
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 IMPORT_BATCH_FRAMES = 50_000  # frames per transaction of import_frames
@@ -110,8 +122,20 @@ class LibraryStore:
                 )
             return cls._create(settings, model=model, fps=fps)
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
-        lib._migrate()
-        if create and not lib.readonly and "encoder" not in lib.meta:
+        try:
+            lib._migrate()
+            lib._ensure_library_id()
+            unfinished = create and not lib.readonly and "encoder" not in lib.meta
+        except (DatabaseError, StorageError) as exc:
+            lib.close()
+            if is_damage(exc):
+                raise DamagedLibraryError(
+                    f"{lib.db_path}: the library database is damaged "
+                    f"({getattr(exc, 'orig', exc)}): `vsearch doctor` says what can be saved, "
+                    "`vsearch doctor --repair` rebuilds it"
+                ) from None
+            raise
+        if unfinished:
             # A run killed while creating the library: finish creating it.
             lib.close()
             return cls._create(settings, model=model, fps=fps)
@@ -123,9 +147,9 @@ class LibraryStore:
         from vsearch.models import create_encoder
 
         spec = model or settings.model
-        fps = float(fps or settings.fps)
-        if not 0 < fps <= 60:
-            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
+        fps = float(settings.fps if fps is None else fps)
+        if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise UsageError(f"--fps must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         try:
             settings.library.mkdir(parents=True, exist_ok=True)
@@ -140,6 +164,7 @@ class LibraryStore:
                 queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
                 queries.set_meta("fps", repr(fps), session=session)
                 queries.set_meta("created_at", queries.now_iso(), session=session)
+                queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
         lib._encoder = encoder
         log.info("created library %s with %s at %s fps", settings.library, spec, fps)
         return lib
@@ -152,6 +177,18 @@ class LibraryStore:
             upgrade_database(self.engine)
         except OperationalError as exc:
             raise storage_error(self.db_path, exc) from exc
+
+    def _ensure_library_id(self) -> None:
+        """Give a library made by an older vsearch its id (its index files are rebuilt once,
+        since they carry no identity record yet)."""
+        if self.readonly or LIBRARY_ID_META in self.meta:
+            return
+        with (
+            contextlib.suppress(LibraryLockedError),
+            self.writing(wait=False),
+            self._committing() as session,
+        ):
+            queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
 
     def _check_model(self, model: str | None, fps: float | None) -> None:
         meta = self.meta
@@ -228,6 +265,16 @@ class LibraryStore:
             if self._lock_depth == 0:
                 self._release_lock()
 
+    def writer_busy(self) -> bool:
+        """True while another process holds the writer lock (an ``index`` run, say)."""
+        if self.readonly or self._lock_depth:
+            return False
+        try:
+            with self.writing(wait=False):
+                return False
+        except LibraryLockedError:
+            return True
+
     def _acquire_lock(self, timeout: float) -> None:
         self._lock.acquire(timeout)
         faults.remove_stale_temp_files(self.root)
@@ -262,7 +309,12 @@ class LibraryStore:
                 return stored_vectors(session=session, ids=wanted)
 
             index, report = open_synced_index(
-                label, self.root / name, self.model_info.dim, ids, fetch
+                label,
+                self.root / name,
+                self.model_info.dim,
+                ids,
+                fetch,
+                identity=self.index_identity(name),
             )
         if report.changed and not self.readonly:
             # Repair the file too when no writer is busy; a busy writer saves it itself. A
@@ -276,9 +328,23 @@ class LibraryStore:
                 log.warning("repaired %s index kept in memory only: %s", name, exc)
         return index, report
 
+    def index_identity(self, name: str) -> dict[str, Any] | None:
+        """What the side record of index file ``name`` must say (None: not checkable)."""
+        library_id = self.meta.get(LIBRARY_ID_META)
+        if library_id is None:  # an older library opened read-only: no id to check
+            return None
+        made_with = self.model_info.key()
+        if name == CLIP_INDEX:
+            record = pooler_record(self)
+            made_with = f"{made_with}|{record.get('name')}|{record.get('sha256')}"
+        return {"library": library_id, "index": name, "vectors": made_with}
+
     def _save_index(self, index: VectorIndex, name: str, card: IndexCard | None = None) -> None:
         try:
             index.save(self.root / name)
+            identity = self.index_identity(name)
+            if identity is not None:
+                write_identity(self.root / name, identity, index.ntotal)
             if card is not None:
                 save_card(card, self.root / name)
         except OSError as exc:
@@ -316,14 +382,17 @@ class LibraryStore:
         informative: np.ndarray,
         vectors: np.ndarray,
         fields: dict[str, Any],
+        classes: list[bytes] | None = None,
     ) -> int:
-        """Commit one video's frames and facts in one transaction, then update the index."""
+        """Commit one video's frames and facts in one transaction, then update the index.
+
+        ``classes``: per frame, its packed most probable ImageNet classes (or None)."""
         self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
         with self._committing() as session:
             video_id = queries.save_video(path, session=session, **fields)
             new_ids, old_ids = queries.replace_frames(
-                video_id, times, informative, vectors, session=session
+                video_id, times, informative, vectors, session=session, classes=classes
             )
             new_clips, old_clips = save_clips(video_id, clips, session=session)
         self.drop_vectors(old_ids, old_clips)
@@ -370,6 +439,7 @@ class LibraryStore:
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
             queries.save_video(
@@ -382,6 +452,7 @@ class LibraryStore:
             return
         removed: list[int] = []
         removed_clips: list[int] = []
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             for vid in video_ids:
                 frames, clips = queries.delete_video(vid, session=session)
@@ -391,6 +462,7 @@ class LibraryStore:
 
     def move_video(self, video_id: int, new_path: str, **fields: Any) -> None:
         """Give a stored video a new path (a renamed file), replacing a row already there."""
+        self.load_indexes()
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(new_path, session=session)
             queries.rename_video(video_id, new_path, session=session, **fields)
