@@ -64,7 +64,7 @@ def near_copies(lib, n: int, seed: int) -> np.ndarray:
     from vsearch.db import queries
 
     rng = np.random.default_rng(seed)
-    with lib.sessions() as session:
+    with lib.store.sessions() as session:
         ids = queries.frame_ids(session=session)
         pick = np.sort(rng.choice(ids, n, replace=False))
         base = np.concatenate([v for _, v in queries.iter_frame_vectors(session=session, ids=pick)])
@@ -79,7 +79,7 @@ def exact_truth(lib, q: np.ndarray, k: int = 10) -> np.ndarray:
     from vsearch.index.build import _TopK
 
     top = _TopK(q, k)
-    with lib.sessions() as session:
+    with lib.store.sessions() as session:
         for ids, vecs in queries.iter_frame_vectors(session=session):
             top.update(ids, vecs)
     return top.ids
@@ -131,12 +131,12 @@ def run_size(args) -> dict:
         t0 = time.perf_counter()
         card = lib.rebuild_indexes(codec=codec)["frames"]
         build_s = time.perf_counter() - t0
-        index = lib.frame_index
+        index = lib.store.frame_index
         found = index.search(q, 10)[1]
         recall = recall_at_k(found, truth)
         for v in q[:20]:  # warm-up
             index.search(v[None], 10)
-            search_vector(lib, v, k=10)
+            search_vector(lib.store, v, k=10)
         alone, e2e, alone_cpu, e2e_cpu = [], [], [], []
         for v in q:
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -146,7 +146,7 @@ def run_size(args) -> dict:
         for v in q:
             t0, c0 = time.perf_counter(), time.thread_time()
             load_image(image, size=lib.model_info.input_size)
-            search_vector(lib, v, k=10)
+            search_vector(lib.store, v, k=10)
             e2e.append(time.perf_counter() - t0)
             e2e_cpu.append(time.thread_time() - c0)
         batch = np.resize(q, (1000, dim))
@@ -198,7 +198,7 @@ def gpu_row(lib, q: np.ndarray, truth: np.ndarray, cpu_row: dict) -> dict:
     from vsearch.pipeline.search import search_vector
 
     os.environ[SEARCH_DEVICE_ENV] = "cuda"
-    index = lib.frame_index
+    index = lib.store.frame_index
     index._gpu = None  # searcher chosen again for the device asked
     index.search(q[:20], 10)
     searcher = type(index._searcher()).__name__
@@ -209,7 +209,7 @@ def gpu_row(lib, q: np.ndarray, truth: np.ndarray, cpu_row: dict) -> dict:
         index.search(v[None], 10)
         alone.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        search_vector(lib, v, k=10)
+        search_vector(lib.store, v, k=10)
         e2e.append(time.perf_counter() - t0)
     batch = np.resize(q, (1000, q.shape[1]))
     t0 = time.perf_counter()

@@ -120,6 +120,10 @@ class StorageError(LibraryError):
     """Disk full, read-only directory and other write failures."""
 
 
+class NotInLibraryError(UsageError):
+    """A video asked for by id or path that the library does not hold."""
+
+
 class EmptyLibraryError(LibraryError):
     """A query against a library that has no vectors yet."""
 

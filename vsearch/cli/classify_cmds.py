@@ -23,10 +23,6 @@ from vsearch.cli.train_app import train_app
 from vsearch.errors import UsageError
 
 
-def _label_dict(r) -> dict:
-    return {"path": r.path, "label": r.label, "start": r.start, "end": r.end, "id": r.id}
-
-
 @app.command()
 @handle_errors
 def label(
@@ -55,7 +51,7 @@ def label(
         else:
             records = [lib.label(path, label, start=start, end=end)]
     if json_out:
-        emit_json([_label_dict(r) for r in records])
+        emit_json([r.to_dict() for r in records])
         return
     if len(records) > 10:  # an import: one line, `vsearch labels` lists them
         found = len({r.label for r in records})
@@ -80,7 +76,7 @@ def labels(json_out: JsonOpt = False) -> None:
         records = lib.labels()
     counts = label_counts(records)
     if json_out:
-        emit_json({"counts": counts, "labels": [_label_dict(r) for r in records]})
+        emit_json({"counts": counts, "labels": [r.to_dict() for r in records]})
         return
     render_table(
         f"{len(counts)} labels, {len(records)} labelled videos/segments",

@@ -67,7 +67,7 @@ def dups(
             progress=RichProgress(),
         )
         if csv_file is not None:
-            from vsearch.pipeline.dups import write_csv
+            from vsearch.report.csv import write_csv
 
             write_csv(report, csv_file)
         if html_file is not None:

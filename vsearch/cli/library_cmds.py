@@ -125,23 +125,7 @@ def videos(
     with open_library() as lib:
         rows = lib.videos(errors_only=errors)
     if json_out:
-        emit_json(
-            [
-                {
-                    "path": v.path,
-                    "status": v.status,
-                    "error": v.error,
-                    "duration": v.duration,
-                    "frames": v.n_frames,
-                    "codec": v.codec,
-                    "width": v.width,
-                    "height": v.height,
-                    "indexed_at": v.indexed_at,
-                    "tags": [{"tag": t, "score": round(s, 4)} for t, s in v.tags or ()],
-                }
-                for v in rows
-            ]
-        )
+        emit_json([v.to_dict() for v in rows])
         return
     render_table(
         f"{len(rows)} videos",
@@ -223,7 +207,7 @@ def doctor(
     if damage is not None:
         repaired = repair_library_database(root)
         with open_library() as lib:
-            lib.load_indexes()  # vectors of lost rows leave the index files now
+            lib.store.load_indexes()  # vectors of lost rows leave the index files now
         if not json_out:
             lost = ", ".join(f"{t} {n}" for t, n in repaired["unreadable_stretches"].items())
             out.print(

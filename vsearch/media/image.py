@@ -16,6 +16,15 @@ from vsearch.media.files import describe_os_error, special_file_cause
 # would take gigabytes (64 Mpx is 192 MiB as RGB) before any pixel is decoded.
 MAX_IMAGE_PIXELS = 64_000_000
 
+# Query images vsearch reads (by extension, when a folder of queries is walked).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+)
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
 
 def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
     """uint8 (size, size, 3): EXIF-transposed, RGB, short side resized to ``size`` (bicubic),

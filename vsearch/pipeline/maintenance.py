@@ -7,39 +7,35 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsearch.db import queries
-from vsearch.db.migrate import current_revision, head_revision
 from vsearch.errors import UsageError, VsearchError
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 
-def remove_videos(lib: Library, path: str | Path) -> list[str]:
+def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
     """Remove a video, or every video under a folder, from the library (files untouched)."""
     if not os.fspath(path).strip():
         raise UsageError("remove needs a path: an empty one would mean the current folder")
     target = os.path.abspath(path)
-    with lib.writing():
-        with lib.sessions() as session:
-            found = queries.list_videos(session=session, under=target)
+    with store.writing():
+        found = store.videos(under=target)
         if not found:
             raise UsageError(f"{target}: not in the library")
-        lib.delete_videos([v.id for v in found])
-        lib.save_indexes()
+        store.delete_videos([v.id for v in found])
+        store.save_indexes()
     return [v.path for v in found]
 
 
-def library_stats(lib: Library) -> dict[str, Any]:
-    with lib.sessions() as session:
-        counts = queries.count_videos(session=session)
-        n_frames = queries.count_frames(session=session)
-        videos = queries.list_videos(session=session)
-    size = sum(f.stat().st_size for f in lib.root.iterdir() if f.is_file())
+def library_stats(store: LibraryStore) -> dict[str, Any]:
+    counts = store.video_counts()
+    n_frames = store.frame_count()
+    videos = store.videos()
+    size = sum(f.stat().st_size for f in store.root.iterdir() if f.is_file())
     return {
-        "library": str(lib.root),
-        "model": lib.model_info.to_dict(),
-        "fps": lib.fps,
+        "library": str(store.root),
+        "model": store.model_info.to_dict(),
+        "fps": store.fps,
         "videos": sum(counts.values()),
         "videos_by_status": counts,
         "frames": n_frames,
@@ -47,14 +43,14 @@ def library_stats(lib: Library) -> dict[str, Any]:
             sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
         ),
         "disk_bytes": size,
-        "indexes": index_summaries(lib),
+        "indexes": index_summaries(store),
     }
 
 
-def index_summaries(lib: Library) -> dict[str, dict[str, Any]]:
+def index_summaries(store: LibraryStore) -> dict[str, dict[str, Any]]:
     """Per index: its setting, memory per vector and recall@10 vs exact, from its card."""
     out: dict[str, dict[str, Any]] = {}
-    for label, card in lib.index_cards().items():
+    for label, card in store.index_cards().items():
         if card is None:
             out[label] = {"summary": "exact (no build card yet)"}
             continue
@@ -71,7 +67,7 @@ def index_summaries(lib: Library) -> dict[str, dict[str, Any]]:
     return out
 
 
-def run_doctor(lib: Library) -> dict[str, Any]:
+def run_doctor(store: LibraryStore) -> dict[str, Any]:
     """Check the tools and the library; each check is {"ok": bool, "detail": str}."""
     checks: dict[str, dict[str, Any]] = {}
 
@@ -100,12 +96,12 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         return f"faiss {faiss.__version__} ({'GPU' if gpus else 'CPU'})"
 
     def schema() -> str:
-        cur, head = current_revision(lib.engine), head_revision()
+        cur, head = store.schema_revisions()
         if cur != head:
             raise VsearchError(f"schema at {cur}, expected {head}")
         return f"schema at head ({head})"
 
-    busy = lib.writer_busy()
+    busy = store.writer_busy()
 
     def agreement(sync) -> str:
         if sync.changed and busy and not sync.rebuilt:
@@ -131,22 +127,22 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         from vsearch.index.devices import faiss_has_gpu, torch_cuda_device
 
         parts = []
-        for label, index in (("frames", lib.frame_index), ("clips", lib.clip_index)):
-            card = lib.index_cards()[label]
+        for label, index in (("frames", store.frame_index), ("clips", store.clip_index)):
+            card = store.index_cards()[label]
             what = card.summary() if card else index.describe()  # type: ignore[attr-defined]
             parts.append(f"{label}: {what}")
         device = "faiss GPU" if faiss_has_gpu() else (torch_cuda_device() or "CPU")
-        low = [c for c in lib.index_cards().values() if c and c.recall_at_10 < 0.9]
+        low = [c for c in store.index_cards().values() if c and c.recall_at_10 < 0.9]
         if low:
             raise VsearchError(f"low recall ({'; '.join(parts)}): run `vsearch index` to retrain")
         return f"search on {device}; " + "; ".join(parts)
 
     def disk() -> str:
-        free = shutil.disk_usage(lib.root).free
-        return f"{free / 2**30:.1f} GiB free at {lib.root}"
+        free = shutil.disk_usage(store.root).free
+        return f"{free / 2**30:.1f} GiB free at {store.root}"
 
     def files() -> str:
-        missing = [v.path for v in lib.videos() if not Path(v.path).exists()]
+        missing = [v.path for v in store.videos() if not Path(v.path).exists()]
         if missing:
             raise VsearchError(
                 f"{len(missing)} indexed files no longer exist (e.g. {missing[0]}); "
@@ -159,15 +155,19 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         ("gpu", gpu),
         ("faiss", faiss_check),
         ("schema", schema),
-        ("index", lambda: agreement(lib.frame_sync)),
-        ("clips", lambda: agreement(lib.clip_sync)),
+        ("index", lambda: agreement(store.frame_sync)),
+        ("clips", lambda: agreement(store.clip_sync)),
         ("search", search),
         ("disk", disk),
         ("files", files),
     ]:
         check(name, fn)
     checks["gpu"]["ok"] = True  # no GPU is a fact, not a failure
-    return {"library": str(lib.root), "ok": all(c["ok"] for c in checks.values()), "checks": checks}
+    return {
+        "library": str(store.root),
+        "ok": all(c["ok"] for c in checks.values()),
+        "checks": checks,
+    }
 
 
 def check_library_database(root: Path) -> dict[str, Any] | None:

@@ -142,7 +142,8 @@ def open_synced_index(
 
 
 def reconcile_index(index: VectorIndex, db_ids: np.ndarray, fetch: FetchVectors) -> tuple[int, int]:
-    """Make the ids of ``index`` equal ``db_ids``: (vectors added, vectors removed)."""
+    """Make the ids of ``index`` equal ``db_ids``: add the missing vectors from the database,
+    remove the extra ones. Returns (added, removed)."""
     file_ids = index.ids()
     extra = np.setdiff1d(file_ids, db_ids, assume_unique=False)
     missing = np.setdiff1d(db_ids, file_ids, assume_unique=False)

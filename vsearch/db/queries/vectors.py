@@ -163,18 +163,6 @@ def frame_locations(
     return out
 
 
-def frame_videos(ids: Iterable[int], *, session: Session) -> dict[int, int]:
-    """frame id -> video id (frames deleted meanwhile are left out)."""
-    id_list = [int(i) for i in ids]
-    out: dict[int, int] = {}
-    for lo in range(0, len(id_list), 900):
-        rows = session.execute(
-            select(FrameRow.id, FrameRow.video_id).where(FrameRow.id.in_(id_list[lo : lo + 900]))
-        )
-        out.update((int(f), int(v)) for f, v in rows)
-    return out
-
-
 def count_frames(*, session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(FrameRow)) or 0)
 
