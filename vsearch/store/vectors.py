@@ -125,7 +125,10 @@ def open_synced_index(
         # Built from the stored vectors, streamed: exact, or approximate for a large library.
         index, card = build_index(dim, len(db_ids), lambda: fetch(None))
         if reason:
-            log.warning("%s index rebuilt from stored vectors: %s", name, reason)
+            legacy = reason.startswith("no identity record")  # once, after an upgrade
+            (log.info if legacy else log.warning)(
+                "%s index rebuilt from stored vectors: %s", name, reason
+            )
         return index, SyncReport(
             name,
             len(db_ids),
