@@ -139,6 +139,30 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
             )
         return f"{sync.name} index agrees with the database ({sync.in_db} vectors)"
 
+    def models() -> str:
+        """The clip model in use loads and matches its record (file present, same sha256,
+        made for this encoder); so do the trained heads."""
+        from vsearch.store.clips import load_pooler, pooler_record
+
+        record = pooler_record(store.meta)
+        load_pooler(
+            record,
+            dim=store.model_info.dim,
+            root=store.root,
+            device="cpu",
+            encoder_key=store.model_info.key(),
+        )
+        from vsearch.pipeline.classify import HEADS_DIR
+
+        heads = sorted((store.root / HEADS_DIR).glob("*.pt"))
+        if heads:
+            from vsearch.models.heads import load_head
+
+            for head in heads:
+                load_head(head)
+        used = record.get("checkpoint") or record.get("name")
+        return f"clip model {used} matches its record; {len(heads)} trained heads load"
+
     def search() -> str:
         from vsearch.index.devices import faiss_has_gpu, torch_cuda_device
 
@@ -173,6 +197,7 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
         ("schema", schema),
         ("index", lambda: agreement(store.frame_sync)),
         ("clips", lambda: agreement(store.clip_sync)),
+        ("models", models),
         ("search", search),
         ("disk", disk),
         ("files", files),
