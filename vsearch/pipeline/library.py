@@ -267,10 +267,16 @@ class Library:
         many per transaction (see ``LibraryStore.import_frames``); returns the frames stored."""
         return self.store.import_frames(videos)
 
-    def rebuild_indexes(self, **options: Any) -> Any:
-        """Switch the frame and clip indexes between exact and IVF search as their sizes ask
-        (options ``force``, ``background``, ``codec``: see ``LibraryStore.rebuild_indexes``)."""
-        return self.store.rebuild_indexes(**options)
+    def rebuild_indexes(
+        self, *, force: bool = False, background: bool = False, codec: str | None = None
+    ) -> Any:
+        """Switch the frame and clip indexes between exact and IVF search as their sizes ask.
+
+        ``force`` rebuilds with the chosen setting regardless; ``background`` runs in a thread
+        (returned); ``codec`` picks the frame index's setting (see
+        ``LibraryStore.rebuild_indexes``). Returns the cards of the rebuilt indexes by name.
+        """
+        return self.store.rebuild_indexes(force=force, background=background, codec=codec)
 
     def index_cards(self) -> dict[str, Any]:
         """Per index, its setting, recall@10 against exact search and memory per vector."""
