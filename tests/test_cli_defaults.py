@@ -29,6 +29,7 @@ SHARED = [
     (["train", "temporal"], "lr", Library.train_temporal),
     (["train", "temporal"], "val_fraction", Library.train_temporal),
     (["train", "temporal"], "seed", Library.train_temporal),
+    (["train", "temporal"], "force", Library.train_temporal),
     (["train", "classifier"], "arch", Library.train_classifier),
     (["train", "classifier"], "max_epochs", Library.train_classifier),
     (["train", "classifier"], "patience", Library.train_classifier),

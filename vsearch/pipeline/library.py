@@ -332,12 +332,15 @@ class Library:
         lr: float = training.DEFAULT_LR,
         val_fraction: float = training.DEFAULT_VAL_FRACTION,
         seed: int = 0,
+        force: bool = False,
         progress: Progress | None = None,
     ) -> dict[str, Any]:
         """Train an LSTM/TCN clip model (``arch``) without labels and re-pool the clips.
 
         ``arch="mean"`` goes back to the parameter-free pooler. Two views of a clip must
         agree (InfoNCE); ``val_fraction`` of the videos is held out to pick the best epoch.
+        A model that validates no better than the one in use is not switched to, unless
+        ``force``.
         """
         return training.train_temporal(
             self.store,
@@ -347,6 +350,7 @@ class Library:
             lr=lr,
             val_fraction=val_fraction,
             seed=seed,
+            force=force,
             progress=progress,
         )
 
