@@ -7,9 +7,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-__version__ = "0.1.0"
+from vsearch.models.registry import DEFAULT_ENCODER as DEFAULT_MODEL  # one source of truth
 
-DEFAULT_MODEL = "open_clip:ViT-B-32@laion2b_s34b_b79k"
+__version__ = "0.1.0"
 
 
 def _home() -> Path:

@@ -19,23 +19,20 @@ from vsearch.cli._app import (
     out,
     render_table,
 )
+from vsearch.pipeline.scoring import help_thresholds
 
 THRESHOLD_HELP = (
-    "Frame similarity (cosine) at or above which two frames count as the same footage. "
-    "What the default 0.90 means, measured with the colorgrid encoder at 4 frames/s on a "
-    "copy-detection benchmark of real footage (scripts/bench_dups.py quality, "
-    "docs/benchmarks.md): precision 1.0 (all 16 reported segment pairs are true copies) and "
-    "recall 0.70 of the 23 known copy pairs: mirrored, recoloured, low-quality, 1.5x fast and "
-    "embedded copies are found, 20% crops are not. 0.85 also found a fast-motion re-encode "
-    "(recall 0.74, precision 1.0); 0.80 made the first false match; 0.97 keeps near-exact "
-    "copies only (recall 0.48)."
+    "Frame score at or above which two frames count as the same footage. " + help_thresholds("dups")
 )
 
 
 @app.command()
 @handle_errors
 def dups(
-    threshold: Annotated[float, typer.Option("--threshold", "-t", help=THRESHOLD_HELP)] = 0.90,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", "-t", help=THRESHOLD_HELP, show_default=False),
+    ] = None,
     min_duration: Annotated[
         float, typer.Option("--min-duration", help="Shortest matched segment, in seconds.")
     ] = 2.0,

@@ -9,6 +9,7 @@ import typer
 
 from vsearch.cli._app import JsonOpt, app, emit_json, handle_errors, open_library, render_table
 from vsearch.errors import UsageError
+from vsearch.pipeline.scoring import help_thresholds
 
 
 @app.command()
@@ -42,7 +43,7 @@ def search(
         float | None,
         typer.Option(
             "--threshold",
-            help="With --video: minimum segment score (default 0.75, see docs/benchmarks.md).",
+            help="With --video: minimum segment score. " + help_thresholds("clip_search"),
             show_default=False,
         ),
     ] = None,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.errors import CheckpointError
+from vsearch.types import ModelInfo
 
 from .base import file_sha256, l2_normalize
 
@@ -167,3 +168,24 @@ def load_descriptor(arch: str, weights: str, *, in_dim: int) -> Descriptor:
             log.debug("descriptor %s for %s", path.name, weights)
             return descriptor
     return Descriptor(in_dim=in_dim)
+
+
+def background_for(info: ModelInfo) -> np.ndarray | None:
+    """The background set of the descriptor a library's vectors were made with, or None.
+
+    Read from the shipped file (no model is loaded): it must be the very file named in the
+    library's preprocessing string (its SHA-256), for the same backbone weights.
+    """
+    if info.family != "effnet" or "pcaw" not in info.preprocess:
+        return None
+    import os
+
+    candidates = shipped_descriptors()
+    if os.environ.get("VSEARCH_DESCRIPTOR"):
+        candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser(), *candidates]
+    for path in candidates:
+        descriptor, meta = read_descriptor(path)
+        if meta.get("weights") == info.weights and info.preprocess.endswith(descriptor.describe()):
+            return descriptor.background
+    log.warning("no background set found for %s: scores are not calibrated", info.spec)
+    return None

