@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from sample_data import PHOTOS  # noqa: E402
 from still_images import list_images  # noqa: E402
 
+from vsearch.models.descriptor import POOLINGS  # noqa: E402
+
 # Photos that scripts/sample_data.py films into benchmark videos (bench_dups, bench_classify):
 # never fitted on, so that those benchmarks stay unseen.
 BENCHMARK_PHOTOS = {Path(p).stem for p in PHOTOS}
@@ -142,12 +144,12 @@ def micro_ap(scores: np.ndarray, correct: np.ndarray, n_positive: int) -> float:
     return float((precision * hits).sum() / max(1, n_positive))
 
 
-def evaluate(encoder, descriptor, feats_check, feats_queries, kinds, k_background: int) -> dict:
+def evaluate(descriptor, feats, layouts, kinds, k_background: int) -> dict:
     """Copy check on stills: each altered image against all check images."""
     from vsearch.match.calibrate import background_offsets
 
-    db = descriptor.project(feats_check)
-    q = descriptor.project(feats_queries)
+    db = descriptor.project(feats["check"], layouts["check"])
+    q = descriptor.project(feats["q"], layouts["q"])
     sims = q @ db.T
     n_q = len(q)
     truth = np.repeat(np.arange(len(db)), len(kinds))
@@ -198,7 +200,10 @@ def main() -> None:
     parser.add_argument("stills", type=Path)
     parser.add_argument("--model", default="effnet:lite0")
     parser.add_argument("--dim", type=int, default=256)
-    parser.add_argument("--pooling", choices=("gem", "mean"), default="gem")
+    parser.add_argument("--pooling", choices=POOLINGS, default="gem")
+    parser.add_argument(
+        "--layout-weight", type=float, default=0.0, help="share of the colour-layout part"
+    )
     parser.add_argument("--shrink", type=float, default=0.0, help="eigenvalue shrinkage")
     parser.add_argument("--views", type=int, default=3, help="random views per fit image")
     parser.add_argument("--k-background", type=int, default=10)
@@ -211,7 +216,12 @@ def main() -> None:
 
     from PIL import Image
 
-    from vsearch.models.descriptor import Descriptor, fit_pca_whitening, save_descriptor
+    from vsearch.models.descriptor import (
+        Descriptor,
+        fit_pca_whitening,
+        layout_features,
+        save_descriptor,
+    )
     from vsearch.models.effnet import build_effnet_encoder
     from vsearch.models.registry import parse_spec
 
@@ -232,7 +242,7 @@ def main() -> None:
     count = {s: sum(v == s for v in splits.values()) for s in ("fit", "background", "check")}
     print(f"{len(paths)} images: {count}", flush=True)
 
-    poolings = ("gem", "mean") if args.compare else (args.pooling,)
+    poolings = ("gem", "gem-bands") if args.compare else (args.pooling,)
     results = {}
     saved = None
     encoder = build_effnet_encoder(arch, weights, "auto", descriptor=Descriptor(in_dim=1))
@@ -279,22 +289,35 @@ def main() -> None:
             flat = {f"{n}/{p}": a for n, d in pooled.items() for p, a in d.items()}
             np.savez(cache, **flat)
     print(f"features in {time.perf_counter() - t0:.0f} s", flush=True)
+    layouts = {
+        name: layout_features(np.stack(imgs))
+        for name, imgs in (("bg", background), ("check", check), ("q", queries))
+    }
+    weights = sorted({args.layout_weight, 0.0, 0.3, 0.5}) if args.compare else [args.layout_weight]
     for pooling in poolings:
         feats = {name: by_pooling[pooling] for name, by_pooling in pooled.items()}
         base = Descriptor(in_dim=in_dim, pooling=pooling)
-        dims = sorted({args.dim, 128, 256, 512}) if args.compare else [args.dim]
-        results[(pooling, "none")] = evaluate(
-            encoder, base, feats["check"], feats["q"], ALTERATIONS, args.k_background
+        dims = sorted({args.dim, 128, 256}) if args.compare else [args.dim]
+        results[(pooling, "none", 0.0)] = evaluate(
+            base, feats, layouts, ALTERATIONS, args.k_background
         )
-        for dim in dims:
-            mean, projection, _values = fit_pca_whitening(feats["fit"], dim, shrink=args.shrink)
-            desc = Descriptor(in_dim=in_dim, pooling=pooling, mean=mean, projection=projection)
+        for dim, weight in ((d, w) for d in dims for w in weights):
+            normalised = base.normalise_parts(feats["fit"])
+            mean, projection, _values = fit_pca_whitening(normalised, dim, shrink=args.shrink)
             desc = Descriptor(
                 in_dim=in_dim,
                 pooling=pooling,
                 mean=mean,
                 projection=projection,
-                background=desc.project(feats["bg"]),
+                layout_weight=weight,
+            )
+            desc = Descriptor(
+                in_dim=in_dim,
+                pooling=pooling,
+                mean=mean,
+                projection=projection,
+                layout_weight=weight,
+                background=desc.project(feats["bg"], layouts["bg"]),
                 meta={
                     "fitted_on": f"{count['fit']} still images x {args.views + 1} views "
                     f"({args.stills.name}; scripts/still_images.py)",
@@ -304,29 +327,30 @@ def main() -> None:
                     "seed": args.seed,
                 },
             )
-            results[(pooling, dim)] = evaluate(
-                encoder, desc, feats["check"], feats["q"], ALTERATIONS, args.k_background
+            results[(pooling, dim, weight)] = evaluate(
+                desc, feats, layouts, ALTERATIONS, args.k_background
             )
-            if pooling == args.pooling and dim == args.dim:
+            if (pooling, dim, weight) == (args.pooling, args.dim, args.layout_weight):
                 saved = (desc, encoder.info.weights)
     encoder.close()
 
-    print("\n| pooling | dims | recall@1 | micro-AP raw | micro-AP calibrated |")
-    print("|---|---|---|---|---|")
-    for (pooling, dim), r in results.items():
+    print("\n| pooling | dims | layout weight | recall@1 | micro-AP raw | micro-AP calibrated |")
+    print("|---|---|---|---|---|---|")
+    for (pooling, dim, weight), r in results.items():
         cal = r.get("micro-AP calibrated")
         print(
-            f"| {pooling} | {dim} | {r['recall@1']:.3f} | {r['micro-AP raw']:.3f} | "
+            f"| {pooling} | {dim} | {weight:g} | {r['recall@1']:.3f} | {r['micro-AP raw']:.3f} | "
             f"{'-' if cal is None else f'{cal:.3f}'} |"
         )
     kinds = list(next(iter(results.values()))["recall@1 by alteration"])
-    print("\nrecall@1 by alteration:\n| pooling | dims | " + " | ".join(kinds) + " |")
-    print("|---|---|" + "---|" * len(kinds))
-    for (pooling, dim), r in results.items():
+    print("\nrecall@1 by alteration:\n| pooling | dims | layout | " + " | ".join(kinds) + " |")
+    print("|---|---|---|" + "---|" * len(kinds))
+    for (pooling, dim, weight), r in results.items():
         per = r["recall@1 by alteration"]
-        print(f"| {pooling} | {dim} | " + " | ".join(f"{per[k]:.2f}" for k in kinds) + " |")
+        cells = " | ".join(f"{per[k]:.2f}" for k in kinds)
+        print(f"| {pooling} | {dim} | {weight:g} | {cells} |")
 
-    chosen = results[(args.pooling, args.dim)]
+    chosen = results[(args.pooling, args.dim, args.layout_weight)]
     print(
         "\ncalibrated scores of the saved descriptor on the check: copies (10/25/50%) "
         + " / ".join(f"{v:.3f}" for v in chosen["calibrated copies"])

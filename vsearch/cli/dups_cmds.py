@@ -51,7 +51,9 @@ def dups(
     """Find footage shown in two library videos: re-uploads, re-edits, reused clips.
 
     Each match gives both files, both segments (start, end in seconds) and a score: the
-    mean similarity of the matched frames (1.0 and "exact" for byte-identical files).
+    mean similarity of the matched frames, calibrated for models that ship a background set
+    (the default effnet: 0 is as similar as unrelated footage), raw cosine for others; 1.0
+    and "exact" for byte-identical files.
     Black, blank, single-colour frames and still title cards never make a match. --json
     prints a JSON array, best first: {"a": {"path", "start", "end"}, "b": {...}, "score",
     "exact", "frames"}; a one-line summary goes to stderr.
