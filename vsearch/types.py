@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +95,81 @@ class VideoRecord:
     n_frames: int
     error: str | None
     indexed_at: str | None = None
+    tags: list[tuple[str, float]] | None = None  # most probable ImageNet classes, best first
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `videos --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "duration": self.duration,
+            "frames": self.n_frames,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "indexed_at": self.indexed_at,
+            "tags": [{"tag": t, "score": round(s, 4)} for t, s in self.tags or ()],
+        }
+
+
+@dataclass(frozen=True)
+class StoredFrames:
+    """A video's stored frames in time order: ids, times (s), informative flags, vectors."""
+
+    ids: np.ndarray  # int64 (n,)
+    times: np.ndarray  # float64 (n,)
+    informative: np.ndarray  # bool (n,)
+    vectors: np.ndarray  # float32 (n, dim)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class StoredClips:
+    """A video's stored clips in time order: windows [start, end) with a pooled vector each."""
+
+    ids: np.ndarray  # int64 (n,)
+    starts: np.ndarray  # float64 (n,)
+    ends: np.ndarray  # float64 (n,)
+    informative: np.ndarray  # bool (n,)
+    vectors: np.ndarray  # float32 (n, dim)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """Every stored frame of a library, sorted by (video, time)."""
+
+    ids: np.ndarray
+    video_ids: np.ndarray
+    times: np.ndarray
+    informative: np.ndarray
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FrameLocation:
+    """Where a stored frame is: its video and second."""
+
+    video_id: int
+    time: float
+    informative: bool
+    path: str
+
+
+@dataclass(frozen=True)
+class ClipLocation:
+    """Which video a stored clip belongs to."""
+
+    video_id: int
+    informative: bool
 
 
 @dataclass(frozen=True)
@@ -104,6 +181,14 @@ class FrameHit:
     score: float
     video_id: int
     frame_id: int
+    classes: tuple[str, ...] = ()  # word queries: the matched classes the frame shows
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `search --json` and of the HTTP API."""
+        out = {"path": self.path, "time": round(self.time, 3), "score": round(self.score, 4)}
+        if self.classes:
+            out["classes"] = list(self.classes)
+        return out
 
 
 @dataclass(frozen=True)
@@ -117,6 +202,27 @@ class SegmentMatch:
     query_start: float
     query_end: float
     video_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `search --video --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "score": round(self.score, 4),
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "query_start": round(self.query_start, 3),
+            "query_end": round(self.query_end, 3),
+        }
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """The answer to one query file: hits (images) or segments (clips), or why it failed."""
+
+    query: str
+    kind: str  # "image" or "clip"
+    hits: list[FrameHit] | list[SegmentMatch] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass
@@ -195,6 +301,16 @@ class LabelRecord:
     end: float | None
     created_at: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "label": self.label,
+            "start": self.start,
+            "end": self.end,
+            "id": self.id,
+        }
+
 
 @dataclass(frozen=True)
 class SegmentLabel:
@@ -266,3 +382,34 @@ class TrainReport:
             "best_epoch": self.best_epoch,
             "encoder": self.encoder_key,
         }
+
+
+def timecode(seconds: float) -> str:
+    """The one timecode style of tables and reports: ``HH:MM:SS.mmm`` (JSON keeps seconds)."""
+    if not math.isfinite(seconds):
+        return "--:--:--.---"
+    total = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(total, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def shown_name(text: str) -> str:
+    """A file name safe to write as UTF-8 text: bytes that are not UTF-8 (surrogate-escaped by
+    Python) are shown as ``\\xNN``."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def file_url(path: str, start: float | None = None, end: float | None = None) -> str:
+    """A ``file://`` URL of a local file (exact bytes, percent-encoded), with an optional
+    media fragment ``#t=start[,end]`` that players and browsers seek to."""
+    from urllib.parse import quote
+
+    url = "file://" + quote(os.fsencode(os.path.abspath(path)))
+    if start is not None:
+        url += f"#t={start:.3f}" + (f",{end:.3f}" if end is not None else "")
+    return url

@@ -52,9 +52,9 @@ def test_old_schema_is_migrated_and_keeps_its_data(tmp_path):
     root = tmp_path / "lib"
     vectors = old_library(root)
     with Library.open(settings=Settings.load(library=root)) as lib:
-        assert current_revision(lib.engine) == head_revision()
+        assert current_revision(lib.store.engine) == head_revision()
         assert [(v.path, v.n_frames) for v in lib.videos()] == [("/videos/old.mp4", 3)]
-        scores, ids = lib.frame_index.search(vectors[1:2], 1)  # rebuilt from stored vectors
+        scores, ids = lib.store.frame_index.search(vectors[1:2], 1)  # rebuilt from stored vectors
         assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)
     assert assert_consistent(root)["db"] == 3
     result = runner.invoke(app, ["--library", str(root), "videos", "--json"])
@@ -97,9 +97,9 @@ def test_old_library_gets_clips_from_stored_frames_on_next_index(tmp_path):
     empty = tmp_path / "nothing-new"
     empty.mkdir()
     with Library.open(settings=Settings.load(library=root)) as lib:
-        assert lib.clip_index.ntotal == 0
+        assert lib.store.clip_index.ntotal == 0
         report = lib.index([empty])  # no video to decode: clips come from stored frames
         assert report.indexed == []
-        assert lib.clip_index.ntotal >= 1
-        assert lib.clip_sync.in_db == 0  # opened before the backfill
+        assert lib.store.clip_index.ntotal >= 1
+        assert lib.store.clip_sync.in_db == 0  # opened before the backfill
     assert_consistent(root)

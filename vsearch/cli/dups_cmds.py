@@ -66,7 +66,7 @@ def dups(
             progress=RichProgress(),
         )
         if csv_file is not None:
-            from vsearch.pipeline.dups import write_csv
+            from vsearch.report.csv import write_csv
 
             write_csv(report, csv_file)
         if html_file is not None:
@@ -99,4 +99,4 @@ def dups(
     out.print(line, markup=False, highlight=False)
     for name, path in (("CSV", csv_file), ("HTML report", html_file)):
         if path is not None:
-            out.print(f"{name} written to {path}", markup=False, highlight=False)
+            out.print(one_line(f"{name} written to {path}"), markup=False, highlight=False)

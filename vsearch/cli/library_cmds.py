@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from vsearch.checks import check_paths
 from vsearch.cli._app import (
     EXIT_FILES_FAILED,
     JsonOpt,
@@ -19,6 +19,7 @@ from vsearch.cli._app import (
     open_library,
     out,
     render_table,
+    settings,
 )
 from vsearch.config import DEFAULT_MODEL
 
@@ -60,13 +61,16 @@ def init(model: ModelOpt = None, fps: FpsOpt = None, json_out: JsonOpt = False) 
     if json_out:
         emit_json(info)
     else:
-        out.print(f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s", markup=False)
+        out.print(
+            one_line(f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s"),
+            markup=False,
+        )
 
 
 @app.command()
 @handle_errors
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Video files or folders (recursive).")],
+    paths: Annotated[list[str], typer.Argument(help="Video files or folders (recursive).")],
     model: ModelOpt = None,
     fps: FpsOpt = None,
     prune: Annotated[
@@ -83,11 +87,11 @@ def index(
     Each video is committed as soon as it is done, so Ctrl+C (or a crash) loses at most the
     videos in flight; run the command again to go on. Exit code 3 when some files failed.
     """
+    check_paths(paths)  # before a library is created for nothing
     lib = open_library(create=True, model=model, fps=fps, decoders=decoders)
+    progress = RichProgress()
     with lib:
-        report = lib.index(
-            [str(p) for p in paths], prune=prune, retry_failed=retry_failed, progress=RichProgress()
-        )
+        report = lib.index(paths, prune=prune, retry_failed=retry_failed, progress=progress)
     if json_out:
         emit_json(report.to_dict())
     else:
@@ -103,6 +107,8 @@ def index(
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
+                if f"{path}: {cause}" in progress.reported:
+                    continue  # printed when it happened
                 err.print(
                     f"vsearch: failed {one_line(path)}: {one_line(cause)}",
                     markup=False,
@@ -121,27 +127,22 @@ def videos(
     with open_library() as lib:
         rows = lib.videos(errors_only=errors)
     if json_out:
-        emit_json(
-            [
-                {
-                    "path": v.path,
-                    "status": v.status,
-                    "error": v.error,
-                    "duration": v.duration,
-                    "frames": v.n_frames,
-                    "codec": v.codec,
-                    "width": v.width,
-                    "height": v.height,
-                    "indexed_at": v.indexed_at,
-                }
-                for v in rows
-            ]
-        )
+        emit_json([v.to_dict() for v in rows])
         return
     render_table(
         f"{len(rows)} videos",
-        ["status", "duration", "frames", "path", "error"],
-        [[v.status, f"{v.duration or 0:.1f}s", v.n_frames, v.path, v.error or ""] for v in rows],
+        ["status", "duration", "frames", "path", "tags", "error"],
+        [
+            [
+                v.status,
+                f"{v.duration or 0:.1f}s",
+                v.n_frames,
+                v.path,
+                ", ".join(t for t, _ in (v.tags or [])[:3]),
+                v.error or "",
+            ]
+            for v in rows
+        ],
     )
 
 
@@ -161,7 +162,7 @@ def stats(json_out: JsonOpt = False) -> None:
 @app.command()
 @handle_errors
 def remove(
-    path: Annotated[Path, typer.Argument(help="A video, or a folder: all videos under it.")],
+    path: Annotated[str, typer.Argument(help="A video, or a folder: all videos under it.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Remove videos from the library (the files themselves are not touched)."""
@@ -175,10 +176,51 @@ def remove(
 
 @app.command()
 @handle_errors
-def doctor(json_out: JsonOpt = False) -> None:
-    """Check ffmpeg, GPU, FAISS, the schema and index/database agreement (repairs the index)."""
+def doctor(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rebuild a damaged library database from what can still be read "
+            "(the damaged file is kept beside it).",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check ffmpeg, GPU, FAISS, the database, the schema and index/database agreement.
+
+    Index files that disagree with the database are repaired from the stored vectors; a
+    damaged database is diagnosed, and rebuilt with --repair.
+    """
+    from vsearch.pipeline.maintenance import check_library_database, repair_library_database
+
+    root = settings().library
+    damage = check_library_database(root)
+    if damage is not None and not repair:
+        if json_out:
+            emit_json({"library": str(root), "ok": False, "database": damage})
+        else:
+            err.print(f"vsearch: FAIL database: {one_line(damage['summary'])}", markup=False)
+        raise typer.Exit(1)
+    if damage is not None:
+        repaired = repair_library_database(root)
+        with open_library() as lib:
+            lib.store.load_indexes()  # vectors of lost rows leave the index files now
+        if not json_out:
+            lost = ", ".join(f"{t} {n}" for t, n in repaired["unreadable_stretches"].items())
+            out.print(
+                one_line(
+                    f"database rebuilt: rows kept {repaired['rows']}"
+                    + (f"; unreadable stretches skipped: {lost}" if lost else "")
+                    + f"; {len(repaired['videos_to_reindex'])} videos to index again; "
+                    f"the damaged file is kept as {repaired['backup']}"
+                ),
+                markup=False,
+            )
     with open_library() as lib:
         report = lib.doctor()
+    if damage is not None:
+        report["repaired"] = repaired
     if json_out:
         emit_json(report)
     else:

@@ -7,9 +7,22 @@ from typing import Annotated
 
 import typer
 
-from vsearch.cli._app import JsonOpt, app, emit_json, handle_errors, open_library, render_table
+from vsearch.cli._app import (
+    EXIT_FILES_FAILED,
+    JsonOpt,
+    RichProgress,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    one_line,
+    open_library,
+    render_table,
+)
 from vsearch.errors import UsageError
 from vsearch.pipeline.scoring import help_thresholds
+from vsearch.pipeline.search import REFINE_TOP
+from vsearch.types import timecode
 
 
 @app.command()
@@ -49,13 +62,60 @@ def search(
     ] = None,
     text: Annotated[
         str | None,
-        typer.Option("--text", help="Query by text (CLIP-like models only).", show_default=False),
+        typer.Option(
+            "--text",
+            help="Query by text: any text with CLIP models; with ImageNet CNNs (effnet) a word "
+            "naming ImageNet classes or their WordNet categories (dog, cat, car, bird...).",
+            show_default=False,
+        ),
     ] = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch",
+            help="Many queries: a folder of images and clips, or a list file (.txt/.csv, one "
+            "path per line). Writes candidates (query, ref, score, segments) as JSON lines, "
+            "or to --out.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --batch: the candidates file, .csv (one row per segment: query, ref, "
+            "score, query_start, query_end, ref_start, ref_end) or .jsonl.",
+            show_default=False,
+        ),
+    ] = None,
+    refine: Annotated[
+        int,
+        typer.Option(
+            "--refine",
+            help="Image queries (also in --batch): re-time this many best hits to their exact "
+            "best frame by "
+            "decoding around them at the native frame rate (0: sampled times only).",
+        ),
+    ] = REFINE_TOP,
 ) -> None:
-    """Find the videos that show IMAGE (or match --video CLIP, or --text), with where."""
+    """Find the videos that show IMAGE (or match --video CLIP, or --text), with where.
+
+    --batch answers many image and clip queries in one run (encoded and searched in
+    batches); a query file that cannot be read gets a one-line error and the rest go on
+    (exit code 3).
+    """
+    if batch is not None:
+        if image is not None or video is not None or text is not None:
+            raise UsageError("--batch takes the place of IMAGE, --video and --text")
+        if start is not None or end is not None:
+            raise UsageError("--start and --end go with --video, not --batch")
+        _search_batch(batch, out, k, frames, threshold, refine)
+        return
+    if out is not None:
+        raise UsageError("--out goes with --batch")
     given = [x for x in (image, video, text) if x is not None]
     if len(given) != 1:
-        raise UsageError("give exactly one query: an IMAGE, --video FILE or --text TEXT")
+        raise UsageError("give exactly one query: an IMAGE, --video FILE, --text TEXT or --batch")
     if video is None and (start is not None or end is not None or threshold is not None):
         raise UsageError("--start, --end and --threshold go with --video")
     if video is not None:
@@ -63,19 +123,66 @@ def search(
         return
     with open_library() as lib:
         if text is not None:
+            matched = lib.words_for(text)
+            if matched and not json_out:
+                err.print(f"matched {matched}", markup=False)
             hits = lib.search_text(text, k=k, frames=frames)
         else:
-            hits = lib.search_image(image, k=k, frames=frames)
+            hits = lib.search_image(image, k=k, frames=frames, refine=refine)
     if json_out:
-        emit_json(
-            [{"path": h.path, "time": round(h.time, 3), "score": round(h.score, 4)} for h in hits]
-        )
+        emit_json([h.to_dict() for h in hits])
         return
     render_table(
         f"{len(hits)} results for {image if text is None else repr(text)}",
-        ["score", "time", "path"],
-        [[f"{h.score:.3f}", _clock(h.time), h.path] for h in hits],
+        ["score", "time", "path"] + (["classes"] if text is not None else []),
+        [
+            [f"{h.score:.3f}", _clock(h.time), h.path]
+            + ([", ".join(h.classes)] if text is not None else [])
+            for h in hits
+        ],
     )
+
+
+def _search_batch(
+    source: Path, out: Path | None, k: int, frames: bool, threshold: float | None, refine: int
+) -> None:
+    import time
+
+    from vsearch.report.candidates import CandidateWriter
+
+    writer = CandidateWriter(out)
+    started = time.perf_counter()
+    answered = failed = 0
+    try:
+        with open_library() as lib:
+            answers = lib.search_batch(
+                source,
+                k=k,
+                frames=frames,
+                threshold=threshold,
+                refine=refine,
+                progress=RichProgress(),
+            )
+            for answer in answers:
+                answered += 1
+                if answer.error is not None:
+                    failed += 1
+                else:
+                    writer.write(answer)
+    finally:
+        writer.close()
+    seconds = time.perf_counter() - started
+    where = f" written to {out}" if out is not None else ""
+    err.print(
+        one_line(
+            f"{answered} queries in {seconds:.1f}s ({answered / max(seconds, 1e-9):.1f}/s), "
+            f"{failed} failed; {writer.rows} candidates{where}"
+        ),
+        markup=False,
+        highlight=False,
+    )
+    if failed:
+        raise typer.Exit(EXIT_FILES_FAILED)
 
 
 def _search_video(
@@ -85,19 +192,7 @@ def _search_video(
     with open_library() as lib:
         matches = lib.search_video(video, start=start, end=end, k=k, **kwargs)
     if json_out:
-        emit_json(
-            [
-                {
-                    "path": m.path,
-                    "score": round(m.score, 4),
-                    "start": round(m.start, 3),
-                    "end": round(m.end, 3),
-                    "query_start": round(m.query_start, 3),
-                    "query_end": round(m.query_end, 3),
-                }
-                for m in matches
-            ]
-        )
+        emit_json([m.to_dict() for m in matches])
         return
     render_table(
         f"{len(matches)} matching segments for {video}",
@@ -114,7 +209,4 @@ def _search_video(
     )
 
 
-def _clock(seconds: float) -> str:
-    m, s = divmod(seconds, 60)
-    h, m = divmod(int(m), 60)
-    return f"{h:d}:{m:02d}:{s:05.2f}"
+_clock = timecode

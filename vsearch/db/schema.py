@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -26,6 +27,33 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class FilePath(TypeDecorator[str]):
+    """A file name as Linux allows it: any bytes but NUL and '/' separators.
+
+    Python gives names that are not valid UTF-8 as text with surrogate-escaped bytes, which
+    SQLite cannot store as TEXT; such a name is stored as a BLOB of its exact bytes (valid
+    names stay TEXT) and comes back as the same surrogate-escaped text, so the name round
+    trips without loss and ``os.fsencode`` gives the original bytes.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | bytes | None:
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+        return value
+
+    def process_result_value(self, value: str | bytes | None, dialect) -> str | None:
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "surrogateescape")
+        return value
 
 
 class Base(DeclarativeBase):
@@ -45,7 +73,7 @@ class VideoRow(Base):
     __tablename__ = "videos"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
+    path: Mapped[str] = mapped_column(FilePath, unique=True)
     size: Mapped[int] = mapped_column(Integer, default=0)
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
     content_hash: Mapped[str | None] = mapped_column(String(80), index=True)
@@ -59,6 +87,9 @@ class VideoRow(Base):
     codec: Mapped[str | None] = mapped_column(String(32))
     n_frames: Mapped[int] = mapped_column(Integer, default=0)
     indexed_at: Mapped[str | None] = mapped_column(String(32))
+    # JSON [[name, score], ...]: the video's most probable ImageNet classes (encoders with an
+    # ImageNet head only), mean over its informative frames
+    tags: Mapped[str | None] = mapped_column(Text)
 
 
 class FrameRow(Base):
@@ -75,6 +106,9 @@ class FrameRow(Base):
     t: Mapped[float] = mapped_column(Float)
     informative: Mapped[bool] = mapped_column(Boolean, default=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, dim of the library's encoder
+    # the frame's most probable ImageNet classes: uint16 indices then float16 probabilities
+    # (vsearch.models.words.pack_top_classes); NULL for encoders without an ImageNet head
+    classes: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ClipRow(Base):

@@ -25,85 +25,110 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, UsageError
+from vsearch.checks import finite_number, time_range
+from vsearch.errors import (
+    EmptyLibraryError,
+    MediaError,
+    QueryFileError,
+    UsageError,
+)
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.match.calibrate import calibrate_matrix
+from vsearch.match.clips import make_clips
 from vsearch.pipeline.scoring import Scoring, scoring_for
 from vsearch.pipeline.search import check_k, search_vector
-from vsearch.store.clips import make_clips
 from vsearch.types import FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
+# Segment score below which an answer is not a copy: None takes the default of the library's
+# score scale (raw or calibrated: vsearch.pipeline.scoring, which also holds the frame-level
+# evidence floor and chain bias of each scale).
+DEFAULT_THRESHOLD = None
 FRAME_NEIGHBOURS = 64  # frame-index neighbours per query frame
 CLIP_NEIGHBOURS = 32  # clip-index neighbours per query clip
 MAX_CANDIDATES = 20  # videos aligned per query
 
 
 def search_video(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     *,
     start: float | None = None,
     end: float | None = None,
     k: int = 10,
-    threshold: float | None = None,
+    threshold: float | None = DEFAULT_THRESHOLD,
     flip: bool = True,
 ) -> list[SegmentMatch]:
-    """Segments of library videos that match (part of) the query video, best first.
+    """Segments of library videos that match (part of) the query video, best first."""
+    start, end, threshold = check_clip_query(store, k, start, end, threshold)
+    query = encode_query(store, path, start=start, end=end, flip=flip)
+    return match_query(store, query, k=k, threshold=threshold)
 
-    ``threshold``: minimum segment score; None takes the default of the library's score
-    scale (``vsearch.pipeline.scoring``).
-    """
+
+def check_clip_query(
+    store: LibraryStore, k: int, start: float | None, end: float | None, threshold: float | None
+) -> tuple[float | None, float | None, float]:
+    """The checks a clip query passes before anything is decoded: (start, end, threshold)."""
     check_k(k)
-    scoring = scoring_for(lib.model_info)
     if threshold is None:
-        threshold = scoring.scale.clip_search.threshold
-    if lib.frame_index.ntotal == 0:
+        threshold = scoring_for(store.model_info).scale.clip_search.threshold
+    if store.frame_index.ntotal == 0:
         raise EmptyLibraryError(
-            f"library {lib.root} has no indexed frames yet: run `vsearch index`"
+            f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
-    if start is not None and end is not None and end <= start:
-        raise UsageError(f"--end ({end:g}) must come after --start ({start:g})")
-    query = encode_query(lib, path, start=start, end=end, flip=flip)
+    start, end = time_range(start, end, min_length=1.0 / store.fps)
+    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
+    return start, end, threshold
+
+
+def match_query(
+    store: LibraryStore,
+    query: tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None,
+    *,
+    k: int = 10,
+    threshold: float | None = DEFAULT_THRESHOLD,
+) -> list[SegmentMatch]:
+    """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment."""
     if query is None:
         return []
+    scoring = scoring_for(store.model_info)
+    if threshold is None:
+        threshold = scoring.scale.clip_search.threshold
     times, informative, views = query
     offsets = [scoring.offsets(v) for v in views]
-    candidates = _candidates(lib, views, offsets, informative, times, scoring)
-    step = 1.0 / lib.fps
-    query_clips = [make_clips(times, informative, v, step, lib.pooler) for v in views]
+    candidates = _candidates(store, views, offsets, informative, times, scoring)
+    step = 1.0 / store.fps
+    query_clips = [make_clips(times, informative, v, step, store.pooler) for v in views]
     clip_offsets = [scoring.offsets(qc.vectors) for qc in query_clips]
     matches: list[SegmentMatch] = []
-    with lib.sessions() as session:
-        for video_id in candidates:
-            video = queries.get_video_by_id(video_id, session=session)
-            if video is None:
-                continue
-            _ids, tb, inf_b, vec_b = queries.video_frames(video_id, session=session)
-            clips_b = queries.video_clips(video_id, session=session)
-            matches += _align(
-                _Query(views, offsets, informative, times, query_clips, clip_offsets),
-                tb,
-                inf_b,
-                vec_b,
-                clips_b,
-                step,
-                video.path,
-                video_id,
-                scoring,
-            )
+    for video_id in candidates:
+        video = store.video_by_id(video_id)
+        if video is None:
+            continue
+        frames_b = store.frames_of(video_id)
+        clips_b = store.clips_of(video_id)
+        matches += _align(
+            _Query(views, offsets, informative, times, query_clips, clip_offsets),
+            frames_b.times,
+            frames_b.informative,
+            frames_b.vectors,
+            clips_b,
+            step,
+            video.path,
+            video_id,
+            scoring,
+        )
     matches = [m for m in matches if m.score >= threshold]
     matches.sort(key=lambda m: -m.score)
     return matches[:k]
 
 
 def encode_video(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     *,
     start: float | None = None,
@@ -117,9 +142,11 @@ def encode_video(
     """
     from vsearch.media import iter_frames
 
-    encoder = lib.encoder
+    encoder = store.encoder
     times, informative, views = [], [], [[], []]
-    for batch in iter_frames(path, fps=lib.fps, size=encoder.info.input_size, start=start, end=end):
+    for batch in iter_frames(
+        path, fps=store.fps, size=encoder.info.input_size, start=start, end=end
+    ):
         times.append(batch.times)
         informative.append(batch.informative)
         views[0].append(encoder.encode_images(batch.images))
@@ -135,7 +162,7 @@ def encode_video(
 
 
 def encode_query(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     *,
     start: float | None = None,
@@ -143,7 +170,10 @@ def encode_query(
     flip: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
     """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
-    encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    try:
+        encoded = encode_video(store, path, start=start, end=end, mirrored=flip)
+    except MediaError as exc:
+        raise QueryFileError(str(exc)) from exc
     if encoded is None:
         return None
     times, inf, views = encoded
@@ -159,7 +189,7 @@ def encode_query(
 
 
 def _candidates(
-    lib: Library,
+    store: LibraryStore,
     views: list[np.ndarray],
     offsets: list[np.ndarray],
     informative: np.ndarray,
@@ -172,7 +202,7 @@ def _candidates(
     look-up per neighbour); ranking is all they are used for.
     """
     hit_similarity = scoring.scale.hit_similarity
-    frame_index, clip_index = lib.frame_index, lib.clip_index
+    frame_index, clip_index = store.frame_index, store.clip_index
     evidence: dict[int, float] = defaultdict(float)
     if frame_index.ntotal:
         kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
@@ -181,33 +211,31 @@ def _candidates(
             rows = np.nonzero(informative)[0]
             scores, ids = frame_index.search(v[rows], kf)
             scores = scores - off[rows, None]
-            with lib.sessions() as session:
-                where = queries.frame_locations(np.unique(ids[ids >= 0]), session=session)
+            where = store.frame_locations(np.unique(ids[ids >= 0]))
             for r, (srow, irow) in enumerate(zip(scores, ids, strict=True)):
                 for s, fid in zip(srow, irow, strict=True):
                     loc = where.get(int(fid))
-                    if loc is None or not loc[2] or s < hit_similarity:
+                    if loc is None or not loc.informative or s < hit_similarity:
                         continue
-                    key = (r, loc[0])
+                    key = (r, loc.video_id)
                     best[key] = max(best[key], float(s))
         for (_r, vid), s in best.items():
             evidence[vid] += s
     if clip_index.ntotal:
         kc = min(clip_index.ntotal, CLIP_NEIGHBOURS)
-        step = 1.0 / lib.fps
+        step = 1.0 / store.fps
         for v in views:
-            clips = make_clips(times, informative, v, step, lib.pooler)
+            clips = make_clips(times, informative, v, step, store.pooler)
             qv = clips.vectors[clips.informative]
             if not len(qv):
                 continue
             scores, ids = clip_index.search(qv, kc)
-            with lib.sessions() as session:
-                where = queries.clip_locations(np.unique(ids[ids >= 0]), session=session)
+            where_clip = store.clip_locations(np.unique(ids[ids >= 0]))
             best_clip: dict[int, float] = defaultdict(float)
             for s, cid in zip(scores.ravel(), ids.ravel(), strict=True):
-                loc = where.get(int(cid))
-                if loc is not None and loc[1]:
-                    best_clip[loc[0]] = max(best_clip[loc[0]], float(s))
+                clip = where_clip.get(int(cid))
+                if clip is not None and clip.informative:
+                    best_clip[clip.video_id] = max(best_clip[clip.video_id], float(s))
             for vid, s in best_clip.items():
                 evidence[vid] += s
     ranked = sorted(evidence, key=lambda vid: -evidence[vid])
@@ -239,11 +267,10 @@ def _align(
     scale = scoring.scale
     hits = hits_from_matrix(sim, scale.hit_similarity, top=3)
     segments = chain_segments(hits, q.times, tb, step=step, bias=scale.chain_bias, max_segments=3)
-    _cids, cb_start, cb_end, cb_inf, cb_vec = clips_b
-    cb_off = scoring.offsets(cb_vec)
+    cb_off = scoring.offsets(clips_b.vectors)
     out = []
     for seg in segments:
-        clip_score = _clip_score(seg, q, cb_start, cb_end, cb_inf, cb_vec, cb_off)
+        clip_score = _clip_score(seg, q, clips_b, cb_off)
         score = 0.5 * (seg.score + clip_score) if clip_score is not None else seg.score
         out.append(
             SegmentMatch(
@@ -259,18 +286,18 @@ def _align(
     return out
 
 
-def _clip_score(seg, q: _Query, cb_start, cb_end, cb_inf, cb_vec, cb_off) -> float | None:
+def _clip_score(seg, q: _Query, clips_b, cb_off: np.ndarray) -> float | None:
     """Best similarity of a query clip inside the query segment to a video clip inside its
     matched segment (clips overlapping each segment by at least half their length)."""
-    in_b = cb_inf & _inside(cb_start, cb_end, seg.b_start, seg.b_end)
+    in_b = clips_b.informative & _inside(clips_b.starts, clips_b.ends, seg.b_start, seg.b_end)
     if not in_b.any():
         return None
     best = None
     for qc, q_off in zip(q.clips, q.clip_offsets, strict=True):
         in_a = qc.informative & _inside(qc.starts, qc.ends, seg.a_start, seg.a_end)
         if in_a.any():
-            sims = calibrate_matrix(qc.vectors[in_a] @ cb_vec[in_b].T, q_off[in_a], cb_off[in_b])
-            s = float(sims.max())
+            sims = qc.vectors[in_a] @ clips_b.vectors[in_b].T
+            s = float(calibrate_matrix(sims, q_off[in_a], cb_off[in_b]).max())
             best = s if best is None else max(best, s)
     return best
 
@@ -280,10 +307,16 @@ def _inside(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> np.nd
     return overlap >= 0.5 * (ends - starts) - 1e-9
 
 
-def search_text(lib: Library, text: str, *, k: int = 10, frames: bool = False) -> list[FrameHit]:
+def search_text(
+    store: LibraryStore, text: str, *, k: int = 10, frames: bool = False
+) -> list[FrameHit]:
     """Videos (with the second of the best frame) that match a text, for CLIP-like encoders."""
     check_k(k)
     if not text or not text.strip():
         raise UsageError("the text query is empty")
-    vector = lib.encoder.encode_texts([text.strip()])[0]
-    return search_vector(lib, vector, k=k, frames=frames)
+    from vsearch.pipeline.words import search_words, uses_words
+
+    if uses_words(store):
+        return search_words(store, text.strip(), k=k, frames=frames)[1]
+    vector = store.encoder.encode_texts([text.strip()])[0]
+    return search_vector(store, vector, k=k, frames=frames)

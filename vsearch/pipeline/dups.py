@@ -22,18 +22,16 @@ Whole files with the same content hash are reported first as exact duplicates.
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, StorageError, UsageError
+from vsearch.checks import finite_number
+from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.match.align import Segment, chain_segments
 from vsearch.pipeline.scoring import RAW, scoring_for
@@ -41,7 +39,7 @@ from vsearch.progress import NullProgress, Progress
 from vsearch.types import DupMatch
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +90,7 @@ class FrameMatch:
 
 
 def find_duplicates(
-    lib: Library,
+    store: LibraryStore,
     *,
     threshold: float | None = None,
     min_duration: float = DEFAULT_MIN_DURATION,
@@ -106,26 +104,26 @@ def find_duplicates(
     ``threshold``: frame score at or above which two frames show the same footage; None
     takes the default of the library's score scale (``vsearch.pipeline.scoring``).
     """
-    scoring = scoring_for(lib.model_info)
+    scoring = scoring_for(store.model_info)
     if threshold is None:
         threshold = scoring.scale.dups.threshold
     check_options(threshold, min_duration, neighbors)
     report = DupReport(threshold=threshold)
     started = time.perf_counter()
-    with lib.sessions() as session:
-        videos = {
-            v.id: v for v in queries.list_videos(session=session, status=("indexed", "partial"))
-        }
-        tables = list(queries.iter_frame_table(session=session))
+    videos = {v.id: v for v in store.searchable_videos()}
+    table = store.frame_table()
     report.videos = len(videos)
-    if not tables or sum(len(t[0]) for t in tables) == 0:
+    if len(table) == 0:
         raise EmptyLibraryError(
-            f"library {lib.root} has no indexed frames yet: run `vsearch index`"
+            f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
-    _ids, video_ids, times, informative, vectors = (
-        np.concatenate(c) for c in zip(*tables, strict=True)
+    video_ids, times, informative, vectors = (
+        table.video_ids,
+        table.times,
+        table.informative,
+        table.vectors,
     )
-    del tables
+    del table
     keep = np.isin(video_ids, np.fromiter(videos, dtype=np.int64))
     report.frames = int(keep.sum())
     report.stage_seconds["load"] = time.perf_counter() - started
@@ -135,7 +133,7 @@ def find_duplicates(
     offsets = scoring.offsets(vectors) if scoring.background is not None else None
     frame_matches = match_frames(
         video_ids[keep], times[keep], informative[keep], vectors,
-        step=1.0 / lib.fps, threshold=threshold, min_duration=min_duration, within=within,
+        step=1.0 / store.fps, threshold=threshold, min_duration=min_duration, within=within,
         neighbors=neighbors, approximate=approximate, progress=progress, report=report,
         offsets=offsets,
     )  # fmt: skip
@@ -157,10 +155,10 @@ def find_duplicates(
 
 
 def check_options(threshold: float, min_duration: float, neighbors: int) -> None:
+    finite_number("threshold", threshold)
     if not -1.0 < threshold < 1.0:
         raise UsageError(f"threshold must be a similarity in (-1, 1), got {threshold}")
-    if min_duration < 0:
-        raise UsageError(f"min duration must be >= 0 seconds, got {min_duration}")
+    finite_number("min duration", min_duration, low=0.0)
     if neighbors < 1:
         raise UsageError(f"neighbors must be >= 1, got {neighbors}")
 
@@ -366,26 +364,6 @@ def _extend_static(
     return Segment(seg.a_start, a_end, seg.b_start, b_end, seg.score, seg.frames, speed)
 
 
-def write_csv(report: DupReport, path: str | Path) -> Path:
-    """One row per match: score, exact, frames, then path/start/end of both segments."""
-    out = Path(path)
-    try:
-        with out.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(
-                ["score", "exact", "frames", "a_path", "a_start", "a_end", "b_path", "b_start",
-                 "b_end"]
-            )  # fmt: skip
-            for m in report.matches:
-                writer.writerow(
-                    [f"{m.score:.4f}", int(m.exact), m.frames, m.a_path, f"{m.a_start:.3f}",
-                     f"{m.a_end:.3f}", m.b_path, f"{m.b_start:.3f}", f"{m.b_end:.3f}"]
-                )  # fmt: skip
-    except OSError as exc:
-        raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    return out
-
-
 __all__ = [
     "DEFAULT_MIN_DURATION",
     "DEFAULT_THRESHOLD",
@@ -395,5 +373,4 @@ __all__ = [
     "find_duplicates",
     "match_frames",
     "thin_frames",
-    "write_csv",
 ]

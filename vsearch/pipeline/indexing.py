@@ -8,6 +8,8 @@ the videos in flight.
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import os
 import queue
@@ -21,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsearch.db import queries
+from vsearch.checks import check_paths
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
 from vsearch.progress import NullProgress, Progress
-from vsearch.store.clips import backfill_clips
 from vsearch.types import FrameBatch, IndexReport, VideoInfo
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class _Job:
     times: list[np.ndarray] = field(default_factory=list)
     informative: list[np.ndarray] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
+    classes: list[np.ndarray] = field(default_factory=list)  # ImageNet probabilities, if any
     error: MediaError | None = None
     estimate: float = 0.0  # seconds of video, for the progress bar
 
@@ -63,7 +65,7 @@ _DONE = object()
 
 
 def index_videos(
-    lib: Library,
+    store: LibraryStore,
     paths: Sequence[str | Path],
     *,
     prune: bool = False,
@@ -71,34 +73,39 @@ def index_videos(
     progress: Progress | None = None,
 ) -> IndexReport:
     """Index every video under ``paths``; see the module docstring for the stages."""
+    check_paths(paths)
     progress = progress or NullProgress()
     report = IndexReport()
     stages = _Stages()
     started = time.perf_counter()
-    with lib.writing():
+    with store.writing():
         t0 = time.perf_counter()
-        jobs = _plan(lib, paths, report, retry_failed=retry_failed)
+        jobs = _plan(store, paths, report, retry_failed=retry_failed)
         if prune:
-            _prune(lib, paths, report)
-        backfill_clips(lib)
+            _prune(store, paths, report)
+        store.backfill_clips()
         stages.add("plan", time.perf_counter() - t0)
         try:
             if jobs:
-                _run_jobs(lib, jobs, report, stages, progress)
+                _run_jobs(store, jobs, report, stages, progress)
         except KeyboardInterrupt:
-            report = _finish(lib, report, stages, started, interrupted=True)
+            report = _finish(store, report, stages, started, interrupted=True)
             raise InterruptedRun(
                 f"interrupted: {len(report.indexed)} videos indexed and committed before the stop; "
                 "run the same command again to go on",
             ) from None
-        return _finish(lib, report, stages, started)
+        return _finish(store, report, stages, started)
 
 
 def _finish(
-    lib: Library, report: IndexReport, stages: _Stages, started: float, interrupted: bool = False
+    store: LibraryStore,
+    report: IndexReport,
+    stages: _Stages,
+    started: float,
+    interrupted: bool = False,
 ) -> IndexReport:
     t0 = time.perf_counter()
-    lib.save_indexes()
+    store.save_indexes()
     stages.add("write", time.perf_counter() - t0)
     report.wall_seconds = time.perf_counter() - started
     report.stage_seconds = dict(stages.seconds)
@@ -109,10 +116,14 @@ def _finish(
 # --- planning ------------------------------------------------------------------------------
 
 
+_TOO_LONG = OSError(errno.ENAMETOOLONG, "File name too long")
+
+
 def _plan(
-    lib: Library, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
+    store: LibraryStore, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
 ) -> list[_Job]:
     from vsearch.media import content_hash, file_fingerprint, walk_videos
+    from vsearch.media.files import describe_os_error
 
     jobs: list[_Job] = []
     seen: set[str] = set()
@@ -122,50 +133,55 @@ def _plan(
         seen.add(path)
         if problem is not None:
             report.failed.append((path, problem.cause))
-            if os.path.lexists(path):
-                lib.record_failure(path, problem.cause, {})
+            if os.path.lexists(path) or problem.cause == describe_os_error(_TOO_LONG):
+                store.record_failure(path, problem.cause, {})
             continue
         try:
             size, mtime = file_fingerprint(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            lib.record_failure(path, exc.cause, {})
+            store.record_failure(path, exc.cause, {})
             continue
-        with lib.sessions() as session:
-            known = queries.get_video(path, session=session)
+        known = store.video_at(path)
         unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-        if unchanged and (known.status != "failed" or not retry_failed):
+        if unchanged and (known.status not in ("failed", "partial") or not retry_failed):
             report.skipped.append(path)
             continue
         try:
             digest = content_hash(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            lib.record_failure(path, exc.cause, {"size": size, "mtime": mtime})
+            store.record_failure(path, exc.cause, {"size": size, "mtime": mtime})
             continue
-        if _reuse_by_hash(lib, path, size, mtime, digest):
+        if _reuse_by_hash(store, path, size, mtime, digest):
             report.reused.append(path)
             continue
         jobs.append(_Job(path, size, mtime, digest))
     return jobs
 
 
-def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str) -> bool:
+def _reuse_by_hash(store: LibraryStore, path: str, size: int, mtime: float, digest: str) -> bool:
     """A renamed or duplicated file: reuse the stored vectors instead of decoding again."""
-    with lib.sessions() as session:
-        twins = [v for v in queries.videos_with_hash(digest, session=session) if v.path != path]
+    twins = [v for v in store.videos_with_hash(digest) if v.path != path]
     if not twins:
         return False
     source = twins[0]
     if not os.path.exists(source.path):
         # Renamed (or moved): keep the row and its frames, change the path.
-        lib.move_video(source.id, path, size=size, mtime=mtime)
+        store.move_video(source.id, path, size=size, mtime=mtime)
         log.info("%s: renamed from %s, vectors reused", path, source.path)
         return True
-    with lib.sessions() as session:
-        _ids, times, informative, vectors = queries.video_frames(source.id, session=session)
+    frames = store.frames_of(source.id)
+    classes = store.video_frame_classes(source.id)
     fields = _video_fields_from(source) | {"size": size, "mtime": mtime, "content_hash": digest}
-    lib.store_frames(path, times=times, informative=informative, vectors=vectors, fields=fields)
+    store.store_frames(
+        path,
+        times=frames.times,
+        informative=frames.informative,
+        vectors=frames.vectors,
+        fields=fields,
+        classes=classes if any(c is not None for c in classes) else None,
+    )
     log.info("%s: same content as %s, vectors reused", path, source.path)
     return True
 
@@ -180,19 +196,18 @@ def _video_fields_from(video) -> dict[str, Any]:
         "height": video.height,
         "codec": video.codec,
         "n_frames": video.n_frames,
-        "indexed_at": queries.now_iso(),
+        "tags": json.dumps(video.tags) if video.tags else None,
     }
 
 
-def _prune(lib: Library, paths: Sequence[str | Path], report: IndexReport) -> None:
+def _prune(store: LibraryStore, paths: Sequence[str | Path], report: IndexReport) -> None:
     roots = [os.path.abspath(p) for p in paths]
     gone = []
-    with lib.sessions() as session:
-        for root in roots:
-            for video in queries.list_videos(session=session, under=root):
-                if not os.path.lexists(video.path):
-                    gone.append(video)
-    lib.delete_videos([v.id for v in gone])
+    for root in roots:
+        for video in store.videos(under=root):
+            if not os.path.lexists(video.path):
+                gone.append(video)
+    store.delete_videos([v.id for v in gone])
     report.pruned.extend(v.path for v in gone)
 
 
@@ -200,14 +215,16 @@ def _prune(lib: Library, paths: Sequence[str | Path], report: IndexReport) -> No
 
 
 def _run_jobs(
-    lib: Library, jobs: list[_Job], report: IndexReport, stages: _Stages, progress: Progress
+    store: LibraryStore, jobs: list[_Job], report: IndexReport, stages: _Stages, progress: Progress
 ) -> None:
     from vsearch.media import probe_video
+    from vsearch.models.words import has_imagenet_head
 
-    encoder = lib.encoder
+    encoder = store.encoder
+    with_classes = has_imagenet_head(encoder)
     size = encoder.info.input_size
-    batch = lib.settings.batch_size or getattr(encoder, "batch_size", 32)
-    workers = min(lib.settings.decoder_count(), len(jobs))
+    batch = store.settings.batch_size or getattr(encoder, "batch_size", 32)
+    workers = min(store.settings.decoder_count(), len(jobs))
     stop = threading.Event()
     items: queue.Queue = queue.Queue(maxsize=max(4, 3 * workers))
 
@@ -233,7 +250,7 @@ def _run_jobs(
         from vsearch.media import iter_frames
 
         if job.error is None and not stop.is_set():
-            frames = iter_frames(job.path, fps=lib.fps, size=size, info=job.info, chunk=batch)
+            frames = iter_frames(job.path, fps=store.fps, size=size, info=job.info, chunk=batch)
             try:
                 while not stop.is_set():
                     t0 = time.perf_counter()
@@ -248,7 +265,7 @@ def _run_jobs(
             except MediaError as exc:
                 job.error = exc
             except Exception as exc:  # an unexpected failure must not stop the run
-                log.exception("decoding %s failed", job.path)
+                log.debug("decoding %s failed", job.path, exc_info=True)
                 job.error = MediaError(job.path, f"unexpected decoder failure: {exc}")
             finally:
                 frames.close()
@@ -261,7 +278,10 @@ def _run_jobs(
             return
         images = np.concatenate([b.images for _, b in pending])
         t0 = time.perf_counter()
-        vectors = encoder.encode_images(images)
+        if with_classes:  # one forward pass gives both
+            vectors, classes = encoder.encode_and_classify(images)
+        else:
+            vectors, classes = encoder.encode_images(images), None
         stages.add("encode", time.perf_counter() - t0)
         offset = 0
         for job, b in pending:
@@ -269,6 +289,8 @@ def _run_jobs(
             job.times.append(b.times)
             job.informative.append(b.informative)
             job.vectors.append(vectors[offset : offset + n])
+            if classes is not None:
+                job.classes.append(classes[offset : offset + n])
             offset += n
         frames = sum(len(b) for _, b in pending)
         report.frames += frames
@@ -290,8 +312,8 @@ def _run_jobs(
                 flush()
                 pending_frames = 0
                 t0 = time.perf_counter()
-                _write_job(lib, job, report)
-                lib.save_indexes(force=False)
+                _write_job(store, job, report)
+                store.save_indexes(force=False)
                 stages.add("write", time.perf_counter() - t0)
                 remaining = job.estimate - last_time.get(job.path, 0.0)
                 progress.advance(max(0.0, remaining), videos=1)
@@ -320,7 +342,7 @@ def _job_line(job: _Job) -> str:
     return f"failed  {job.error}"
 
 
-def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
+def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
     info = job.info
     fields: dict[str, Any] = {
         "size": job.size,
@@ -341,22 +363,37 @@ def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
         cause = error.cause if isinstance(error, MediaError) else str(error)
         report.failed.append((job.path, cause))
         try:
-            lib.record_failure(job.path, cause, fields)
+            store.record_failure(job.path, cause, fields)
         except VsearchError:
             raise
         return
     times = np.concatenate(job.times) if job.times else np.zeros(0)
     informative = np.concatenate(job.informative) if job.informative else np.zeros(0, bool)
-    dim = lib.model_info.dim
+    dim = store.model_info.dim
     vectors = np.concatenate(job.vectors) if job.vectors else np.zeros((0, dim), np.float32)
     status = "partial" if error is not None else "indexed"
     fields |= {
         "status": status,
         "error": error.cause if error is not None else None,
         "n_frames": int(len(times)),
-        "indexed_at": queries.now_iso(),
     }
-    lib.store_frames(job.path, times=times, informative=informative, vectors=vectors, fields=fields)
+    classes = None
+    if job.classes:
+        from vsearch.models.words import ImageNetWords, pack_top_classes
+
+        probs = np.concatenate(job.classes)
+        classes = pack_top_classes(probs)
+        shown = probs[informative] if informative.any() else probs
+        tags = ImageNetWords.shipped().top_tags(shown.mean(axis=0))
+        fields["tags"] = json.dumps([[name, round(score, 4)] for name, score in tags])
+    store.store_frames(
+        job.path,
+        times=times,
+        informative=informative,
+        vectors=vectors,
+        fields=fields,
+        classes=classes,
+    )
     if status == "partial":
         report.partial.append((job.path, error.cause))
     else:

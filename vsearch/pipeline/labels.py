@@ -13,13 +13,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vsearch.db import queries
-from vsearch.db.engine import transaction
+from vsearch.checks import time_range
 from vsearch.errors import UsageError
 from vsearch.types import LabelRecord
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -38,26 +37,28 @@ def check_label(label: str) -> str:
 def check_range(start: float | None, end: float | None) -> tuple[float | None, float | None]:
     if start is None and end is None:
         return None, None
-    start = 0.0 if start is None else float(start)
-    if start < 0 or (end is not None and float(end) <= start):
-        raise UsageError(f"bad segment {start}..{end}: need 0 <= start < end (seconds)")
-    return start, (None if end is None else float(end))
+    try:
+        return time_range(0.0 if start is None else start, end)
+    except UsageError as exc:
+        raise UsageError(f"bad segment {start}..{end}: {exc}") from None
 
 
-def _video_id(lib: Library, path: str | Path, session) -> int:
+def _video_id(store: LibraryStore, path: str | Path) -> int:
     given = os.path.abspath(os.fspath(path))
-    video = queries.get_video(given, session=session)
+    video = store.video_at(given)
     if video is None and os.path.exists(given):
-        video = queries.get_video(os.path.realpath(given), session=session)
+        video = store.video_at(os.path.realpath(given))
     if video is None:
-        raise UsageError(f"{given} is not in library {lib.root}: index it first (`vsearch index`)")
+        raise UsageError(
+            f"{given} is not in library {store.root}: index it first (`vsearch index`)"
+        )
     if video.status == "failed":
         raise UsageError(f"{given} failed to index ({video.error}): it has no frames to label")
     return video.id
 
 
 def add_label(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     label: str,
     *,
@@ -67,23 +68,22 @@ def add_label(
     """Label a library video (or its ``start``..``end`` seconds)."""
     label = check_label(label)
     start, end = check_range(start, end)
-    with lib.writing(), transaction(lib.sessions) as session:
-        video_id = _video_id(lib, path, session)
-        label_id = queries.add_label(video_id, label, start, end, session=session)
-        record = next(r for r in queries.list_labels(session=session) if r.id == label_id)
+    with store.writing():
+        (record,) = store.add_labels([(_video_id(store, path), label, start, end)])
     log.info("labelled %s as %s", record.path, label)
     return record
 
 
-def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
+def import_labels(store: LibraryStore, csv_path: str | Path) -> list[LabelRecord]:
     """Add every label of a CSV file in one transaction (nothing is added if a line is bad)."""
     csv_path = Path(csv_path)
     try:
-        text = csv_path.read_text(encoding="utf-8-sig")
+        # surrogateescape: a file name that is not UTF-8 comes through byte for byte
+        text = csv_path.read_text(encoding="utf-8-sig", errors="surrogateescape")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read labels file {csv_path}: {exc}") from None
-    added: list[int] = []
-    with lib.writing(), transaction(lib.sessions) as session:
+    rows: list[tuple[int, str, float | None, float | None]] = []
+    with store.writing():
         for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
             if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
                 continue
@@ -97,20 +97,27 @@ def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
                 end = float(row[3]) if len(row) > 3 and row[3].strip() else None
                 label = check_label(row[1])
                 start, end = check_range(start, end)
-                video_id = _video_id(lib, row[0].strip(), session)
+                video_id = _video_id(store, _beside(csv_path, row[0].strip()))
             except ValueError as exc:
                 raise UsageError(f"{where}: start/end must be seconds ({exc})") from None
             except UsageError as exc:
                 raise UsageError(f"{where}: {exc}") from None
-            added.append(queries.add_label(video_id, label, start, end, session=session))
-        records = [r for r in queries.list_labels(session=session) if r.id in set(added)]
+            rows.append((video_id, label, start, end))
+        records = store.add_labels(rows)
     log.info("imported %d labels from %s", len(records), csv_path)
     return records
 
 
-def list_labels(lib: Library) -> list[LabelRecord]:
-    with lib.sessions() as session:
-        return queries.list_labels(session=session)
+def _beside(csv_path: Path, name: str) -> str:
+    """A relative path in a CSV file is relative to the CSV file's folder, not to the
+    current one: the file and the videos it names can be moved together."""
+    if not name or os.path.isabs(name):
+        return name
+    return os.path.join(os.path.dirname(os.path.abspath(csv_path)), name)
+
+
+def list_labels(store: LibraryStore) -> list[LabelRecord]:
+    return store.labels()
 
 
 def label_counts(records: list[LabelRecord]) -> dict[str, dict[str, int]]:

@@ -11,6 +11,7 @@ re-pooled with it; ``--arch mean`` goes back to the parameter-free pooler.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import math
@@ -18,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsearch.db import queries
 from vsearch.errors import UsageError
 from vsearch.match.windows import clip_windows, shot_boundaries
 from vsearch.progress import NullProgress, Progress
-from vsearch.store.clips import use_pooler
+from vsearch.store.clips import pooler_record
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -33,31 +33,33 @@ TRAINABLE = ("lstm", "tcn")
 
 
 def checkpoint_name(arch: str) -> str:
-    return f"temporal-{arch}.pt"
+    """A new name per training: the previous checkpoint stays in place, and in use, until the
+    switch to the new one has committed (then it is deleted)."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"temporal-{arch}-{stamp}.pt"
 
 
 MIN_VIDEOS_FOR_VIDEO_SPLIT = 5
 
 
-def library_clips(lib: Library) -> list[tuple[str, np.ndarray]]:
+def library_clips(store: LibraryStore) -> list[tuple[str, np.ndarray]]:
     """(video key, informative frame vectors) of every clip of at least 2 such frames.
 
     The key is the video's content hash (its path when it has none): stable across runs,
     unlike the database id, which follows the order parallel decoders finished in.
     """
-    step = 1.0 / lib.fps
+    step = 1.0 / store.fps
     out = []
-    with lib.sessions() as session:
-        for video in queries.list_videos(session=session, status=("indexed", "partial")):
-            _ids, times, informative, vectors = queries.video_frames(video.id, session=session)
-            if len(times) == 0:
-                continue
-            key = video.content_hash or video.path
-            cuts = shot_boundaries(vectors)
-            for w in clip_windows(times, step, cuts=cuts):
-                seq = vectors[w.first : w.last][informative[w.first : w.last]]
-                if len(seq) >= 2:
-                    out.append((key, np.ascontiguousarray(seq)))
+    for video in store.searchable_videos():
+        frames = store.frames_of(video.id)
+        if len(frames) == 0:
+            continue
+        key = video.content_hash or video.path
+        vectors, informative = frames.vectors, frames.informative
+        for w in clip_windows(frames.times, step, cuts=shot_boundaries(vectors)):
+            seq = vectors[w.first : w.last][informative[w.first : w.last]]
+            if len(seq) >= 2:
+                out.append((key, np.ascontiguousarray(seq)))
     return out
 
 
@@ -96,7 +98,7 @@ def split_clips(clips: Keyed, val_fraction: float, seed: int) -> tuple[Keyed, Ke
 
 
 def train_temporal(
-    lib: Library,
+    store: LibraryStore,
     arch: str,
     *,
     epochs: int = 30,
@@ -104,16 +106,23 @@ def train_temporal(
     lr: float = 2e-3,
     val_fraction: float = 0.2,
     seed: int = 0,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Train ``arch`` on the library's clips, save the checkpoint, re-pool the clip index."""
+    """Train ``arch`` on the library's clips, save the checkpoint, re-pool the clip index.
+
+    A model already trained stays in use when the new one's validation loss (on the same
+    held-out clips) is not lower, unless ``force``. The new checkpoint gets a new file name
+    and the old file is deleted only after the switch committed, so an interrupted training
+    leaves the previous model working.
+    """
     from vsearch.models import TrainConfig, create_pooler, train_pooler
     from vsearch.models.temporal import evaluate_loss
 
     arch = arch.strip().lower()
     if arch == "mean":
-        with lib.writing():
-            n = use_pooler(lib, create_pooler("mean", lib.model_info.dim), None)
+        with store.writing():
+            n = store.use_pooler(create_pooler("mean", store.model_info.dim), None)
         return {"arch": "mean", "checkpoint": None, "clips": n}
     if arch not in TRAINABLE:
         raise UsageError(f"unknown temporal arch '{arch}'; known: mean, {', '.join(TRAINABLE)}")
@@ -121,18 +130,21 @@ def train_temporal(
         raise UsageError("need epochs > 0, batch size >= 2, 0 < val fraction < 1 and lr > 0")
     progress = progress or NullProgress()
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    dim = lib.model_info.dim
-    with lib.writing():
-        keyed_train, keyed_val = split_clips(library_clips(lib), val_fraction, seed)
+    dim = store.model_info.dim
+    with store.writing():
+        keyed_train, keyed_val = split_clips(library_clips(store), val_fraction, seed)
         group_of: dict[str, int] = {}
         train_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_train]
         val_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_val]
         train = [c for _, c in keyed_train]
         val = [c for _, c in keyed_val]
-        baseline = None
+        baseline = previous_loss = None
+        previous = pooler_record(store.meta)
         if len(train) >= 4 and len(val) >= 2:
             untrained = create_pooler(arch, dim, device="cpu")
             baseline = evaluate_loss(untrained, val, cfg, val_groups)
+            if previous.get("checkpoint"):  # the model in use, judged on the same clips
+                previous_loss = evaluate_loss(store.pooler, val, cfg, val_groups)
         batches = epochs * max(1, math.ceil(len(train) / batch_size))
         progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
         try:
@@ -142,19 +154,36 @@ def train_temporal(
                 train,
                 val,
                 cfg,
-                device=lib.settings.device,
+                device=store.settings.device,
                 on_step=lambda loss: progress.advance(1, loss=loss),
                 train_groups=train_groups,
                 val_groups=val_groups,
             )
         finally:
             progress.end()
-        path = lib.root / checkpoint_name(arch)
+        if not force and previous_loss is not None and result.best_val_loss >= previous_loss:
+            log.warning(
+                "the new %s model is not better than the one in use (validation loss %.4f vs "
+                "%.4f): kept the previous model",
+                arch,
+                result.best_val_loss,
+                previous_loss,
+            )
+            return {
+                "arch": arch,
+                "checkpoint": None,
+                "kept_previous": previous["checkpoint"],
+                "val_loss": round(result.best_val_loss, 4),
+                "val_loss_previous": round(previous_loss, 4),
+                "val_loss_untrained": None if baseline is None else round(baseline, 4),
+                "clips_repooled": 0,
+            }
+        path = store.root / checkpoint_name(arch)
         sha = result.pooler.save(
             path,
-            encoder=lib.model_info.key(),
-            encoder_spec=lib.model_info.spec,
-            fps=lib.fps,
+            encoder=store.model_info.key(),
+            encoder_spec=store.model_info.spec,
+            fps=store.fps,
             arch=arch,
             hparams={**result.pooler.hparams, **cfg.to_dict()},
             val_loss=result.best_val_loss,
@@ -163,8 +192,17 @@ def train_temporal(
             train_clips=len(train),
             val_clips=len(val),
         )
-        n = use_pooler(lib, result.pooler, path)
+        try:
+            n = store.use_pooler(result.pooler, path)
+        except BaseException:
+            if pooler_record(store.meta).get("checkpoint") != path.name:
+                path.unlink(missing_ok=True)  # the switch did not commit: the old model stays
+            raise
+        if previous.get("checkpoint") and previous["checkpoint"] != path.name:
+            (store.root / previous["checkpoint"]).unlink(missing_ok=True)
     return {
+        "kept_previous": None,
+        "val_loss_previous": None if previous_loss is None else round(previous_loss, 4),
         "arch": arch,
         "checkpoint": str(path),
         "sha256": sha,

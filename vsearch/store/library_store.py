@@ -9,33 +9,60 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
-from vsearch.config import Settings
+from vsearch.config import MAX_FPS, Settings
 from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, make_session_factory, transaction
-from vsearch.db.migrate import upgrade_database
+from vsearch.db.migrate import current_revision, head_revision, upgrade_database
 from vsearch.errors import (
+    DamagedLibraryError,
     LibraryError,
     LibraryLockedError,
     LibraryNotFoundError,
     ModelMismatchError,
     StorageError,
+    UsageError,
 )
+from vsearch.match.clips import make_clips
 from vsearch.store import faults
-from vsearch.store.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
+from vsearch.store.clips import (
+    CLIP_INDEX,
+    POOLER_META,
+    check_pooler_encoder,
+    load_pooler,
+    pooler_record,
+    save_clips,
+)
 from vsearch.store.faults import storage_error
 from vsearch.store.locking import WriterLock
-from vsearch.store.vectors import SyncReport, open_synced_index
-from vsearch.types import ModelInfo, VideoRecord
+from vsearch.store.repair import is_damage
+from vsearch.store.vectors import (
+    SyncReport,
+    open_synced_index,
+    reconcile_index,
+    write_identity,
+)
+from vsearch.types import (
+    ClipLocation,
+    FrameLocation,
+    FrameTable,
+    LabelRecord,
+    ModelInfo,
+    StoredClips,
+    StoredFrames,
+    VideoRecord,
+)
 
 if TYPE_CHECKING:
     from vsearch.index import VectorIndex
@@ -45,9 +72,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
+LIBRARY_ID_META = "library_id"  # a random id that index files record (see index_identity)
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
+SEARCHABLE = ("indexed", "partial")  # statuses of videos with stored frames
 
 _L = TypeVar("_L", bound="LibraryStore")
 
@@ -55,7 +84,9 @@ _L = TypeVar("_L", bound="LibraryStore")
 class LibraryStore:
     """Storage of an opened library: database, indexes, writer lock, encoder.
 
-    ``vsearch.Library`` adds the use cases on top; open one with ``Library.open``.
+    The only owner of the database: use cases read and write through its named methods,
+    which return dataclasses; every write commits first, then updates the in-memory indexes.
+    ``vsearch.Library`` composes one with the use cases; open one with ``Library.open``.
     """
 
     def __init__(self, settings: Settings, *, readonly: bool = False):
@@ -75,6 +106,9 @@ class LibraryStore:
         self._dirty = False
         self._clip_index: VectorIndex | None = None
         self._clip_sync: SyncReport | None = None
+        self._watch: Any = None  # a connection kept open to notice other processes' commits
+        self._seen_version: int | None = None
+        self._pooler_seen: dict[str, Any] | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -105,8 +139,20 @@ class LibraryStore:
                 )
             return cls._create(settings, model=model, fps=fps)
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
-        lib._migrate()
-        if create and not lib.readonly and "encoder" not in lib.meta:
+        try:
+            lib._migrate()
+            lib._ensure_library_id()
+            unfinished = create and not lib.readonly and "encoder" not in lib.meta
+        except (DatabaseError, StorageError) as exc:
+            lib.close()
+            if is_damage(exc):
+                raise DamagedLibraryError(
+                    f"{lib.db_path}: the library database is damaged "
+                    f"({getattr(exc, 'orig', exc)}): `vsearch doctor` says what can be saved, "
+                    "`vsearch doctor --repair` rebuilds it"
+                ) from None
+            raise
+        if unfinished:
             # A run killed while creating the library: finish creating it.
             lib.close()
             return cls._create(settings, model=model, fps=fps)
@@ -118,9 +164,9 @@ class LibraryStore:
         from vsearch.models import create_encoder
 
         spec = model or settings.model
-        fps = float(fps or settings.fps)
-        if not 0 < fps <= 60:
-            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
+        fps = float(settings.fps if fps is None else fps)
+        if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise UsageError(f"--fps must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         try:
             settings.library.mkdir(parents=True, exist_ok=True)
@@ -135,6 +181,7 @@ class LibraryStore:
                 queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
                 queries.set_meta("fps", repr(fps), session=session)
                 queries.set_meta("created_at", queries.now_iso(), session=session)
+                queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
         lib._encoder = encoder
         log.info("created library %s with %s at %s fps", settings.library, spec, fps)
         return lib
@@ -147,6 +194,18 @@ class LibraryStore:
             upgrade_database(self.engine)
         except OperationalError as exc:
             raise storage_error(self.db_path, exc) from exc
+
+    def _ensure_library_id(self) -> None:
+        """Give a library made by an older vsearch its id (its index files are rebuilt once,
+        since they carry no identity record yet)."""
+        if self.readonly or LIBRARY_ID_META in self.meta:
+            return
+        with (
+            contextlib.suppress(LibraryLockedError),
+            self.writing(wait=False),
+            self._committing() as session,
+        ):
+            queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
 
     def _check_model(self, model: str | None, fps: float | None) -> None:
         meta = self.meta
@@ -223,6 +282,16 @@ class LibraryStore:
             if self._lock_depth == 0:
                 self._release_lock()
 
+    def writer_busy(self) -> bool:
+        """True while another process holds the writer lock (an ``index`` run, say)."""
+        if self.readonly or self._lock_depth:
+            return False
+        try:
+            with self.writing(wait=False):
+                return False
+        except LibraryLockedError:
+            return True
+
     def _acquire_lock(self, timeout: float) -> None:
         self._lock.acquire(timeout)
         faults.remove_stale_temp_files(self.root)
@@ -250,6 +319,9 @@ class LibraryStore:
         self, name: str, label: str, stored_ids, stored_vectors
     ) -> tuple[VectorIndex, SyncReport]:
         """Load index file ``name`` and make it agree with the vectors stored in the DB."""
+        if self._seen_version is None:  # commits after this point are for ``refresh``
+            self._seen_version = self._data_version()
+            self._pooler_seen = pooler_record(self.meta)
         with self.sessions() as session:
             ids = stored_ids(session=session)
 
@@ -257,7 +329,12 @@ class LibraryStore:
                 return stored_vectors(session=session, ids=wanted)
 
             index, report = open_synced_index(
-                label, self.root / name, self.model_info.dim, ids, fetch
+                label,
+                self.root / name,
+                self.model_info.dim,
+                ids,
+                fetch,
+                identity=self.index_identity(name),
             )
         if report.changed and not self.readonly:
             # Repair the file too when no writer is busy; a busy writer saves it itself. A
@@ -271,9 +348,23 @@ class LibraryStore:
                 log.warning("repaired %s index kept in memory only: %s", name, exc)
         return index, report
 
+    def index_identity(self, name: str) -> dict[str, Any] | None:
+        """What the side record of index file ``name`` must say (None: not checkable)."""
+        library_id = self.meta.get(LIBRARY_ID_META)
+        if library_id is None:  # an older library opened read-only: no id to check
+            return None
+        made_with = self.model_info.key()
+        if name == CLIP_INDEX:
+            record = pooler_record(self.meta)
+            made_with = f"{made_with}|{record.get('name')}|{record.get('sha256')}"
+        return {"library": library_id, "index": name, "vectors": made_with}
+
     def _save_index(self, index: VectorIndex, name: str) -> None:
         try:
             index.save(self.root / name)
+            identity = self.index_identity(name)
+            if identity is not None:
+                write_identity(self.root / name, identity, index.ntotal)
         except OSError as exc:
             raise storage_error(self.root / name, exc) from exc
         except RuntimeError as exc:  # faiss reports write errors as RuntimeError
@@ -309,14 +400,18 @@ class LibraryStore:
         informative: np.ndarray,
         vectors: np.ndarray,
         fields: dict[str, Any],
+        classes: list[bytes] | None = None,
     ) -> int:
-        """Commit one video's frames and facts in one transaction, then update the index."""
+        """Commit one video's frames and facts in one transaction, then update the index.
+
+        ``classes``: per frame, its packed most probable ImageNet classes (or None)."""
         self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
+        fields = {**fields, "indexed_at": queries.now_iso()}
         with self._committing() as session:
             video_id = queries.save_video(path, session=session, **fields)
             new_ids, old_ids = queries.replace_frames(
-                video_id, times, informative, vectors, session=session
+                video_id, times, informative, vectors, session=session, classes=classes
             )
             new_clips, old_clips = save_clips(video_id, clips, session=session)
         self.drop_vectors(old_ids, old_clips)
@@ -325,6 +420,7 @@ class LibraryStore:
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
             queries.save_video(
@@ -337,6 +433,7 @@ class LibraryStore:
             return
         removed: list[int] = []
         removed_clips: list[int] = []
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             for vid in video_ids:
                 frames, clips = queries.delete_video(vid, session=session)
@@ -346,6 +443,7 @@ class LibraryStore:
 
     def move_video(self, video_id: int, new_path: str, **fields: Any) -> None:
         """Give a stored video a new path (a renamed file), replacing a row already there."""
+        self.load_indexes()
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(new_path, session=session)
             queries.rename_video(video_id, new_path, session=session, **fields)
@@ -395,12 +493,184 @@ class LibraryStore:
             self._clip_index.remove(np.asarray(clip_ids, dtype=np.int64))
             self._dirty = True
 
+    # --- following other processes' commits ----------------------------------------------
+
+    def refresh(self) -> dict[str, int] | None:
+        """Pick up what other processes committed since the indexes were loaded.
+
+        A long-lived reader (``vsearch serve``) calls this before each query. It costs one
+        ``PRAGMA data_version`` when nothing changed; after another process's commit, the
+        loaded indexes are made to agree with the database id for id (new vectors added,
+        deleted ones removed; after a new temporal model, the clip index is read anew).
+        Returns None when nothing was committed elsewhere, else what changed.
+        Not thread-safe: callers that query from several threads hold a lock around it.
+        """
+        version = self._data_version()
+        if version == self._seen_version:
+            return None
+        self._seen_version = version
+        changes = {"frames_added": 0, "frames_removed": 0, "clips_added": 0, "clips_removed": 0}
+        record = pooler_record(self.meta)
+        if record != self._pooler_seen:
+            # Another process trained a temporal model and re-pooled every clip in place:
+            # the clip index and the pooler are read anew when next used.
+            self._pooler_seen = record
+            self._clip_index = self._clip_sync = None
+            self.__dict__.pop("pooler", None)
+            changes["clips_repooled"] = 1
+        with self.sessions() as session:
+            for kind, index, stored_ids, stored_vectors in (
+                ("frames", self._frame_index, queries.frame_ids, queries.iter_frame_vectors),
+                ("clips", self._clip_index, queries.clip_ids, queries.iter_clip_vectors),
+            ):
+                if index is None:  # read in full from the database when first used
+                    continue
+
+                def fetch(wanted, _vectors=stored_vectors):
+                    return _vectors(session=session, ids=wanted)
+
+                added, removed = reconcile_index(index, stored_ids(session=session), fetch)
+                changes[f"{kind}_added"], changes[f"{kind}_removed"] = added, removed
+        if any(changes.values()):
+            log.info("picked up commits of another process: %s", changes)
+        return changes
+
+    def committed_elsewhere(self) -> bool:
+        """Whether another connection committed since the last ``refresh`` (one pragma)."""
+        return self._data_version() != self._seen_version
+
+    def _data_version(self) -> int:
+        """SQLite's counter of commits made through other connections than ``_watch``."""
+        if self._watch is None:
+            self._watch = self.engine.connect()
+        try:
+            return int(self._watch.exec_driver_sql("PRAGMA data_version").scalar_one())
+        finally:
+            self._watch.rollback()  # never hold a read transaction open between calls
+
     # --- reading -------------------------------------------------------------------------
 
-    def videos(self, *, errors_only: bool = False) -> list[VideoRecord]:
+    def videos(self, *, errors_only: bool = False, under: str | None = None) -> list[VideoRecord]:
+        """Every video (``errors_only``: failed or partial ones; ``under``: in that folder)."""
         status = ("failed", "partial") if errors_only else None
         with self.sessions() as session:
-            return queries.list_videos(session=session, status=status)
+            return queries.list_videos(session=session, status=status, under=under)
+
+    def searchable_videos(self) -> list[VideoRecord]:
+        """Videos with stored frames (indexed, or partly decoded)."""
+        with self.sessions() as session:
+            return queries.list_videos(session=session, status=SEARCHABLE)
+
+    def video_at(self, path: str) -> VideoRecord | None:
+        with self.sessions() as session:
+            return queries.get_video(path, session=session)
+
+    def video_by_id(self, video_id: int) -> VideoRecord | None:
+        with self.sessions() as session:
+            return queries.get_video_by_id(video_id, session=session)
+
+    def videos_with_hash(self, content_hash: str) -> list[VideoRecord]:
+        with self.sessions() as session:
+            return queries.videos_with_hash(content_hash, session=session)
+
+    def video_counts(self) -> dict[str, int]:
+        """status -> number of videos."""
+        with self.sessions() as session:
+            return queries.count_videos(session=session)
+
+    def frame_count(self) -> int:
+        with self.sessions() as session:
+            return queries.count_frames(session=session)
+
+    def clip_count(self) -> int:
+        with self.sessions() as session:
+            return queries.count_clips(session=session)
+
+    def frames_of(self, video_id: int) -> StoredFrames:
+        """A video's stored frames in time order."""
+        with self.sessions() as session:
+            return StoredFrames(*queries.video_frames(video_id, session=session))
+
+    def clips_of(self, video_id: int) -> StoredClips:
+        """A video's stored clips in time order."""
+        with self.sessions() as session:
+            return StoredClips(*queries.video_clips(video_id, session=session))
+
+    def video_frame_classes(self, video_id: int) -> list[bytes | None]:
+        """The packed ImageNet classes of a video's frames, in time order."""
+        with self.sessions() as session:
+            return queries.video_frame_classes(video_id, session=session)
+
+    def frame_classes(self, frame_ids: Sequence[int]) -> dict[int, bytes]:
+        """{frame id: packed ImageNet classes} of the given frames that have them."""
+        with self.sessions() as session:
+            return queries.frame_classes_of(frame_ids, session=session)
+
+    def iter_frame_classes(self, *, chunk: int = 20000) -> Iterator[list[tuple[int, bytes]]]:
+        """Chunks of (frame id, packed classes) of every informative frame that has them."""
+        with self.sessions() as session:
+            yield from queries.iter_frame_classes(session=session, chunk=chunk)
+
+    def frame_table(self) -> FrameTable:
+        """Every stored frame of the library in one set of arrays, in id order."""
+        with self.sessions() as session:
+            chunks = list(queries.iter_frame_table(session=session))
+        if not chunks:
+            empty = np.zeros(0, dtype=np.int64)
+            dim = self.model_info.dim
+            return FrameTable(
+                empty, empty, np.zeros(0), np.zeros(0, bool), np.zeros((0, dim), np.float32)
+            )
+        columns = [np.concatenate(c) for c in zip(*chunks, strict=True)]
+        del chunks
+        return FrameTable(*columns)
+
+    def frame_locations(self, frame_ids: Sequence[int] | np.ndarray) -> dict[int, FrameLocation]:
+        """frame id -> where it is; ids deleted since an index was loaded are left out."""
+        with self.sessions() as session:
+            found = queries.frame_locations(frame_ids, session=session)
+        return {fid: FrameLocation(*loc) for fid, loc in found.items()}
+
+    def clip_locations(self, clip_ids: Sequence[int] | np.ndarray) -> dict[int, ClipLocation]:
+        """clip id -> its video; ids deleted since an index was loaded are left out."""
+        with self.sessions() as session:
+            found = queries.clip_locations(clip_ids, session=session)
+        return {cid: ClipLocation(*loc) for cid, loc in found.items()}
+
+    def schema_revisions(self) -> tuple[str | None, str | None]:
+        """(the database's Alembic revision, the newest one this vsearch knows)."""
+        return current_revision(self.engine), head_revision()
+
+    # --- labels and predictions ----------------------------------------------------------
+
+    def labels(self) -> list[LabelRecord]:
+        with self.sessions() as session:
+            return queries.list_labels(session=session)
+
+    def labelled_video_ids(self) -> set[int]:
+        with self.sessions() as session:
+            return queries.labelled_video_ids(session=session)
+
+    def add_labels(
+        self, labels: Sequence[tuple[int, str, float | None, float | None]]
+    ) -> list[LabelRecord]:
+        """Add (video id, label, start, end) labels in one transaction; return their records."""
+        with self.writing(), self._committing() as session:
+            added = {
+                queries.add_label(video_id, label, start, end, session=session)
+                for video_id, label, start, end in labels
+            }
+            return [r for r in queries.list_labels(session=session) if r.id in added]
+
+    def replace_predictions(
+        self,
+        video_id: int,
+        classifier: str,
+        rows: Sequence[tuple[str, float, float | None, float | None]],
+    ) -> None:
+        """Store a classifier's (label, score, start, end) rows for a video, replacing its old."""
+        with self._committing() as session:
+            queries.replace_predictions(video_id, classifier, rows, session=session)
 
     def close(self) -> None:
         try:
@@ -415,6 +685,9 @@ class LibraryStore:
             if self._encoder is not None:
                 self._encoder.close()
                 self._encoder = None
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
             self.engine.dispose()
             self._release_lock()
 
@@ -424,12 +697,77 @@ class LibraryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- clips (pipeline/clips.py) -------------------------------------------------------
+    # --- clips (store/clips.py) ----------------------------------------------------------
 
     @functools.cached_property
     def pooler(self) -> TemporalPooler:
         """The temporal pooler of the library's clips (``mean`` unless one was trained)."""
-        return load_library_pooler(self)
+        return load_pooler(
+            pooler_record(self.meta),
+            dim=self.model_info.dim,
+            root=self.root,
+            device=self.settings.device,
+            encoder_key=self.model_info.key(),
+        )
+
+    def use_pooler(self, pooler: TemporalPooler, checkpoint: Path | None) -> int:
+        """Make ``pooler`` the library's pooler: re-pool every clip and rebuild the clip index.
+
+        Clip ids are kept (vectors updated in place) and the record in library_meta changes in
+        the same transaction, so the database never mixes two poolers. Returns the clip count.
+        """
+        from vsearch.models.base import file_sha256
+
+        check_pooler_encoder(pooler, self.model_info.key())
+        step = 1.0 / self.fps
+        record = {
+            "name": pooler.name,
+            "checkpoint": str(checkpoint.relative_to(self.root)) if checkpoint else None,
+            "sha256": file_sha256(checkpoint) if checkpoint else None,
+        }
+        total = 0
+        with self.writing():
+            with transaction(self.sessions) as session:
+                videos = queries.list_videos(session=session, status=SEARCHABLE)
+                for video in videos:
+                    _fids, times, informative, vectors = queries.video_frames(
+                        video.id, session=session
+                    )
+                    ids, starts, _ends, _inf, _vecs = queries.video_clips(video.id, session=session)
+                    clips = make_clips(times, informative, vectors, step, pooler)
+                    if len(ids) == len(clips) and np.allclose(starts, clips.starts):
+                        queries.update_clip_vectors(ids, clips.vectors, session=session)
+                    else:  # clips of an older windowing: store them afresh
+                        save_clips(video.id, clips, session=session)
+                    total += len(clips)
+                queries.set_meta(POOLER_META, json.dumps(record), session=session)
+            self.pooler = pooler
+            self.rebuild_clip_index()
+        log.info("clips re-pooled with %s: %d clips", pooler.name, total)
+        return total
+
+    def backfill_clips(self) -> int:
+        """Give clips to videos indexed before the library had clips (from stored frames only).
+
+        A library upgraded from the first schema revision has frames but no clips; this pools
+        them without decoding anything. Returns the number of videos completed.
+        """
+        with self.sessions() as session:
+            missing = queries.videos_without_clips(session=session)
+        if not missing:
+            return 0
+        pooler = self.pooler
+        step = 1.0 / self.fps
+        self.load_indexes()
+        for video_id in missing:
+            with transaction(self.sessions) as session:
+                _ids, times, informative, vectors = queries.video_frames(video_id, session=session)
+                clips = make_clips(times, informative, vectors, step, pooler)
+                new_ids, old_ids = save_clips(video_id, clips, session=session)
+            self.drop_vectors(clip_ids=old_ids)
+            self.add_vectors(clip_ids=new_ids, clip_vectors=clips.vectors)
+        log.info("made clips for %d videos indexed before clips existed", len(missing))
+        return len(missing)
 
     @property
     def clip_index(self) -> VectorIndex:
