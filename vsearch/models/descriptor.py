@@ -220,8 +220,8 @@ def load_descriptor(arch: str, weights: str, *, in_dim: int) -> Descriptor:
     import os
 
     candidates = shipped_descriptors()
-    if os.environ.get("VSEARCH_DESCRIPTOR"):
-        candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser()]
+    if os.environ.get("VSEARCH_DESCRIPTOR"):  # first, for the backbone it was fitted on
+        candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser(), *candidates]
     for path in candidates:
         descriptor, meta = read_descriptor(path)
         if meta.get("weights") == weights and meta.get("arch") == arch:

