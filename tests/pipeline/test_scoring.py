@@ -39,13 +39,17 @@ def test_models_without_a_background_set_keep_raw_scores():
 
 
 def test_the_default_model_ships_a_background_set_and_gets_calibrated_scores():
+    from vsearch.models.base import file_sha256
     from vsearch.models.descriptor import read_descriptor, shipped_descriptors
+    from vsearch.models.effnet import package_weights
 
-    shipped = {read_descriptor(p)[1]["arch"]: read_descriptor(p) for p in shipped_descriptors()}
-    descriptor, meta = shipped["lite0"]
-    assert descriptor.dim <= 256 and len(descriptor.background) >= 20
+    path, package = package_weights("lite0")
+    weights = f"{package} sha256:{file_sha256(path)}"
+    found = [read_descriptor(p) for p in shipped_descriptors()]
+    descriptor, meta = next((d, m) for d, m in found if m["weights"] == weights)
+    assert descriptor.dim <= 256 and len(descriptor.background) >= 100
     info = ModelInfo(
-        "effnet:lite0@imagenet", "effnet", "lite0", meta["weights"], descriptor.dim, 224,
+        "effnet:lite0@imagenet", "effnet", "lite0", weights, descriptor.dim, 224,
         f"resize+{descriptor.describe()}",
     )  # fmt: skip
     scoring = scoring_for(info)
