@@ -45,9 +45,12 @@ def _free_port() -> int:
 def server(served_library, tmp_path_factory):
     _browser_or_skip()
     settings, _videos, _queries = served_library
+    # A copy of the library: the labels added from the page stay out of the API tests' one.
+    library = tmp_path_factory.mktemp("browser-lib") / "lib"
+    shutil.copytree(settings.library, library)
     port = _free_port()
     log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    cmd = [sys.executable, "-m", "vsearch", "--library", str(settings.library), "serve",
+    cmd = [sys.executable, "-m", "vsearch", "--library", str(library), "serve",
            "--port", str(port)]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -182,3 +185,21 @@ def test_file_names_are_shown_as_text(browser, server, served_library):
     text = browser.find_element(By.ID, "videos").text
     assert "caf\\xe9 <b>&amp;.mkv" in text  # not UTF-8, and HTML-looking: shown literally
     assert not browser.find_elements(By.CSS_SELECTOR, "#videos b")
+
+
+def test_upload_a_clip_with_a_range_and_find_its_source(browser, server, served_library):
+    from selenium.webdriver.common.by import By
+
+    _settings, videos, queries = served_library
+    browser.get(server + "/")
+    browser.find_element(By.ID, "file-input").send_keys(str(queries / "life-1-3.mp4"))
+    _wait(browser, lambda d: d.find_element(By.ID, "clip-range").is_displayed(), what="range")
+    browser.find_element(By.ID, "clip-start").send_keys("0")
+    browser.find_element(By.ID, "clip-end").send_keys("2")
+    browser.find_element(By.ID, "clip-go").click()
+    status = browser.find_element(By.ID, "status")
+    _wait(browser, lambda d: "segment" in status.text or "Nothing" in status.text, what="answer")
+    first = browser.find_elements(By.CSS_SELECTOR, ".result")[0]
+    assert first.get_attribute("data-path") == str(videos / "life.mp4")
+    # the query clip is seconds 1-3 of life.mp4: its first 2 s start at about 1 s there
+    assert abs(float(first.get_attribute("data-time")) - 1.0) <= 0.6
