@@ -23,6 +23,7 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
+from vsearch.pipeline.dups import DEFAULT_MIN_DURATION
 from vsearch.pipeline.scoring import help_thresholds
 from vsearch.types import timecode
 
@@ -34,16 +35,16 @@ THRESHOLD_HELP = (
 @app.command()
 @handle_errors
 def dups(
-    min_similarity: Annotated[
+    threshold: Annotated[
         float | None,
         typer.Option("--min-similarity", help=THRESHOLD_HELP, show_default=False),
     ] = None,
-    threshold: Annotated[
+    old_threshold: Annotated[
         float | None, typer.Option("--threshold", "-t", hidden=True, show_default=False)
     ] = None,
     min_duration: Annotated[
         float, typer.Option("--min-duration", help="Shortest matched segment, in seconds.")
-    ] = 2.0,
+    ] = DEFAULT_MIN_DURATION,
     within: Annotated[
         bool, typer.Option("--within", help="Also report repeats inside one video.")
     ] = False,
@@ -83,9 +84,9 @@ def dups(
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
-    if min_similarity is not None and threshold is not None:
+    if threshold is not None and old_threshold is not None:
         raise UsageError("--threshold is the old name of --min-similarity: give one of them")
-    similarity = min_similarity if min_similarity is not None else threshold
+    similarity = threshold if threshold is not None else old_threshold
     with open_library() as lib:
         report = lib.find_duplicates(
             threshold=similarity,  # None: the default of the library's score scale

@@ -24,7 +24,7 @@ from vsearch.cli._app import (
     render_table,
     settings,
 )
-from vsearch.config import DEFAULT_MODEL
+from vsearch.config import DEFAULT_FPS, DEFAULT_MODEL
 from vsearch.types import timecode
 
 ModelOpt = Annotated[
@@ -49,7 +49,7 @@ FpsOpt = Annotated[
     float | None,
     typer.Option(
         "--fps",
-        help="Frames sampled per second of video (new library; default 1).",
+        help=f"Frames sampled per second of video (new library; default {DEFAULT_FPS:g}).",
         show_default=False,
     ),
 ]
@@ -108,6 +108,8 @@ def index(
             f"({rate:.1f} video-s/s)",
             markup=False,
         )
+        for line in report.index_builds:
+            out.print(f"index rebuilt: {line}", markup=False)
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
@@ -184,6 +186,7 @@ def stats(json_out: JsonOpt = False) -> None:
         ("labels", f"{data['labels']} ({', '.join(data['label_names'][:10]) or 'none'})"),
         ("disk", _size(data["disk_bytes"])),
     ]
+    lines += [(f"{name} index", info["summary"]) for name, info in data["indexes"].items()]
     for key, value in lines:
         out.print(one_line(f"{key:>12}: {value}"), markup=False)
 

@@ -172,6 +172,7 @@ def save_descriptor(path: Path, descriptor: Descriptor, *, weights: str, arch: s
         "layout_weight": np.array(descriptor.layout_weight, dtype=np.float32),
     }
     if descriptor.projection is not None:
+        assert descriptor.mean is not None  # fitted together with the projection
         arrays["mean"] = descriptor.mean.astype(np.float32)
         arrays["projection"] = descriptor.projection.astype(np.float32)
     if descriptor.background is not None:
