@@ -136,8 +136,8 @@ def layout_features(images: np.ndarray) -> np.ndarray:
         return np.zeros((0, LAYOUT_DIM), np.float32)
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
     small = torch.nn.functional.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="area")
-    small = small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return colorgrid_features(np.ascontiguousarray(small))
+    pixels = small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return colorgrid_features(np.ascontiguousarray(pixels))
 
 
 def fit_pca_whitening(

@@ -167,16 +167,17 @@ class Library:
         end: float | None = None,
         k: int = search.DEFAULT_K,
         *,
-        threshold: float = clip_search.DEFAULT_THRESHOLD,
+        threshold: float | None = clip_search.DEFAULT_THRESHOLD,
         flip: bool = True,
         exclude_self: bool = False,
     ) -> Answers:
         """Where the footage of ``path`` (or its [``start``, ``end``) seconds) appears.
 
-        Returns at most ``k`` matched segment pairs scoring at least ``threshold``, best
-        first; the list's ``hidden`` counts the answers below the threshold. ``flip`` also
-        queries the mirrored clip (a flipped copy is still a copy); ``exclude_self`` leaves
-        out the query file itself when it is in the library.
+        Returns at most ``k`` matched segment pairs scoring at least ``threshold`` (None:
+        the threshold calibrated for the library's model), best first; the list's ``hidden``
+        counts the answers below the threshold. ``flip`` also queries the mirrored clip (a
+        flipped copy is still a copy); ``exclude_self`` leaves out the query file itself when
+        it is in the library.
         """
         return clip_search.search_video(
             self.store,
@@ -210,7 +211,7 @@ class Library:
         *,
         k: int = search.DEFAULT_K,
         frames: bool = False,
-        threshold: float = clip_search.DEFAULT_THRESHOLD,
+        threshold: float | None = clip_search.DEFAULT_THRESHOLD,
         refine: int = search.REFINE_TOP,
         progress: Progress | None = None,
     ) -> Iterator[BatchAnswer]:
