@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsearch.errors import UsageError, VsearchError
+from vsearch.types import VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -54,7 +55,7 @@ def library_stats(store: LibraryStore) -> dict[str, Any]:
         "labels": len(labels),
         "label_names": sorted({r.label for r in labels}),
         "hours_indexed": round(
-            sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
+            sum((v.duration or 0.0) for v in videos if v.status != VideoStatus.FAILED) / 3600, 4
         ),
         "disk_bytes": sum(disk.values()),
         "disk_bytes_by_file": dict(sorted(disk.items())),
