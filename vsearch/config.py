@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from vsearch.errors import UsageError
+from vsearch.types import DEFAULT_MODEL
 
 __version__ = "0.1.0"
 
-DEFAULT_MODEL = "open_clip:ViT-B-32@laion2b_s34b_b79k"
 DEFAULT_FPS = 1.0  # sampled frames per second of a new library
 
 
