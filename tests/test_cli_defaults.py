@@ -68,6 +68,16 @@ def test_clip_threshold_default_is_the_use_case_default():
         assert default == DEFAULT_THRESHOLD
 
 
+def test_search_help_states_the_threshold_the_code_uses():
+    """Each score scale's default (the library's model picks the scale) is in the help."""
+    from vsearch.pipeline.scoring import CALIBRATED, RAW
+
+    result = runner.invoke(app, ["search", "--help"], env={"COLUMNS": "300"})
+    text = " ".join(result.output.replace("│", " ").split())
+    for scale in (CALIBRATED, RAW):
+        assert f"{scale.clip_search.threshold:g} (precision" in text, scale.name
+
+
 def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path, clips):
     with pytest.raises(UsageError, match="`end` .* must come after `start`"):
         time_range(3.0, 1.0)

@@ -27,8 +27,9 @@ DEFAULT_FPS = 1.0  # sampled frames per second of a new library
 def _home() -> Path:
     if os.environ.get("VSEARCH_HOME"):
         return Path(os.environ["VSEARCH_HOME"]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vsearch"
+    from platformdirs import user_data_path  # ~/.local/share/vsearch on Linux ($XDG_DATA_HOME)
+
+    return user_data_path("vsearch")
 
 
 def default_library() -> Path:
