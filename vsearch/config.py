@@ -37,6 +37,10 @@ class Settings:
     decoders: int = 0  # parallel ffmpeg processes; 0 = auto
     batch_size: int = 0  # encoder batch; 0 = encoder default
     lock_timeout: float = 0.0  # seconds a writer waits for another writer; 0 = fail at once
+    # Where the metadata lives: "" = library.db (SQLite) in the library folder; else an
+    # SQLAlchemy URL of a shared server (postgresql+psycopg://...), with the library folder
+    # holding this host's index files only (caches rebuilt from the database).
+    db_url: str = ""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -49,6 +53,7 @@ class Settings:
             "decoders": ("VSEARCH_DECODERS", int),
             "batch_size": ("VSEARCH_BATCH_SIZE", int),
             "lock_timeout": ("VSEARCH_LOCK_TIMEOUT", float),
+            "db_url": ("VSEARCH_DB_URL", str),
         }
         for name, (var, conv) in env_map.items():
             if os.environ.get(var):

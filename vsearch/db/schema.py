@@ -7,6 +7,7 @@ database upgraded to head has no difference from these classes.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -28,6 +29,11 @@ NAMING_CONVENTION = {
 }
 
 
+# 64-bit ids and sizes on a server (files over 2 GiB, more than 2^31 frames); on SQLite every
+# INTEGER is already 64-bit and an autoincrement key must be spelt INTEGER.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -44,9 +50,9 @@ class MetaRow(Base):
 class VideoRow(Base):
     __tablename__ = "videos"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     path: Mapped[str] = mapped_column(Text, unique=True)
-    size: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(BigInt, default=0)
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
     content_hash: Mapped[str | None] = mapped_column(String(80), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # indexed|partial|failed
@@ -70,8 +76,8 @@ class FrameRow(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    video_id: Mapped[int] = mapped_column(BigInt, ForeignKey("videos.id", ondelete="CASCADE"))
     t: Mapped[float] = mapped_column(Float)
     informative: Mapped[bool] = mapped_column(Boolean, default=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, dim of the library's encoder
@@ -86,8 +92,8 @@ class ClipRow(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    video_id: Mapped[int] = mapped_column(BigInt, ForeignKey("videos.id", ondelete="CASCADE"))
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
     informative: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -100,7 +106,9 @@ class LabelRow(Base):
     __tablename__ = "labels"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    video_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("videos.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(200), index=True)
     start: Mapped[float | None] = mapped_column(Float)
     end: Mapped[float | None] = mapped_column(Float)
@@ -113,7 +121,9 @@ class PredictionRow(Base):
     __tablename__ = "predictions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    video_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("videos.id", ondelete="CASCADE"), index=True
+    )
     classifier: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(200))
     score: Mapped[float] = mapped_column(Float)

@@ -29,6 +29,7 @@ from vsearch.types import FrameBatch, IndexReport, VideoInfo
 
 if TYPE_CHECKING:
     from vsearch.pipeline.library import Library
+    from vsearch.pipeline.ray_index import RayOptions
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class _Job:
     vectors: list[np.ndarray] = field(default_factory=list)
     error: MediaError | None = None
     estimate: float = 0.0  # seconds of video, for the progress bar
+    elsewhere: bool = False  # claimed by, or already committed by, another writer
 
 
 @dataclass
@@ -69,8 +71,13 @@ def index_videos(
     prune: bool = False,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    ray: RayOptions | None = None,
 ) -> IndexReport:
-    """Index every video under ``paths``; see the module docstring for the stages."""
+    """Index every video under ``paths``; see the module docstring for the stages.
+
+    With ``ray``, decoding and encoding run on a Ray cluster (``pipeline.ray_index``); the
+    planning, the commits and the report stay here.
+    """
     progress = progress or NullProgress()
     report = IndexReport()
     stages = _Stages()
@@ -83,8 +90,12 @@ def index_videos(
         backfill_clips(lib)
         stages.add("plan", time.perf_counter() - t0)
         try:
-            if jobs:
-                _run_jobs(lib, jobs, report, stages, progress)
+            if jobs and ray is not None:
+                from vsearch.pipeline.ray_index import run_jobs_on_ray
+
+                run_jobs_on_ray(lib, jobs, report, stages, progress, ray, retry_failed=retry_failed)
+            elif jobs:
+                _run_jobs(lib, jobs, report, stages, progress, retry_failed=retry_failed)
         except KeyboardInterrupt:
             report = _finish(lib, report, stages, started, interrupted=True)
             raise InterruptedRun(
@@ -123,31 +134,62 @@ def _plan(
         if problem is not None:
             report.failed.append((path, problem.cause))
             if os.path.lexists(path):
-                lib.record_failure(path, problem.cause, {})
+                _record_failure_claimed(lib, path, problem.cause, {}, report)
             continue
         try:
             size, mtime = file_fingerprint(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            lib.record_failure(path, exc.cause, {})
+            _record_failure_claimed(lib, path, exc.cause, {}, report)
             continue
-        with lib.sessions() as session:
-            known = queries.get_video(path, session=session)
-        unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-        if unchanged and (known.status != "failed" or not retry_failed):
+        if _unchanged(lib, path, size, mtime, retry_failed=retry_failed):
             report.skipped.append(path)
             continue
         try:
             digest = content_hash(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            lib.record_failure(path, exc.cause, {"size": size, "mtime": mtime})
+            _record_failure_claimed(lib, path, exc.cause, {"size": size, "mtime": mtime}, report)
             continue
-        if _reuse_by_hash(lib, path, size, mtime, digest):
-            report.reused.append(path)
+        if not lib.claims.shared:
+            if _reuse_by_hash(lib, path, size, mtime, digest):
+                report.reused.append(path)
+                continue
+        elif lib.claims.claim(path):
+            # Writers sharing a database claim a file before writing its rows; a job's claim
+            # is taken later, by its decoder, so that only the files in flight hold one.
+            try:
+                reused = _reuse_by_hash(lib, path, size, mtime, digest)
+            finally:
+                lib.claims.release(path)
+            if reused:
+                report.reused.append(path)
+                continue
+        else:
+            report.elsewhere.append(path)
             continue
         jobs.append(_Job(path, size, mtime, digest))
     return jobs
+
+
+def _unchanged(lib: Library, path: str, size: int, mtime: float, *, retry_failed: bool) -> bool:
+    with lib.sessions() as session:
+        known = queries.get_video(path, session=session)
+    unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
+    return unchanged and (known.status != "failed" or not retry_failed)
+
+
+def _record_failure_claimed(
+    lib: Library, path: str, cause: str, fields: dict[str, Any], report: IndexReport
+) -> None:
+    """Record a failed file, unless another writer sharing the database is on it."""
+    if not lib.claims.claim(path):
+        report.elsewhere.append(path)
+        return
+    try:
+        lib.record_failure(path, cause, fields)
+    finally:
+        lib.claims.release(path)
 
 
 def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str) -> bool:
@@ -200,7 +242,13 @@ def _prune(lib: Library, paths: Sequence[str | Path], report: IndexReport) -> No
 
 
 def _run_jobs(
-    lib: Library, jobs: list[_Job], report: IndexReport, stages: _Stages, progress: Progress
+    lib: Library,
+    jobs: list[_Job],
+    report: IndexReport,
+    stages: _Stages,
+    progress: Progress,
+    *,
+    retry_failed: bool = False,
 ) -> None:
     from vsearch.media import probe_video
 
@@ -232,6 +280,9 @@ def _run_jobs(
     def decode(job: _Job) -> None:
         from vsearch.media import iter_frames
 
+        if not _claim_job(lib, job, retry_failed):
+            put((job, _DONE))
+            return
         if job.error is None and not stop.is_set():
             frames = iter_frames(job.path, fps=lib.fps, size=size, info=job.info, chunk=batch)
             try:
@@ -290,7 +341,13 @@ def _run_jobs(
                 flush()
                 pending_frames = 0
                 t0 = time.perf_counter()
-                _write_job(lib, job, report)
+                try:
+                    if job.elsewhere:
+                        report.elsewhere.append(job.path)
+                    else:
+                        _write_job(lib, job, report)
+                finally:
+                    lib.claims.release(job.path)
                 lib.save_indexes(force=False)
                 stages.add("write", time.perf_counter() - t0)
                 remaining = job.estimate - last_time.get(job.path, 0.0)
@@ -312,7 +369,23 @@ def _run_jobs(
         progress.end()
 
 
+def _claim_job(lib: Library, job: _Job, retry_failed: bool) -> bool:
+    """Claim a job's file before decoding it (writers sharing a database); False when another
+    writer has it, or committed it since this run planned (then it is left to that one)."""
+    if not lib.claims.shared:
+        return True
+    if not lib.claims.claim(job.path):
+        job.elsewhere = True
+        return False
+    if _unchanged(lib, job.path, job.size, job.mtime, retry_failed=retry_failed):
+        job.elsewhere = True
+        return False
+    return True
+
+
 def _job_line(job: _Job) -> str:
+    if job.elsewhere:
+        return f"skipped {job.path}: indexed by another writer"
     if job.error is None:
         return f"indexed {job.path}"
     if isinstance(job.error, PartialDecodeError):

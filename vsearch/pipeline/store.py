@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from vsearch.config import Settings
 from vsearch.db import queries
-from vsearch.db.engine import create_db_engine, make_session_factory, transaction
+from vsearch.db.claims import VideoClaims
+from vsearch.db.engine import (
+    create_db_engine,
+    create_server_engine,
+    make_session_factory,
+    redact_url,
+    transaction,
+)
 from vsearch.db.migrate import upgrade_database
 from vsearch.errors import (
     LibraryError,
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
 FRAME_INDEX = "frames.faiss"
+CACHE_OF = "cache-of.json"  # with a shared database: which library this folder caches
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
 
@@ -63,8 +72,14 @@ class LibraryStore:
         self.root = settings.library
         self.readonly = readonly
         self.db_path = self.root / DB_NAME
-        self.engine = create_db_engine(self.db_path, readonly=readonly)
+        if settings.db_url:  # shared metadata: the folder holds this host's index caches
+            self.db_label = redact_url(settings.db_url)
+            self.engine = create_server_engine(settings.db_url)
+        else:
+            self.db_label = str(self.db_path)
+            self.engine = create_db_engine(self.db_path, readonly=readonly)
         self.sessions = make_session_factory(self.engine)
+        self.claims = VideoClaims(self.engine)
         self._encoder: FrameEncoder | None = None
         self._frame_index: VectorIndex | None = None
         self._frame_sync: SyncReport | None = None
@@ -97,13 +112,16 @@ class LibraryStore:
         if library is not None:
             settings = settings.with_(library=Path(library).expanduser().absolute())
         root = settings.library
-        if not (root / DB_NAME).exists():
+        if not _library_exists(settings):
             if not create:
+                where = redact_url(settings.db_url) if settings.db_url else str(root)
                 raise LibraryNotFoundError(
-                    f"no vsearch library at {root}: create one with `vsearch init` "
+                    f"no vsearch library at {where}: create one with `vsearch init` "
                     "(or `vsearch index`, which creates it)"
                 )
             return cls._create(settings, model=model, fps=fps)
+        if settings.db_url and not root.exists():
+            _make_folder(root)  # a new host joining a shared library: an empty cache folder
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
         lib._migrate()
         if create and not lib.readonly and "encoder" not in lib.meta:
@@ -111,6 +129,8 @@ class LibraryStore:
             lib.close()
             return cls._create(settings, model=model, fps=fps)
         lib._check_model(model, fps)
+        if settings.db_url:
+            lib._bind_cache_folder()
         return lib
 
     @classmethod
@@ -122,19 +142,19 @@ class LibraryStore:
         if not 0 < fps <= 60:
             raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
         encoder = create_encoder(spec, device=settings.device)
-        try:
-            settings.library.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot create library directory {settings.library}: {exc}"
-            ) from exc
+        _make_folder(settings.library)
         lib = cls(settings.with_(model=spec, fps=fps))
         with lib.writing():
             lib._migrate()
-            with transaction(lib.sessions) as session:
-                queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
-                queries.set_meta("fps", repr(fps), session=session)
-                queries.set_meta("created_at", queries.now_iso(), session=session)
+            with lib._committing() as session:
+                if "encoder" not in queries.get_meta(session=session):  # else: another host's
+                    info = json.dumps(encoder.info.to_dict())
+                    queries.set_meta("encoder", info, session=session)
+                    queries.set_meta("fps", repr(fps), session=session)
+                    queries.set_meta("created_at", queries.now_iso(), session=session)
+        lib._check_model(spec, fps)
+        if settings.db_url:
+            lib._bind_cache_folder()
         lib._encoder = encoder
         log.info("created library %s with %s at %s fps", settings.library, spec, fps)
         return lib
@@ -146,7 +166,38 @@ class LibraryStore:
         try:
             upgrade_database(self.engine)
         except OperationalError as exc:
-            raise storage_error(self.db_path, exc) from exc
+            raise self._db_error(exc) from exc
+
+    def _db_error(self, exc: OperationalError) -> StorageError:
+        if self.settings.db_url:
+            return StorageError(f"{self.db_label}: database error ({getattr(exc, 'orig', exc)})")
+        return storage_error(self.db_path, exc)
+
+    def _bind_cache_folder(self) -> None:
+        """With a shared database the index files are this host's caches of one library: a
+        folder that cached another library (or another database) is emptied first, since
+        index files are checked against the database by id only."""
+        with self._committing() as session:
+            library_id = queries.get_meta(session=session).get("library_id")
+            if library_id is None:
+                library_id = uuid.uuid4().hex
+                queries.set_meta("library_id", library_id, session=session)
+        marker = self.root / CACHE_OF
+        try:
+            bound = json.loads(marker.read_text()).get("library_id")
+        except (OSError, ValueError, AttributeError):
+            bound = None
+        if bound == library_id or self.readonly:
+            return
+        for name in (FRAME_INDEX, CLIP_INDEX):
+            if (self.root / name).exists():
+                log.warning("%s: cached another library; rebuilt from the database", name)
+                (self.root / name).unlink()
+        text = json.dumps({"library_id": library_id, "database": self.db_label})
+        try:
+            marker.write_text(text + "\n")
+        except OSError as exc:
+            raise storage_error(marker, exc) from exc
 
     def _check_model(self, model: str | None, fps: float | None) -> None:
         meta = self.meta
@@ -358,7 +409,7 @@ class LibraryStore:
             with transaction(self.sessions) as session:
                 yield session
         except OperationalError as exc:
-            raise storage_error(self.db_path, exc) from exc
+            raise self._db_error(exc) from exc
 
     # --- keeping the in-memory indexes in step with committed rows -----------------------
 
@@ -415,6 +466,7 @@ class LibraryStore:
             if self._encoder is not None:
                 self._encoder.close()
                 self._encoder = None
+            self.claims.close()
             self.engine.dispose()
             self._release_lock()
 
@@ -456,3 +508,33 @@ class LibraryStore:
         self._clip_index = index
         self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
         self._save_index(index, CLIP_INDEX)
+
+
+def _make_folder(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create library directory {root}: {exc}") from exc
+
+
+def _library_exists(settings: Settings) -> bool:
+    """A library folder with its SQLite file, or a shared database that holds a library."""
+    if not settings.db_url:
+        return (settings.library / DB_NAME).exists()
+    from sqlalchemy import inspect, select
+
+    from vsearch.db.schema import MetaRow
+
+    engine = create_server_engine(settings.db_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(MetaRow.__tablename__):
+                return False
+            return conn.scalar(select(MetaRow.value).where(MetaRow.key == "encoder")) is not None
+    except OperationalError as exc:
+        raise StorageError(
+            f"cannot reach the library database {redact_url(settings.db_url)}: "
+            f"{getattr(exc, 'orig', exc)}".strip()
+        ) from exc
+    finally:
+        engine.dispose()
