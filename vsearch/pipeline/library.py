@@ -42,11 +42,21 @@ class Library(LibraryStore):
         prune: bool = False,
         retry_failed: bool = False,
         progress: Progress | None = None,
+        ray: str | None = None,
+        ray_actors: int = 0,
     ) -> IndexReport:
-        """Index videos under ``paths`` incrementally (see ``pipeline.indexing``)."""
-        from vsearch.pipeline.indexing import index_videos
+        """Index videos under ``paths`` incrementally (see ``pipeline.indexing``).
 
-        return index_videos(self, paths, prune=prune, retry_failed=retry_failed, progress=progress)
+        ``ray``: decode and encode on a Ray cluster ("auto", "local", "HOST:PORT"; see
+        ``pipeline.ray_index``), with ``ray_actors`` actors (0: one per GPU or CPU).
+        """
+        from vsearch.pipeline.indexing import index_videos
+        from vsearch.pipeline.ray_index import RayOptions
+
+        options = RayOptions(address=ray, actors=ray_actors) if ray else None
+        return index_videos(
+            self, paths, prune=prune, retry_failed=retry_failed, progress=progress, ray=options
+        )
 
     def remove(self, path: str | Path) -> list[str]:
         """Forget a video, or every video under a folder; return the removed paths."""
