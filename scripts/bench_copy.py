@@ -293,7 +293,7 @@ def build(work: Path, jobs: int = 2) -> tuple[Path, list[Query]]:
 
 
 def evaluate(lib, queries: list[Query], threshold: float) -> dict:
-    from vsearch.pipeline.align import segment_iou
+    from vsearch.match.align import segment_iou
 
     answers = []  # (score, is_positive)
     top1, ious, neg_best, false_above = 0, [], 0.0, 0

@@ -12,12 +12,29 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "vsearch"
 LAYERS = {"media", "models", "index", "db"}
 ALLOWED = {
-    "media": {"errors", "types"},
-    "models": {"errors", "types"},
-    "index": {"errors", "types"},
-    "db": {"errors", "types"},
-    "pipeline": {"errors", "types", "config", "media", "models", "index", "db", "pipeline"},
-    "cli": {"errors", "types", "config", "pipeline", "cli"},
+    "media": {"errors", "types", "atomic"},
+    "models": {"errors", "types", "atomic"},
+    "index": {"errors", "types", "atomic"},
+    "db": {"errors", "types", "atomic"},
+    "progress": set(),
+    "match": {"errors", "types"},
+    "store": {"errors", "atomic", "types", "config", "models", "index", "db", "match", "pipeline"},
+    "pipeline": {
+        "errors",
+        "atomic",
+        "checks",
+        "types",
+        "config",
+        "progress",
+        "media",
+        "models",
+        "index",
+        "db",
+        "match",
+        "store",
+    },
+    "report": {"errors", "types", "progress", "media", "pipeline"},
+    "cli": {"errors", "checks", "types", "config", "progress", "pipeline", "report"},
 }
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from vsearch.errors import UsageError
 
 __version__ = "0.1.0"
 
@@ -42,29 +46,42 @@ class Settings:
     # holding this host's index files only (caches rebuilt from the database).
     db_url: str = ""
 
+    def __post_init__(self) -> None:
+        for name, (_var, _conv, check, _doc) in SETTING_VARS.items():
+            problem = check(getattr(self, name))
+            if problem:
+                raise UsageError(f"{name.replace('_', '-')} {problem}, got {getattr(self, name)!r}")
+
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
-        """Build settings from defaults, VSEARCH_* variables and non-None overrides."""
+        """Build settings from defaults, VSEARCH_* variables and non-None overrides.
+
+        Every value is checked before any work starts: a malformed or out-of-range one is a
+        UsageError naming it (exit 2), never a traceback or a run that damages the library.
+        """
         values: dict[str, Any] = {"library": default_library()}
-        env_map = {
-            "model": ("VSEARCH_MODEL", str),
-            "fps": ("VSEARCH_FPS", float),
-            "device": ("VSEARCH_DEVICE", str),
-            "decoders": ("VSEARCH_DECODERS", int),
-            "batch_size": ("VSEARCH_BATCH_SIZE", int),
-            "lock_timeout": ("VSEARCH_LOCK_TIMEOUT", float),
-            "db_url": ("VSEARCH_DB_URL", str),
-        }
-        for name, (var, conv) in env_map.items():
-            if os.environ.get(var):
-                values[name] = conv(os.environ[var])
+        for name, (var, conv, check, _doc) in SETTING_VARS.items():
+            raw = os.environ.get(var, "").strip()
+            if not raw:
+                continue
+            try:
+                value = conv(raw)
+            except ValueError:
+                raise UsageError(f"{var}={raw!r}: not a valid {conv.__name__}") from None
+            problem = check(value)
+            if problem:
+                raise UsageError(f"{var}={raw!r}: {problem}")
+            values[name] = value
         known = {f.name for f in fields(cls)}
         for key, value in overrides.items():
             if key not in known:
                 raise TypeError(f"unknown setting {key!r}")
             if value is not None:
                 values[key] = value
-        values["library"] = Path(values["library"]).expanduser().absolute()
+        library = values["library"]
+        if not str(library).strip():
+            raise UsageError("the library path is empty")
+        values["library"] = Path(library).expanduser().absolute()
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
@@ -74,3 +91,66 @@ class Settings:
         if self.decoders > 0:
             return self.decoders
         return max(2, min(8, (os.cpu_count() or 2)))
+
+
+def _finite(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "must be a number"
+        if not math.isfinite(value):
+            return "must be a finite number"
+        if value < low or (low_open and value == low) or value > high:
+            left = "(" if low_open else "["
+            right = "]" if math.isfinite(high) else ")"
+            return f"must be in {left}{low:g}, {high:g}{right}"
+        return ""
+
+    return check
+
+
+def _text(value: Any) -> str:
+    return "" if isinstance(value, str) and value.strip() else "must not be empty"
+
+
+def _db_url(value: Any) -> str:
+    if not isinstance(value, str):
+        return "must be a database URL"
+    if value and "://" not in value:
+        return "must be a database URL such as postgresql+psycopg://USER@HOST/DB"
+    return ""
+
+
+MAX_FPS = 60.0
+
+# Every setting a VSEARCH_* variable may give: (variable, parser, check, help).
+# The documentation's table of variables is generated from this mapping.
+SETTING_VARS: dict[str, tuple[str, Callable[[str], Any], Callable[[Any], str], str]] = {
+    "model": ("VSEARCH_MODEL", str, _text, "frame encoder of a new library"),
+    "fps": (
+        "VSEARCH_FPS",
+        float,
+        _finite(0.0, MAX_FPS, low_open=True),
+        "frames sampled per second of video (new library)",
+    ),
+    "device": ("VSEARCH_DEVICE", str, _text, "auto, cpu, cuda or cuda:N"),
+    "decoders": ("VSEARCH_DECODERS", int, _finite(0, 256), "parallel ffmpeg decoders; 0 = auto"),
+    "batch_size": (
+        "VSEARCH_BATCH_SIZE",
+        int,
+        _finite(0, 65536),
+        "frames per encoder batch; 0 = the encoder's default",
+    ),
+    "lock_timeout": (
+        "VSEARCH_LOCK_TIMEOUT",
+        float,
+        _finite(0.0, 7 * 86400.0),
+        "seconds a writer waits for another writer; 0 = fail at once",
+    ),
+    "db_url": (
+        "VSEARCH_DB_URL",
+        str,
+        _db_url,
+        "metadata on a database server (postgresql+psycopg://USER@HOST/DB); "
+        "empty = SQLite in the library folder",
+    ),
+}

@@ -52,7 +52,13 @@ class PartialDecodeError(DecodeError):
 
 
 class ImageError(MediaError):
-    """A query image that cannot be opened."""
+    """A query image that cannot be opened (bad query input: exit code 2)."""
+
+    exit_code = 2
+
+
+class QueryFileError(UsageError):
+    """A query video that cannot be read: missing, not a video, undecodable (exit code 2)."""
 
 
 class FfmpegNotFoundError(VsearchError):

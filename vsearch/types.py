@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +95,7 @@ class VideoRecord:
     n_frames: int
     error: str | None
     indexed_at: str | None = None
+    tags: list[tuple[str, float]] | None = None  # most probable ImageNet classes, best first
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class FrameHit:
     score: float
     video_id: int
     frame_id: int
+    classes: tuple[str, ...] = ()  # word queries: the matched classes the frame shows
 
 
 @dataclass(frozen=True)
@@ -268,3 +272,34 @@ class TrainReport:
             "best_epoch": self.best_epoch,
             "encoder": self.encoder_key,
         }
+
+
+def timecode(seconds: float) -> str:
+    """The one timecode style of tables and reports: ``HH:MM:SS.mmm`` (JSON keeps seconds)."""
+    if not math.isfinite(seconds):
+        return "--:--:--.---"
+    total = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(total, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def shown_name(text: str) -> str:
+    """A file name safe to write as UTF-8 text: bytes that are not UTF-8 (surrogate-escaped by
+    Python) are shown as ``\\xNN``."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def file_url(path: str, start: float | None = None, end: float | None = None) -> str:
+    """A ``file://`` URL of a local file (exact bytes, percent-encoded), with an optional
+    media fragment ``#t=start[,end]`` that players and browsers seek to."""
+    from urllib.parse import quote
+
+    url = "file://" + quote(os.fsencode(os.path.abspath(path)))
+    if start is not None:
+        url += f"#t={start:.3f}" + (f",{end:.3f}" if end is not None else "")
+    return url

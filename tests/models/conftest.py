@@ -8,6 +8,7 @@ import pytest
 # One small, random-weight variant of every registered family: the contract tests run on all.
 CONTRACT_SPECS = {
     "colorgrid": "colorgrid",
+    "effnet": "effnet:lite0@random",
     "open_clip": "open_clip:vsearch-tiny@random",
     "torchvision": "torchvision:resnet18@random",
 }

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from vsearch.cli import app
 from vsearch.db import queries
 from vsearch.errors import CheckpointError, NoTextTowerError
-from vsearch.pipeline.clips import use_pooler
+from vsearch.store.clips import use_pooler
 
 
 def _shared_helpers():

@@ -15,7 +15,7 @@ from tests.conftest import concat_videos, make_video
 from vsearch.cli import app
 from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.pipeline.dups import DupReport, match_frames, thin_frames
-from vsearch.pipeline.report_html import render_report
+from vsearch.report.html import render_report
 from vsearch.types import DupMatch
 
 FPS = 2.0

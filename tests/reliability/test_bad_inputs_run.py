@@ -205,7 +205,7 @@ def test_rotated_video_is_stored_upright(bad_run):
 
 
 def test_folder_vanishing_mid_run(library, tmp_path):
-    from vsearch.pipeline.progress import NullProgress
+    from vsearch.progress import NullProgress
 
     keep = lavfi(tmp_path / "v" / "keep.mp4", "testsrc2=s=64x48:r=10:d=2")
     gone = tmp_path / "v" / "gone"

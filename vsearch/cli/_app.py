@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -22,6 +23,7 @@ from rich.console import Console
 
 from vsearch.config import Settings, __version__
 from vsearch.errors import VsearchError
+from vsearch.types import shown_name
 
 EXIT_FILES_FAILED = 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +37,11 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 # Piped output is for reading in a file or pager, not an 80-column terminal: let paths breathe.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
+# Markup is off by default: file names, labels and arguments are never read as rich markup.
+out = Console(
+    soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, highlight=False
+)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 _state: dict[str, Any] = {"library": None, "quiet": False, "db_url": None}
 
 LibraryOpt = Annotated[
@@ -49,7 +54,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 def one_line(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """``text`` as one printable line: newlines shown as ``\\n``, and the bytes of a file name
+    that are not UTF-8 (surrogate-escaped by Python) shown as ``\\xNN``."""
+    return shown(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+shown = shown_name
 
 
 def handle_errors(fn: F) -> F:
@@ -69,6 +79,18 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             err.print("vsearch: interrupted", markup=False)
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            if debug:
+                traceback.print_exc()
+            err.print(
+                f"vsearch: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+                "(VSEARCH_DEBUG=1 shows the traceback)",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
 
@@ -84,8 +106,26 @@ def settings(library: Path | None = None, **overrides: Any) -> Settings:
     return Settings.load(library=library or _state["library"], **overrides)
 
 
+def to_json(data: Any, *, indent: int | None = 2) -> str:
+    """Strict JSON text: NaN/inf become null (JSON has no such numbers), and a file name's
+    undecodable bytes (surrogate-escaped) become ``\\udcXX`` escapes, which ``json.loads``
+    turns back into the same name (``os.fsencode`` gives the original bytes)."""
+    text = json.dumps(_finite(data), indent=indent, ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(to_json(data) + "\n")
 
 
 def _print_version(value: bool) -> None:
@@ -143,6 +183,7 @@ class RichProgress:
         self._task = None
         self._frames = 0.0
         self._videos = 0
+        self.reported: set[str] = set()  # failure lines already printed (each is printed once)
 
     def begin(self, total: float, unit: str, description: str) -> None:
         if not self.enabled:
@@ -191,6 +232,7 @@ class RichProgress:
     def message(self, text: str) -> None:
         failed = text.startswith(("failed", "partial"))
         if failed:
+            self.reported.add(text.split(None, 1)[-1])
             err.print(f"vsearch: {one_line(text)}", markup=False, highlight=False)
         elif self._bar is not None and self.show_messages:
             self._bar.console.print(one_line(text), markup=False, highlight=False, style="dim")
@@ -212,10 +254,11 @@ def open_library(
 
 def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(one_line(title)), title_justify="left")
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*[one_line(str(c)) for c in row])
+        table.add_row(*[Text(one_line(str(c))) for c in row])
     out.print(table)

@@ -12,7 +12,9 @@ from vsearch.cli._app import (
     RichProgress,
     app,
     emit_json,
+    err,
     handle_errors,
+    one_line,
     open_library,
     out,
     render_table,
@@ -65,7 +67,7 @@ def label(
             if r.start is None
             else f" [{r.start:g}s-{'end' if r.end is None else f'{r.end:g}s'}]"
         )
-        out.print(f"labelled {r.path}{span}: {r.label}", markup=False)
+        out.print(one_line(f"labelled {r.path}{span}: {r.label}"), markup=False)
 
 
 @app.command()
@@ -114,7 +116,9 @@ def classify(
     label_list: Annotated[
         str | None,
         typer.Option(
-            "--labels", help="Zero-shot: comma-separated labels scored with the text tower."
+            "--labels",
+            help="Zero-shot: comma-separated labels, scored with the text tower (CLIP) or, "
+            "with ImageNet CNNs (effnet), as words naming ImageNet classes (their probability).",
         ),
     ] = None,
     prompt: Annotated[
@@ -142,6 +146,10 @@ def classify(
     """
     labels_arg = label_list.split(",") if label_list is not None else None
     with open_library() as lib:
+        for label in labels_arg or ():
+            matched = lib.words_for(label) if label.strip() else None
+            if matched and not json_out:
+                err.print(f"matched {matched}", markup=False)
         results = lib.classify(
             file,
             labels=labels_arg,
@@ -157,7 +165,7 @@ def classify(
         emit_json([r.to_dict() for r in results])
         return
     for r in results:
-        out.print(f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]", markup=False)
+        out.print(one_line(f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]"), markup=False)
         if file is not None:
             render_table(
                 "segments",
@@ -204,4 +212,4 @@ def train_classifier(
         ["", *report.labels],
         [[name, *row] for name, row in zip(report.labels, report.confusion, strict=True)],
     )
-    out.print(f"saved {report.checkpoint}", markup=False)
+    out.print(one_line(f"saved {report.checkpoint}"), markup=False)

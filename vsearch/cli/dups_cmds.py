@@ -71,7 +71,7 @@ def dups(
 
             write_csv(report, csv_file)
         if html_file is not None:
-            from vsearch.pipeline.report_html import write_report
+            from vsearch.report.html import write_report
 
             write_report(report, html_file, progress=RichProgress())
     s = report.summary()
@@ -100,4 +100,4 @@ def dups(
     out.print(line, markup=False, highlight=False)
     for name, path in (("CSV", csv_file), ("HTML report", html_file)):
         if path is not None:
-            out.print(f"{name} written to {path}", markup=False, highlight=False)
+            out.print(one_line(f"{name} written to {path}"), markup=False, highlight=False)

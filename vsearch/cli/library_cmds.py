@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from vsearch.checks import check_paths
 from vsearch.cli._app import (
     EXIT_FILES_FAILED,
     JsonOpt,
@@ -56,13 +56,16 @@ def init(model: ModelOpt = None, fps: FpsOpt = None, json_out: JsonOpt = False) 
     if json_out:
         emit_json(info)
     else:
-        out.print(f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s", markup=False)
+        out.print(
+            one_line(f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s"),
+            markup=False,
+        )
 
 
 @app.command()
 @handle_errors
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Video files or folders (recursive).")],
+    paths: Annotated[list[str], typer.Argument(help="Video files or folders (recursive).")],
     model: ModelOpt = None,
     fps: FpsOpt = None,
     prune: Annotated[
@@ -93,13 +96,15 @@ def index(
     Each video is committed as soon as it is done, so Ctrl+C (or a crash) loses at most the
     videos in flight; run the command again to go on. Exit code 3 when some files failed.
     """
+    check_paths(paths)  # before a library is created for nothing
     lib = open_library(create=True, model=model, fps=fps, decoders=decoders)
+    progress = RichProgress()
     with lib:
         report = lib.index(
-            [str(p) for p in paths],
+            paths,
             prune=prune,
             retry_failed=retry_failed,
-            progress=RichProgress(),
+            progress=progress,
             ray=ray,
             ray_actors=ray_actors,
         )
@@ -119,6 +124,8 @@ def index(
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
+                if f"{path}: {cause}" in progress.reported:
+                    continue  # printed when it happened
                 err.print(
                     f"vsearch: failed {one_line(path)}: {one_line(cause)}",
                     markup=False,
@@ -149,6 +156,7 @@ def videos(
                     "width": v.width,
                     "height": v.height,
                     "indexed_at": v.indexed_at,
+                    "tags": [{"tag": t, "score": round(s, 4)} for t, s in v.tags or ()],
                 }
                 for v in rows
             ]
@@ -156,8 +164,18 @@ def videos(
         return
     render_table(
         f"{len(rows)} videos",
-        ["status", "duration", "frames", "path", "error"],
-        [[v.status, f"{v.duration or 0:.1f}s", v.n_frames, v.path, v.error or ""] for v in rows],
+        ["status", "duration", "frames", "path", "tags", "error"],
+        [
+            [
+                v.status,
+                f"{v.duration or 0:.1f}s",
+                v.n_frames,
+                v.path,
+                ", ".join(t for t, _ in (v.tags or [])[:3]),
+                v.error or "",
+            ]
+            for v in rows
+        ],
     )
 
 
@@ -177,7 +195,7 @@ def stats(json_out: JsonOpt = False) -> None:
 @app.command()
 @handle_errors
 def remove(
-    path: Annotated[Path, typer.Argument(help="A video, or a folder: all videos under it.")],
+    path: Annotated[str, typer.Argument(help="A video, or a folder: all videos under it.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Remove videos from the library (the files themselves are not touched)."""

@@ -7,8 +7,18 @@ from typing import Annotated
 
 import typer
 
-from vsearch.cli._app import JsonOpt, app, emit_json, handle_errors, open_library, render_table
+from vsearch.cli._app import (
+    JsonOpt,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    open_library,
+    render_table,
+)
 from vsearch.errors import UsageError
+from vsearch.pipeline.search import REFINE_TOP
+from vsearch.types import timecode
 
 
 @app.command()
@@ -48,8 +58,21 @@ def search(
     ] = None,
     text: Annotated[
         str | None,
-        typer.Option("--text", help="Query by text (CLIP-like models only).", show_default=False),
+        typer.Option(
+            "--text",
+            help="Query by text: any text with CLIP models; with ImageNet CNNs (effnet) a word "
+            "naming ImageNet classes or their WordNet categories (dog, cat, car, bird...).",
+            show_default=False,
+        ),
     ] = None,
+    refine: Annotated[
+        int,
+        typer.Option(
+            "--refine",
+            help="Image queries: re-time this many best hits to their exact best frame by "
+            "decoding around them at the native frame rate (0: sampled times only).",
+        ),
+    ] = REFINE_TOP,
 ) -> None:
     """Find the videos that show IMAGE (or match --video CLIP, or --text), with where."""
     given = [x for x in (image, video, text) if x is not None]
@@ -62,18 +85,29 @@ def search(
         return
     with open_library() as lib:
         if text is not None:
+            matched = lib.words_for(text)
+            if matched and not json_out:
+                err.print(f"matched {matched}", markup=False)
             hits = lib.search_text(text, k=k, frames=frames)
         else:
-            hits = lib.search_image(image, k=k, frames=frames)
+            hits = lib.search_image(image, k=k, frames=frames, refine=refine)
     if json_out:
         emit_json(
-            [{"path": h.path, "time": round(h.time, 3), "score": round(h.score, 4)} for h in hits]
+            [
+                {"path": h.path, "time": round(h.time, 3), "score": round(h.score, 4)}
+                | ({"classes": list(h.classes)} if h.classes else {})
+                for h in hits
+            ]
         )
         return
     render_table(
         f"{len(hits)} results for {image if text is None else repr(text)}",
-        ["score", "time", "path"],
-        [[f"{h.score:.3f}", _clock(h.time), h.path] for h in hits],
+        ["score", "time", "path"] + (["classes"] if text is not None else []),
+        [
+            [f"{h.score:.3f}", _clock(h.time), h.path]
+            + ([", ".join(h.classes)] if text is not None else [])
+            for h in hits
+        ],
     )
 
 
@@ -113,7 +147,4 @@ def _search_video(
     )
 
 
-def _clock(seconds: float) -> str:
-    m, s = divmod(seconds, 60)
-    h, m = divmod(int(m), 60)
-    return f"{h:d}:{m:02d}:{s:05.2f}"
+_clock = timecode

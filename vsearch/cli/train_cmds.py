@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from vsearch.cli._app import JsonOpt, RichProgress, emit_json, handle_errors, open_library, out
+from vsearch.cli._app import (
+    JsonOpt,
+    RichProgress,
+    emit_json,
+    handle_errors,
+    one_line,
+    open_library,
+    out,
+)
 from vsearch.cli.train_app import train_app
 
 
@@ -24,6 +32,12 @@ def temporal(
         float, typer.Option("--val-fraction", help="Share of videos held out for validation.")
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Use the new model even when it validates no better than the old."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a temporal clip model without labels and re-pool the clip index with it.
@@ -39,17 +53,30 @@ def temporal(
             lr=lr,
             val_fraction=val_fraction,
             seed=seed,
+            force=force,
             progress=RichProgress(),
         )
     if json_out:
         emit_json(report)
         return
+    if report.get("kept_previous"):
+        out.print(
+            one_line(
+                f"{report['arch']}: val loss {report['val_loss']} is no better than the model "
+                f"in use ({report['val_loss_previous']}): kept {report['kept_previous']} "
+                "(--force to switch anyway)"
+            ),
+            markup=False,
+        )
+        return
     if report.get("checkpoint") is None:
         out.print(f"clips re-pooled with mean ({report['clips']} clips)", markup=False)
         return
     out.print(
-        f"{report['arch']}: val loss {report['val_loss']} (untrained "
-        f"{report['val_loss_untrained']}), best epoch {report['best_epoch']}; "
-        f"{report['clips_repooled']} clips re-pooled; checkpoint {report['checkpoint']}",
+        one_line(
+            f"{report['arch']}: val loss {report['val_loss']} (untrained "
+            f"{report['val_loss_untrained']}), best epoch {report['best_epoch']}; "
+            f"{report['clips_repooled']} clips re-pooled; checkpoint {report['checkpoint']}"
+        ),
         markup=False,
     )

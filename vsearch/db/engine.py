@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from vsearch.errors import UsageError
 
@@ -17,13 +21,28 @@ SERVER_DIALECTS = ("postgresql",)  # shared metadata servers vsearch supports
 
 
 def create_db_engine(path: Path, *, readonly: bool = False) -> Engine:
-    """SQLite in WAL mode: readers see the last committed state while a writer works."""
-    url = f"sqlite:///file:{path}?mode=ro&uri=true" if readonly else f"sqlite:///{path}"
-    if readonly and not Path(f"{path}-wal").exists():
-        # Nothing waits in a WAL file: read it as immutable, which needs no -shm file, so a
+    """SQLite in WAL mode: readers see the last committed state while a writer works.
+
+    The database is opened by a creator function, never through a URL built from the path:
+    a library folder may contain '?', '#', '%' or bytes that are not UTF-8, and must name
+    that file, not another one or a URI parameter.
+    """
+    raw = os.fsencode(os.path.abspath(path))
+    if readonly:
+        # Nothing waiting in a WAL file: read it as immutable, which needs no -shm file, so a
         # library on read-only storage (or a read-only directory) can still be searched.
-        url = f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true"
-    engine = create_engine(url, future=True)
+        immutable = "&immutable=1" if not os.path.exists(raw + b"-wal") else ""
+        uri = f"file:{quote(raw)}?mode=ro{immutable}"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    else:
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(raw, check_same_thread=False)
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, future=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - trivial

@@ -6,6 +6,8 @@ database upgraded to head has no difference from these classes.
 
 from __future__ import annotations
 
+import base64
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,6 +35,43 @@ NAMING_CONVENTION = {
 # 64-bit ids and sizes on a server (files over 2 GiB, more than 2^31 frames); on SQLite every
 # INTEGER is already 64-bit and an autoincrement key must be spelt INTEGER.
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+# A name that is not valid UTF-8, on a server whose TEXT must be UTF-8 (PostgreSQL): stored as
+# this prefix and the base64 of its bytes. Stored paths are absolute, so no real one starts so.
+UNDECODABLE_PREFIX = "b64:"
+
+
+class FilePath(TypeDecorator[str]):
+    """A file name as Linux allows it: any bytes but NUL and '/' separators.
+
+    Python gives names that are not valid UTF-8 as text with surrogate-escaped bytes, which
+    SQLite cannot store as TEXT; such a name is stored as a BLOB of its exact bytes (valid
+    names stay TEXT) and comes back as the same surrogate-escaped text, so the name round
+    trips without loss and ``os.fsencode`` gives the original bytes.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | bytes | None:
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8", "surrogateescape")
+            if dialect.name == "sqlite":
+                return raw
+            return UNDECODABLE_PREFIX + base64.b64encode(raw).decode("ascii")
+        return value
+
+    def process_result_value(self, value: str | bytes | None, dialect) -> str | None:
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "surrogateescape")
+        if value is not None and value.startswith(UNDECODABLE_PREFIX):
+            raw = base64.b64decode(value[len(UNDECODABLE_PREFIX) :])
+            return raw.decode("utf-8", "surrogateescape")
+        return value
 
 
 class Base(DeclarativeBase):
@@ -51,7 +91,7 @@ class VideoRow(Base):
     __tablename__ = "videos"
 
     id: Mapped[int] = mapped_column(BigInt, primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
+    path: Mapped[str] = mapped_column(FilePath, unique=True)
     size: Mapped[int] = mapped_column(BigInt, default=0)
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
     content_hash: Mapped[str | None] = mapped_column(String(80), index=True)
@@ -65,6 +105,9 @@ class VideoRow(Base):
     codec: Mapped[str | None] = mapped_column(String(32))
     n_frames: Mapped[int] = mapped_column(Integer, default=0)
     indexed_at: Mapped[str | None] = mapped_column(String(32))
+    # JSON [[name, score], ...]: the video's most probable ImageNet classes (encoders with an
+    # ImageNet head only), mean over its informative frames
+    tags: Mapped[str | None] = mapped_column(Text)
 
 
 class FrameRow(Base):
@@ -81,6 +124,9 @@ class FrameRow(Base):
     t: Mapped[float] = mapped_column(Float)
     informative: Mapped[bool] = mapped_column(Boolean, default=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, dim of the library's encoder
+    # the frame's most probable ImageNet classes: uint16 indices then float16 probabilities
+    # (vsearch.models.words.pack_top_classes); NULL for encoders without an ImageNet head
+    classes: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ClipRow(Base):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from vsearch.atomic import atomic_write
 from vsearch.errors import UnknownModelError, VsearchError
 
 
@@ -38,6 +37,8 @@ class VectorIndex(Protocol):
 
     def save(self, path: Path) -> None: ...
 
+
+__all__ = ["atomic_write"]  # re-exported for the index implementations
 
 IndexBuilder = Callable[[int], VectorIndex]
 IndexLoader = Callable[[Path], VectorIndex]
@@ -76,37 +77,6 @@ def load_index(kind: str, path: Path) -> VectorIndex:
 
 def _ensure_registered() -> None:
     from vsearch.index import faiss_index, numpy_index  # noqa: F401  (registration)
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through ``write(tmp_path)`` then rename over ``path``: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        _fault_pause()
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _fault_pause() -> None:
-    """Test hook: ``VSEARCH_FAULT_SLOW_SAVE=SECONDS`` sleeps between write and rename, so a
-    crash test can kill a process in the middle of a save (see vsearch.pipeline.faults)."""
-    delay = os.environ.get("VSEARCH_FAULT_SLOW_SAVE")
-    if delay:
-        import time
-
-        time.sleep(float(delay))
 
 
 def as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

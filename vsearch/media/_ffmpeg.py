@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 
 from vsearch.errors import FfmpegNotFoundError
 
@@ -23,6 +26,33 @@ def input_name(path: str | os.PathLike[str]) -> str:
     with '-' is not an option and one that contains ':' is not another protocol.
     """
     return "file:" + os.path.abspath(os.fspath(path))
+
+
+@contextlib.contextmanager
+def utf8_alias(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A UTF-8 name for ``path`` while the block runs (for ffmpeg-python, which cannot carry
+    file names that are not valid UTF-8): the name itself when it is valid, else a symlink
+    to it in a private temporary folder, removed afterwards."""
+    name = os.path.abspath(os.fspath(path))
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        yield name
+        return
+    folder = tempfile.mkdtemp(prefix="vsearch-name-")
+    try:
+        ext = os.path.splitext(name)[1]
+        try:
+            ext.encode("ascii")
+        except UnicodeEncodeError:
+            ext = ""
+        link = os.path.join(folder, "input" + ext)
+        os.symlink(name, link)
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def short_cause(stderr: str | bytes, path: str | os.PathLike[str] | None = None) -> str:

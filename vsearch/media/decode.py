@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import re
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -29,7 +30,13 @@ from vsearch.errors import (
     PartialDecodeError,
     UsageError,
 )
-from vsearch.media._ffmpeg import error_lines, input_name, short_cause, supports_fps_mode
+from vsearch.media._ffmpeg import (
+    error_lines,
+    input_name,
+    short_cause,
+    supports_fps_mode,
+    utf8_alias,
+)
 from vsearch.media.informative import informative_mask
 from vsearch.media.probe import check_readable, probe_video
 from vsearch.types import FrameBatch, VideoInfo
@@ -94,7 +101,14 @@ def iter_frames(
         check_readable(name)
     if info.duration > 0 and start is not None and start >= info.duration:
         raise UsageError(f"start {start:g} s is past the end of {name} ({info.duration:.3f} s)")
-    proc = _start_ffmpeg(name, fps, size, start, end, threads)
+    aliases = contextlib.ExitStack()
+    alias = aliases.enter_context(utf8_alias(name))
+    try:
+        proc = _start_ffmpeg(alias, fps, size, start, end, threads)
+    except BaseException:
+        aliases.close()
+        raise
+    aliases.callback(_stop, proc)  # stop ffmpeg before its input name goes away
     stderr = _StderrReader(proc.stderr)
     offset = float(start or 0.0)
     frame_bytes = size * size * 3
@@ -124,9 +138,9 @@ def iter_frames(
             yield _batch(times, images)
         returncode = proc.wait()
         stderr.join()
-        _check_outcome(name, info, returncode, stderr, count, last_time, fps, start, end)
+        _check_outcome(name, alias, info, returncode, stderr, count, last_time, fps, start, end)
     finally:
-        _stop(proc)
+        aliases.close()
         stderr.join()
 
 
@@ -165,6 +179,7 @@ def _start_ffmpeg(
 
 def _check_outcome(
     name: str,
+    alias: str,
     info: VideoInfo,
     returncode: int,
     stderr: _StderrReader,
@@ -176,7 +191,11 @@ def _check_outcome(
 ) -> None:
     lines = list(stderr.lines)
     errors = error_lines(lines)
-    cause = short_cause("\n".join(lines), name) if errors or returncode else ""
+    cause = short_cause("\n".join(lines), alias) if errors or returncode else ""
+    if returncode < 0:  # killed (out of memory, an operator...): say so, not a stale line
+        cause = f"ffmpeg was killed by signal {_signal_name(-returncode)}" + (
+            f" ({cause})" if errors else ""
+        )
     if count == 0:
         if returncode != 0 or errors:
             raise DecodeError(name, f"no frames could be decoded ({cause})")
@@ -193,6 +212,13 @@ def _check_outcome(
         if expected_end and last_time < expected_end - 1.0 / fps - 0.5:
             raise PartialDecodeError(name, f"{cause}; stopped at {last_time:.1f} s", count)
         log.warning("%s: ffmpeg reported errors but decoded to the end: %s", name, cause)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _batch(times: list[float], images: list[np.ndarray]) -> FrameBatch:
@@ -298,8 +324,13 @@ def extract_thumbnail(path: str | os.PathLike[str], time: float, width: int = 24
 
 
 def _thumbnail_at(name: str, time: float, width: int) -> tuple[bytes, bytes]:
+    with utf8_alias(name) as alias:
+        return _thumbnail_of(alias, name, time, width)
+
+
+def _thumbnail_of(alias: str, name: str, time: float, width: int) -> tuple[bytes, bytes]:
     stream = (
-        ffmpeg.input(input_name(name), ss=f"{time:.6f}")
+        ffmpeg.input(input_name(alias), ss=f"{time:.6f}")
         .output(
             "pipe:", vframes=1, vf=f"{_SQUARE_PIXELS},scale={int(width)}:-2:flags=bicubic",
             format="image2pipe",
@@ -312,4 +343,4 @@ def _thumbnail_at(name: str, time: float, width: int) -> tuple[bytes, bytes]:
     except FileNotFoundError as exc:
         raise FfmpegNotFoundError() from exc
     except ffmpeg.Error as exc:
-        raise DecodeError(name, short_cause(exc.stderr or b"", name)) from None
+        raise DecodeError(name, short_cause(exc.stderr or b"", alias)) from None

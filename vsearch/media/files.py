@@ -44,6 +44,25 @@ def describe_os_error(exc: OSError) -> str:
     return causes.get(exc.errno or 0, exc.strerror or str(exc))
 
 
+def special_file_cause(st: os.stat_result) -> str:
+    """Why a file that is not a regular file is refused (read at once, not after a hang)."""
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a character device"
+        if stat.S_ISCHR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    return f"{kind}, not a regular file"
+
+
 def walk_videos(
     paths: Iterable[str | os.PathLike[str]], recursive: bool = True
 ) -> Iterator[tuple[str, MediaError | None]]:
@@ -67,6 +86,8 @@ def walk_videos(
             continue
         if stat.S_ISDIR(st.st_mode):
             walker = _walk_dir(path, st, recursive, visited)
+        elif not stat.S_ISREG(st.st_mode):
+            walker = iter([(path, UnreadableFileError(path, special_file_cause(st)))])
         else:
             walker = iter([(path, None)])
         for found, error in walker:
@@ -103,8 +124,11 @@ def _walk_dir(
         if stat.S_ISDIR(entry_st.st_mode):
             if recursive:
                 yield from _walk_dir(full, entry_st, recursive, visited)
-        elif stat.S_ISREG(entry_st.st_mode) and is_video_path(entry.name):
-            yield full, None
+        elif is_video_path(entry.name):
+            if stat.S_ISREG(entry_st.st_mode):
+                yield full, None
+            else:  # a FIFO or device would block a reader forever
+                yield full, UnreadableFileError(full, special_file_cause(entry_st))
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> tuple[int, float]:
@@ -115,6 +139,8 @@ def file_fingerprint(path: str | os.PathLike[str]) -> tuple[int, float]:
         raise UnreadableFileError(os.fspath(path), describe_os_error(exc)) from exc
     if stat.S_ISDIR(st.st_mode):
         raise UnreadableFileError(os.fspath(path), "is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableFileError(os.fspath(path), special_file_cause(st))
     return st.st_size, st.st_mtime
 
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import stat
+import struct
+import warnings
 
 import numpy as np
 
 from vsearch.errors import ImageError
-from vsearch.media.files import describe_os_error
+from vsearch.media.files import describe_os_error, special_file_cause
+
+# A query image is decoded whole (a JPEG at a reduced scale): refuse sizes whose decoding
+# would take gigabytes (64 Mpx is 192 MiB as RGB) before any pixel is decoded.
+MAX_IMAGE_PIXELS = 64_000_000
 
 
 def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
@@ -17,17 +24,38 @@ def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
 
     name = os.fspath(path)
     try:
-        with Image.open(name) as img:
-            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when large
-            upright = ImageOps.exif_transpose(img)
-            rgb = upright.convert("RGB")
+        st = os.stat(name)
+    except OSError as exc:
+        raise ImageError(name, describe_os_error(exc)) from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or never end
+        raise ImageError(name, special_file_cause(st))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(name) as img:
+                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when large
+                width, height = img.size  # from the header: nothing decoded yet
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ImageError(
+                        name,
+                        f"image too large to decode ({width}x{height} pixels; at most "
+                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels)",
+                    )
+                upright = ImageOps.exif_transpose(img)
+                rgb = upright.convert("RGB")
+    except ImageError:
+        raise
     except UnidentifiedImageError:
         raise ImageError(name, "not an image, or an unsupported image format") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(name, f"image too large ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(name, f"image too large to decode ({exc})") from None
     except OSError as exc:
         cause = describe_os_error(exc) if exc.errno else f"cannot decode image ({exc})"
         raise ImageError(name, cause) from None
+    except (ValueError, SyntaxError, EOFError, struct.error, MemoryError) as exc:
+        # PIL's guards against oversized compressed chunks raise ValueError; broken EXIF
+        # and truncated headers raise the others
+        raise ImageError(name, f"cannot decode image ({exc or type(exc).__name__})") from None
     return _resize_crop(rgb, size)
 
 

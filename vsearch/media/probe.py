@@ -15,8 +15,8 @@ from vsearch.errors import (
     NotAVideoError,
     UnreadableFileError,
 )
-from vsearch.media._ffmpeg import GENERIC_ERRORS, input_name, short_cause
-from vsearch.media.files import describe_os_error
+from vsearch.media._ffmpeg import GENERIC_ERRORS, input_name, short_cause, utf8_alias
+from vsearch.media.files import describe_os_error, special_file_cause
 from vsearch.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ def check_readable(path: str | os.PathLike[str]) -> os.stat_result:
         st = os.stat(name)
         if stat.S_ISDIR(st.st_mode):
             raise UnreadableFileError(name, "is a directory")
+        if not stat.S_ISREG(st.st_mode):  # opening a FIFO would block
+            raise UnreadableFileError(name, special_file_cause(st))
         with open(name, "rb"):
             pass
     except OSError as exc:
@@ -71,12 +73,13 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 def _run_ffprobe(name: str) -> dict[str, Any]:
-    try:
-        return ffmpeg.probe(input_name(name), v="level+error")
-    except FileNotFoundError as exc:  # the ffprobe executable itself
-        raise FfmpegNotFoundError() from exc
-    except ffmpeg.Error as exc:
-        cause = short_cause(exc.stderr or b"", name)
+    with utf8_alias(name) as alias:
+        try:
+            return ffmpeg.probe(input_name(alias), v="level+error")
+        except FileNotFoundError as exc:  # the ffprobe executable itself
+            raise FfmpegNotFoundError() from exc
+        except ffmpeg.Error as exc:
+            cause = short_cause(exc.stderr or b"", alias)
         if cause.lower().startswith(GENERIC_ERRORS):
             raise NotAVideoError(name, f"not a media file ffmpeg knows ({cause})") from None
         if "moov atom not found" in cause:

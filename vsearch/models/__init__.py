@@ -7,10 +7,13 @@ an encoder that needs them is created.
 from __future__ import annotations
 
 from . import colorgrid as _colorgrid  # noqa: F401  (registers "colorgrid")
+from . import effnet as _effnet  # noqa: F401  (registers "effnet")
 from . import open_clip_encoder as _open_clip  # noqa: F401  (registers "open_clip")
 from . import torchvision_encoder as _torchvision  # noqa: F401  (registers "torchvision")
 from .base import FrameEncoder, l2_normalize
 from .colorgrid import ColorGridEncoder, colorgrid_features
+from .descriptor import Descriptor
+from .effnet import EffnetEncoder
 from .open_clip_encoder import OpenClipEncoder, register_tiny_test_configs
 from .registry import (
     DEFAULT_ENCODER,
@@ -33,6 +36,8 @@ from .torchvision_encoder import TorchvisionEncoder
 __all__ = [
     "DEFAULT_ENCODER",
     "ColorGridEncoder",
+    "Descriptor",
+    "EffnetEncoder",
     "FrameEncoder",
     "OpenClipEncoder",
     "TorchvisionEncoder",

@@ -220,6 +220,19 @@ class TorchImageEncoder(abc.ABC):
         return f"{type(self).__name__}({self.info.spec!r}, device={self.device!r})"
 
 
+def cpu_encoder_threads() -> int:
+    """Torch threads of a CNN encoding frames on the CPU while ffmpeg decoders run beside it.
+
+    Half the cores (at least one): decoding and encoding share the machine, and more threads
+    than that only make torch's OpenMP workers and the decoders preempt each other.
+    ``VSEARCH_TORCH_THREADS`` overrides it.
+    """
+    env = os.environ.get("VSEARCH_TORCH_THREADS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 @contextlib.contextmanager
 def cpu_threads(device: str, n: int = 1) -> Iterator[None]:
     """Run torch on ``n`` CPU threads inside the block (on the CPU; a no-op on a GPU).

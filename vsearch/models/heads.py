@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from vsearch.atomic import atomic_write
 from vsearch.errors import CheckpointError, UnknownModelError
 from vsearch.models.base import cpu_threads
 
@@ -259,22 +260,17 @@ class HeadCheckpoint:
 def save_head(ckpt: HeadCheckpoint, path: Path) -> Path:
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {
-            "format": HEAD_FORMAT,
-            "arch": ckpt.arch,
-            "labels": list(ckpt.labels),
-            "encoder_key": ckpt.encoder_key,
-            "dim": ckpt.dim,
-            "config": ckpt.config,
-            "meta": ckpt.meta,
-            "state_dict": ckpt.head.state_dict(),
-        },
-        tmp,
-    )
-    tmp.replace(path)
+    record = {
+        "format": HEAD_FORMAT,
+        "arch": ckpt.arch,
+        "labels": list(ckpt.labels),
+        "encoder_key": ckpt.encoder_key,
+        "dim": ckpt.dim,
+        "config": ckpt.config,
+        "meta": ckpt.meta,
+        "state_dict": ckpt.head.state_dict(),
+    }
+    atomic_write(path, lambda tmp: torch.save(record, tmp))
     return path
 
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vsearch.atomic import atomic_write
 from vsearch.errors import CheckpointError, UnknownModelError, UsageError
 
 from .base import cpu_threads, file_sha256, l2_normalize, resolve_device
@@ -239,9 +240,6 @@ class TorchPooler:
 
     def save(self, path: str | Path, **provenance: Any) -> str:
         """Write a checkpoint with its provenance (atomically); return its sha256."""
-        import os
-        import tempfile
-
         import torch
 
         path = Path(path)
@@ -253,15 +251,7 @@ class TorchPooler:
             "provenance": {"date": dt.date.today().isoformat(), **provenance},
             "state": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            torch.save(record, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda tmp: torch.save(record, tmp))
         self.provenance = record["provenance"]
         return file_sha256(path)
 

@@ -6,7 +6,9 @@ library's encoder and sampling rate for other files:
 
 * **zero-shot** (``labels=[...]``): each window's mean-pooled, L2-normalised vector against the
   text tower's vectors of ``prompt.format(label)``; softmax of ``ZERO_SHOT_LOGIT_SCALE`` x cosine
-  (CLIP's trained logit scale, 100). Models without a text tower raise NoTextTowerError.
+  (CLIP's trained logit scale, 100). Models without a text tower but with an ImageNet head
+  (effnet) score each label by the probability of the ImageNet classes it names
+  (``pipeline.words``); others raise NoTextTowerError.
 * **by example** (``by_examples=True``): the ``k`` (default 10) most similar labelled windows of
   other library videos vote; vote weight = softmax(similarity / ``EXAMPLE_TEMPERATURE``) over
   those k, so the scores of a window sum to 1.
@@ -30,8 +32,8 @@ import numpy as np
 from vsearch.db import queries
 from vsearch.db.engine import transaction
 from vsearch.errors import CheckpointError, EmptyLibraryError, UsageError
-from vsearch.pipeline.progress import NullProgress, Progress
-from vsearch.pipeline.windows import Window, clip_windows, shot_boundaries
+from vsearch.match.windows import Window, clip_windows, shot_boundaries
+from vsearch.progress import NullProgress, Progress
 from vsearch.types import LabelRecord, SegmentLabel, VideoClassification
 
 if TYPE_CHECKING:
@@ -142,9 +144,11 @@ class ZeroShotClassifier:
         from vsearch.models import l2_normalize
 
         self.labels = _clean_labels(labels)
-        if "{}" not in prompt:
-            raise UsageError(f"the prompt must contain {{}} where the label goes, got {prompt!r}")
-        texts = [prompt.format(label) for label in self.labels]
+        if prompt.count("{}") != 1:
+            raise UsageError(
+                f"the prompt must contain {{}} exactly once, where the label goes; got {prompt!r}"
+            )
+        texts = [prompt.replace("{}", label) for label in self.labels]
         self.text = l2_normalize(lib.encoder.encode_texts(texts))
         self.name = f"zero-shot:{prompt}:{','.join(self.labels)}"[:200]
 
@@ -246,12 +250,19 @@ def classify(
         raise UsageError("--labels (zero-shot) and --by-examples are two different classifiers")
     progress = progress or NullProgress()
     if labels is not None:
-        classifier: Any = ZeroShotClassifier(lib, labels, prompt)
+        from vsearch.pipeline.words import WordClassifier, uses_words
+
+        if uses_words(lib):
+            classifier: Any = WordClassifier(lib, _clean_labels(labels))
+        else:
+            classifier = ZeroShotClassifier(lib, labels, prompt)
     elif by_examples:
         classifier = ExampleClassifier(lib, k)
     else:
         classifier = HeadClassifier(lib, head)
     if not library:
+        if hasattr(classifier, "file_windows"):
+            return [_classify_windows(classifier, classifier.file_windows(path))]
         return [_classify_windows(classifier, file_windows(lib, path))]
     with lib.sessions() as session:
         videos = queries.list_videos(session=session, status=("indexed", "partial"))

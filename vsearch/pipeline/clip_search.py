@@ -24,11 +24,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vsearch.checks import finite_number, time_range
 from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, UsageError
-from vsearch.pipeline.align import chain_segments, hits_from_matrix
-from vsearch.pipeline.clips import make_clips
+from vsearch.errors import (
+    EmptyLibraryError,
+    MediaError,
+    QueryFileError,
+    UsageError,
+)
+from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.pipeline.search import check_k, search_vector
+from vsearch.store.clips import make_clips
 from vsearch.types import FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
@@ -62,8 +68,8 @@ def search_video(
         raise EmptyLibraryError(
             f"library {lib.root} has no indexed frames yet: run `vsearch index`"
         )
-    if start is not None and end is not None and end <= start:
-        raise UsageError(f"--end ({end:g}) must come after --start ({start:g})")
+    start, end = time_range(start, end, min_length=1.0 / lib.fps)
+    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
     query = encode_query(lib, path, start=start, end=end, flip=flip)
     if query is None:
         return []
@@ -138,7 +144,10 @@ def encode_query(
     flip: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
     """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
-    encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    try:
+        encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+    except MediaError as exc:
+        raise QueryFileError(str(exc)) from exc
     if encoded is None:
         return None
     times, inf, views = encoded
@@ -252,5 +261,9 @@ def search_text(lib: Library, text: str, *, k: int = 10, frames: bool = False) -
     check_k(k)
     if not text or not text.strip():
         raise UsageError("the text query is empty")
+    from vsearch.pipeline.words import search_words, uses_words
+
+    if uses_words(lib):
+        return search_words(lib, text.strip(), k=k, frames=frames)[1]
     vector = lib.encoder.encode_texts([text.strip()])[0]
     return search_vector(lib, vector, k=k, frames=frames)

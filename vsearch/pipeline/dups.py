@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vsearch.checks import finite_number
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, StorageError, UsageError
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
-from vsearch.pipeline.align import Segment, chain_segments
-from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.match.align import Segment, chain_segments
+from vsearch.progress import NullProgress, Progress
 from vsearch.types import DupMatch
 
 if TYPE_CHECKING:
@@ -146,10 +147,10 @@ def find_duplicates(
 
 
 def check_options(threshold: float, min_duration: float, neighbors: int) -> None:
+    finite_number("threshold", threshold)
     if not -1.0 < threshold < 1.0:
         raise UsageError(f"threshold must be a similarity in (-1, 1), got {threshold}")
-    if min_duration < 0:
-        raise UsageError(f"min duration must be >= 0 seconds, got {min_duration}")
+    finite_number("min duration", min_duration, low=0.0)
     if neighbors < 1:
         raise UsageError(f"neighbors must be >= 1, got {neighbors}")
 
@@ -351,7 +352,8 @@ def write_csv(report: DupReport, path: str | Path) -> Path:
     """One row per match: score, exact, frames, then path/start/end of both segments."""
     out = Path(path)
     try:
-        with out.open("w", newline="", encoding="utf-8") as fh:
+        # surrogateescape: names that are not UTF-8 keep their exact bytes
+        with out.open("w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             writer = csv.writer(fh)
             writer.writerow(
                 ["score", "exact", "frames", "a_path", "a_start", "a_end", "b_path", "b_start",

@@ -8,6 +8,8 @@ the videos in flight.
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import os
 import queue
@@ -21,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vsearch.checks import check_paths
 from vsearch.db import queries
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
-from vsearch.pipeline.clips import backfill_clips
-from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.progress import NullProgress, Progress
+from vsearch.store.clips import backfill_clips
 from vsearch.types import FrameBatch, IndexReport, VideoInfo
 
 if TYPE_CHECKING:
@@ -44,6 +47,7 @@ class _Job:
     times: list[np.ndarray] = field(default_factory=list)
     informative: list[np.ndarray] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
+    classes: list[np.ndarray] = field(default_factory=list)  # ImageNet probabilities, if any
     error: MediaError | None = None
     estimate: float = 0.0  # seconds of video, for the progress bar
     elsewhere: bool = False  # claimed by, or already committed by, another writer
@@ -78,6 +82,7 @@ def index_videos(
     With ``ray``, decoding and encoding run on a Ray cluster (``pipeline.ray_index``); the
     planning, the commits and the report stay here.
     """
+    check_paths(paths)
     progress = progress or NullProgress()
     report = IndexReport()
     stages = _Stages()
@@ -120,10 +125,14 @@ def _finish(
 # --- planning ------------------------------------------------------------------------------
 
 
+_TOO_LONG = OSError(errno.ENAMETOOLONG, "File name too long")
+
+
 def _plan(
     lib: Library, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
 ) -> list[_Job]:
     from vsearch.media import content_hash, file_fingerprint, walk_videos
+    from vsearch.media.files import describe_os_error
 
     jobs: list[_Job] = []
     seen: set[str] = set()
@@ -133,7 +142,7 @@ def _plan(
         seen.add(path)
         if problem is not None:
             report.failed.append((path, problem.cause))
-            if os.path.lexists(path):
+            if os.path.lexists(path) or problem.cause == describe_os_error(_TOO_LONG):
                 _record_failure_claimed(lib, path, problem.cause, {}, report)
             continue
         try:
@@ -176,7 +185,7 @@ def _unchanged(lib: Library, path: str, size: int, mtime: float, *, retry_failed
     with lib.sessions() as session:
         known = queries.get_video(path, session=session)
     unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-    return unchanged and (known.status != "failed" or not retry_failed)
+    return unchanged and (known.status not in ("failed", "partial") or not retry_failed)
 
 
 def _record_failure_claimed(
@@ -206,8 +215,16 @@ def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str
         return True
     with lib.sessions() as session:
         _ids, times, informative, vectors = queries.video_frames(source.id, session=session)
+        classes = queries.video_frame_classes(source.id, session=session)
     fields = _video_fields_from(source) | {"size": size, "mtime": mtime, "content_hash": digest}
-    lib.store_frames(path, times=times, informative=informative, vectors=vectors, fields=fields)
+    lib.store_frames(
+        path,
+        times=times,
+        informative=informative,
+        vectors=vectors,
+        fields=fields,
+        classes=classes if any(c is not None for c in classes) else None,
+    )
     log.info("%s: same content as %s, vectors reused", path, source.path)
     return True
 
@@ -223,6 +240,7 @@ def _video_fields_from(video) -> dict[str, Any]:
         "codec": video.codec,
         "n_frames": video.n_frames,
         "indexed_at": queries.now_iso(),
+        "tags": json.dumps(video.tags) if video.tags else None,
     }
 
 
@@ -251,8 +269,10 @@ def _run_jobs(
     retry_failed: bool = False,
 ) -> None:
     from vsearch.media import probe_video
+    from vsearch.models.words import has_imagenet_head
 
     encoder = lib.encoder
+    with_classes = has_imagenet_head(encoder)
     size = encoder.info.input_size
     batch = lib.settings.batch_size or getattr(encoder, "batch_size", 32)
     workers = min(lib.settings.decoder_count(), len(jobs))
@@ -299,7 +319,7 @@ def _run_jobs(
             except MediaError as exc:
                 job.error = exc
             except Exception as exc:  # an unexpected failure must not stop the run
-                log.exception("decoding %s failed", job.path)
+                log.debug("decoding %s failed", job.path, exc_info=True)
                 job.error = MediaError(job.path, f"unexpected decoder failure: {exc}")
             finally:
                 frames.close()
@@ -312,7 +332,10 @@ def _run_jobs(
             return
         images = np.concatenate([b.images for _, b in pending])
         t0 = time.perf_counter()
-        vectors = encoder.encode_images(images)
+        if with_classes:  # one forward pass gives both
+            vectors, classes = encoder.encode_and_classify(images)
+        else:
+            vectors, classes = encoder.encode_images(images), None
         stages.add("encode", time.perf_counter() - t0)
         offset = 0
         for job, b in pending:
@@ -320,6 +343,8 @@ def _run_jobs(
             job.times.append(b.times)
             job.informative.append(b.informative)
             job.vectors.append(vectors[offset : offset + n])
+            if classes is not None:
+                job.classes.append(classes[offset : offset + n])
             offset += n
         frames = sum(len(b) for _, b in pending)
         report.frames += frames
@@ -429,7 +454,23 @@ def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
         "n_frames": int(len(times)),
         "indexed_at": queries.now_iso(),
     }
-    lib.store_frames(job.path, times=times, informative=informative, vectors=vectors, fields=fields)
+    classes = None
+    if job.classes:
+        from vsearch.models.words import ImageNetWords, pack_top_classes
+
+        probs = np.concatenate(job.classes)
+        classes = pack_top_classes(probs)
+        shown = probs[informative] if informative.any() else probs
+        tags = ImageNetWords.shipped().top_tags(shown.mean(axis=0))
+        fields["tags"] = json.dumps([[name, round(score, 4)] for name, score in tags])
+    lib.store_frames(
+        job.path,
+        times=times,
+        informative=informative,
+        vectors=vectors,
+        fields=fields,
+        classes=classes,
+    )
     if status == "partial":
         report.partial.append((job.path, error.cause))
     else:

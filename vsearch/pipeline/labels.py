@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vsearch.checks import time_range
 from vsearch.db import queries
 from vsearch.db.engine import transaction
 from vsearch.errors import UsageError
@@ -38,10 +39,10 @@ def check_label(label: str) -> str:
 def check_range(start: float | None, end: float | None) -> tuple[float | None, float | None]:
     if start is None and end is None:
         return None, None
-    start = 0.0 if start is None else float(start)
-    if start < 0 or (end is not None and float(end) <= start):
-        raise UsageError(f"bad segment {start}..{end}: need 0 <= start < end (seconds)")
-    return start, (None if end is None else float(end))
+    try:
+        return time_range(0.0 if start is None else start, end)
+    except UsageError as exc:
+        raise UsageError(f"bad segment {start}..{end}: {exc}") from None
 
 
 def _video_id(lib: Library, path: str | Path, session) -> int:
@@ -79,7 +80,8 @@ def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
     """Add every label of a CSV file in one transaction (nothing is added if a line is bad)."""
     csv_path = Path(csv_path)
     try:
-        text = csv_path.read_text(encoding="utf-8-sig")
+        # surrogateescape: a file name that is not UTF-8 comes through byte for byte
+        text = csv_path.read_text(encoding="utf-8-sig", errors="surrogateescape")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read labels file {csv_path}: {exc}") from None
     added: list[int] = []
@@ -97,7 +99,7 @@ def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
                 end = float(row[3]) if len(row) > 3 and row[3].strip() else None
                 label = check_label(row[1])
                 start, end = check_range(start, end)
-                video_id = _video_id(lib, row[0].strip(), session)
+                video_id = _video_id(lib, _beside(csv_path, row[0].strip()), session)
             except ValueError as exc:
                 raise UsageError(f"{where}: start/end must be seconds ({exc})") from None
             except UsageError as exc:
@@ -106,6 +108,14 @@ def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
         records = [r for r in queries.list_labels(session=session) if r.id in set(added)]
     log.info("imported %d labels from %s", len(records), csv_path)
     return records
+
+
+def _beside(csv_path: Path, name: str) -> str:
+    """A relative path in a CSV file is relative to the CSV file's folder, not to the
+    current one: the file and the videos it names can be moved together."""
+    if not name or os.path.isabs(name):
+        return name
+    return os.path.join(os.path.dirname(os.path.abspath(csv_path)), name)
 
 
 def list_labels(lib: Library) -> list[LabelRecord]:

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsearch.pipeline.store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
+from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.progress import Progress
+    from vsearch.progress import Progress
     from vsearch.types import (
         DupReport,
         FrameHit,
@@ -78,12 +78,17 @@ class Library(LibraryStore):
     # --- searching -----------------------------------------------------------------------
 
     def search_image(
-        self, image: str | Path, *, k: int = 10, frames: bool = False
+        self, image: str | Path, *, k: int = 10, frames: bool = False, refine: int | None = None
     ) -> list[FrameHit]:
-        """Videos that show ``image``, best first, with the time of the best frame."""
-        from vsearch.pipeline.search import search_image
+        """Videos that show ``image``, best first, with the time of the best frame.
 
-        return search_image(self, image, k=k, frames=frames)
+        The ``refine`` best hits (default ``REFINE_TOP``; 0: none) are re-timed to their best
+        frame at the video's native frame rate, not only the nearest sampled one.
+        """
+        from vsearch.pipeline.search import REFINE_TOP, search_image
+
+        refine = REFINE_TOP if refine is None else refine
+        return search_image(self, image, k=k, frames=frames, refine=refine)
 
     def search_video(
         self,
@@ -101,8 +106,19 @@ class Library(LibraryStore):
 
         return search_video(self, path, start=start, end=end, k=k, **options)
 
+    def words_for(self, text: str) -> str | None:
+        """For encoders that take text as ImageNet words (no text tower, an ImageNet head):
+        which classes ``text`` names, e.g. "dog: 118 classes via dog (Chihuahua, ...)";
+        None for encoders with a text tower. UsageError (near misses) for an unknown word."""
+        from vsearch.pipeline.words import match_text, uses_words, vocabulary
+
+        if not uses_words(self):
+            return None
+        return match_text(self, text).describe(vocabulary())
+
     def search_text(self, text: str, k: int = 10, *, frames: bool = False) -> list[FrameHit]:
-        """Videos matching a text description (models with a text tower only)."""
+        """Videos matching a text: through the text tower (CLIP), or as ImageNet words ranked
+        by class probability (encoders with an ImageNet head, e.g. effnet)."""
         from vsearch.pipeline.clip_search import search_text
 
         return search_text(self, text, k=k, frames=frames)

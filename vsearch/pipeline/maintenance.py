@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 def remove_videos(lib: Library, path: str | Path) -> list[str]:
     """Remove a video, or every video under a folder, from the library (files untouched)."""
+    if not os.fspath(path).strip():
+        raise UsageError("remove needs a path: an empty one would mean the current folder")
     target = os.path.abspath(path)
     with lib.writing():
         with lib.sessions() as session:
@@ -82,7 +84,15 @@ def run_doctor(lib: Library) -> dict[str, Any]:
             raise VsearchError(f"schema at {cur}, expected {head}")
         return f"schema at head ({head})"
 
+    busy = lib.writer_busy()
+
     def agreement(sync) -> str:
+        if sync.changed and busy and not sync.rebuilt:
+            return (
+                f"{sync.name} index file is {sync.added} vectors behind and {sync.removed} "
+                "ahead of the database while another vsearch writer runs (it saves the index "
+                "as it goes); nothing to repair"
+            )
         if sync.changed:
             raise VsearchError(
                 f"{sync.name} index disagreed with the database ({sync.added} missing, "

@@ -69,9 +69,11 @@ class _FileEncoder:
 
     def __init__(self, spec: str, device: str, fps: float, batch: int) -> None:
         from vsearch.models import create_encoder
+        from vsearch.models.words import has_imagenet_head
 
         logging.basicConfig(level=logging.WARNING)
         self.encoder = create_encoder(spec, device=device)
+        self.with_classes = has_imagenet_head(self.encoder)
         self.fps = fps
         self.batch = batch or getattr(self.encoder, "batch_size", 32)
 
@@ -83,8 +85,8 @@ class _FileEncoder:
         return repr(self.encoder.info.key()), f"{socket.gethostname()}:{os.getpid()}"
 
     def encode_file(self, path: str, info: Any):
-        """Yield ("batch", times, informative, vectors, decode_s, encode_s) per chunk, then
-        ("end", error cause or None, partial)."""
+        """Yield ("batch", times, informative, vectors, classes or None, decode_s, encode_s)
+        per chunk, then ("end", error cause or None, partial)."""
         from vsearch.media import iter_frames
 
         size = self.encoder.info.input_size
@@ -97,9 +99,12 @@ class _FileEncoder:
                 except StopIteration:
                     break
                 t1 = time.perf_counter()
-                vectors = self.encoder.encode_images(chunk.images)
+                if self.with_classes:  # one forward pass gives both, as in the local indexer
+                    vectors, classes = self.encoder.encode_and_classify(chunk.images)
+                else:
+                    vectors, classes = self.encoder.encode_images(chunk.images), None
                 t2 = time.perf_counter()
-                yield ("batch", chunk.times, chunk.informative, vectors, t1 - t0, t2 - t1)
+                yield ("batch", chunk.times, chunk.informative, vectors, classes, t1 - t0, t2 - t1)
         except PartialDecodeError as exc:
             yield ("end", exc.cause, True)
             return
@@ -263,10 +268,12 @@ def _start_actors(ray, lib: Library, options: RayOptions, n_jobs: int) -> list[A
 
 
 def _take_batch(job: _Job, item: tuple, report: IndexReport, stages: _Stages, progress) -> None:
-    _, times, informative, vectors, decode_s, encode_s = item
+    _, times, informative, vectors, classes, decode_s, encode_s = item
     job.times.append(np.asarray(times))
     job.informative.append(np.asarray(informative))
     job.vectors.append(np.asarray(vectors, dtype=np.float32))
+    if classes is not None:
+        job.classes.append(np.asarray(classes))
     stages.add("decode", decode_s)
     stages.add("encode", encode_s)
     report.frames += len(times)
@@ -279,9 +286,8 @@ def _worker_lost(ray, slot: _InFlight, exc, waiting, idle, actors) -> None:
     """A worker died mid-file: drop the file's batches and give it to another actor."""
     job = slot.job
     report_frames = sum(len(t) for t in job.times)
-    job.times.clear()
-    job.informative.clear()
-    job.vectors.clear()
+    for kept in (job.times, job.informative, job.vectors, job.classes):
+        kept.clear()
     log.warning(
         "%s: Ray worker lost (%s); %d frames dropped", job.path, type(exc).__name__, report_frames
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,8 +11,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, UsageError
+from vsearch.errors import EmptyLibraryError, UsageError, VsearchError
 from vsearch.types import FrameHit
+
+log = logging.getLogger(__name__)
+
+# Image queries: the best hits are re-timed to their best frame by decoding the frames around
+# the sampled one at the video's own rate. Bounded cost: this many hits, at most
+# REFINE_MAX_FRAMES frames each (a 1 frame/s library at 30 frames/s decodes 60 per hit).
+REFINE_TOP = 3
+REFINE_MAX_FRAMES = 64
 
 if TYPE_CHECKING:
     from vsearch.pipeline.library import Library
@@ -48,15 +58,72 @@ def check_time_range(
 
 
 def search_image(
-    lib: Library, image: str | Path, *, k: int = 10, frames: bool = False
+    lib: Library,
+    image: str | Path,
+    *,
+    k: int = 10,
+    frames: bool = False,
+    refine: int = REFINE_TOP,
 ) -> list[FrameHit]:
-    """Best-matching videos for an example image (one hit per video unless ``frames``)."""
+    """Best-matching videos for an example image (one hit per video unless ``frames``).
+
+    The ``refine`` best hits (not with ``frames``: those are the raw sampled frames) get the
+    time and score of their best frame at the video's native frame rate.
+    """
     from vsearch.media import load_image
 
     check_k(k)
+    if refine < 0:
+        raise UsageError(f"refine must be >= 0 hits, got {refine}")
     pixels = load_image(image, size=lib.model_info.input_size)
-    query = lib.encoder.encode_images(pixels[None])
-    return search_vector(lib, query[0], k=k, frames=frames)
+    query = lib.encoder.encode_images(pixels[None])[0]
+    hits = search_vector(lib, query, k=k, frames=frames)
+    if frames or refine == 0:
+        return hits
+    return refine_hits(lib, query, hits, top=refine)
+
+
+def refine_hits(
+    lib: Library, query: np.ndarray, hits: list[FrameHit], *, top: int
+) -> list[FrameHit]:
+    """Re-time the ``top`` first hits to their best frame (the rest keep their order).
+
+    A sampled frame stands for the ``1/fps`` seconds around it, so the best frame lies within
+    one sampling step of it: that window is decoded at the native frame rate (at most
+    REFINE_MAX_FRAMES frames) and each frame scored against the query. A file that cannot be
+    decoded any more keeps its sampled time (logged). Refined scores can only rise, so the
+    refined hits stay ahead of the others; they are re-ranked among themselves.
+    """
+    refined = [_refine_one(lib, query, hit) for hit in hits[:top]]
+    refined.sort(key=lambda h: -h.score)
+    return refined + hits[top:]
+
+
+def _refine_one(lib: Library, query: np.ndarray, hit: FrameHit) -> FrameHit:
+    from vsearch.media import iter_frames, probe_video
+
+    step = 1.0 / lib.fps
+    try:
+        info = probe_video(hit.path)
+        native = info.fps if info.fps > 0 else 30.0
+        start = max(0.0, hit.time - step)
+        end = hit.time + step
+        if info.duration > 0:
+            end = min(end, info.duration)
+        if end - start <= 1.0 / native:  # nothing between the samples to look at
+            return hit
+        rate = min(native, REFINE_MAX_FRAMES / (end - start))
+        size = lib.model_info.input_size
+        best_time, best_score = hit.time, hit.score
+        for batch in iter_frames(hit.path, fps=rate, size=size, info=info, start=start, end=end):
+            scores = lib.encoder.encode_images(batch.images) @ query
+            i = int(np.argmax(scores))
+            if scores[i] > best_score:
+                best_time, best_score = float(batch.times[i]), float(scores[i])
+    except VsearchError as exc:
+        log.warning("%s: cannot refine the time of the hit at %.2f s: %s", hit.path, hit.time, exc)
+        return hit
+    return dataclasses.replace(hit, time=best_time, score=best_score)
 
 
 def search_vector(

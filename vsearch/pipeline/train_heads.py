@@ -21,7 +21,7 @@ import numpy as np
 
 from vsearch.errors import UsageError
 from vsearch.pipeline.classify import HEADS_DIR, VideoWindows, labelled_windows
-from vsearch.pipeline.progress import NullProgress, Progress
+from vsearch.progress import NullProgress, Progress
 from vsearch.types import TrainReport
 
 if TYPE_CHECKING:

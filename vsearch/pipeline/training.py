@@ -11,6 +11,7 @@ re-pooled with it; ``--arch mean`` goes back to the parameter-free pooler.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import math
@@ -20,9 +21,9 @@ import numpy as np
 
 from vsearch.db import queries
 from vsearch.errors import UsageError
-from vsearch.pipeline.clips import use_pooler
-from vsearch.pipeline.progress import NullProgress, Progress
-from vsearch.pipeline.windows import clip_windows, shot_boundaries
+from vsearch.match.windows import clip_windows, shot_boundaries
+from vsearch.progress import NullProgress, Progress
+from vsearch.store.clips import pooler_record, use_pooler
 
 if TYPE_CHECKING:
     from vsearch.pipeline.library import Library
@@ -33,7 +34,10 @@ TRAINABLE = ("lstm", "tcn")
 
 
 def checkpoint_name(arch: str) -> str:
-    return f"temporal-{arch}.pt"
+    """A new name per training: the previous checkpoint stays in place, and in use, until the
+    switch to the new one has committed (then it is deleted)."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"temporal-{arch}-{stamp}.pt"
 
 
 MIN_VIDEOS_FOR_VIDEO_SPLIT = 5
@@ -104,9 +108,16 @@ def train_temporal(
     lr: float = 2e-3,
     val_fraction: float = 0.2,
     seed: int = 0,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Train ``arch`` on the library's clips, save the checkpoint, re-pool the clip index."""
+    """Train ``arch`` on the library's clips, save the checkpoint, re-pool the clip index.
+
+    A model already trained stays in use when the new one's validation loss (on the same
+    held-out clips) is not lower, unless ``force``. The new checkpoint gets a new file name
+    and the old file is deleted only after the switch committed, so an interrupted training
+    leaves the previous model working.
+    """
     from vsearch.models import TrainConfig, create_pooler, train_pooler
     from vsearch.models.temporal import evaluate_loss
 
@@ -129,10 +140,13 @@ def train_temporal(
         val_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_val]
         train = [c for _, c in keyed_train]
         val = [c for _, c in keyed_val]
-        baseline = None
+        baseline = previous_loss = None
+        previous = pooler_record(lib)
         if len(train) >= 4 and len(val) >= 2:
             untrained = create_pooler(arch, dim, device="cpu")
             baseline = evaluate_loss(untrained, val, cfg, val_groups)
+            if previous.get("checkpoint"):  # the model in use, judged on the same clips
+                previous_loss = evaluate_loss(lib.pooler, val, cfg, val_groups)
         batches = epochs * max(1, math.ceil(len(train) / batch_size))
         progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
         try:
@@ -149,6 +163,23 @@ def train_temporal(
             )
         finally:
             progress.end()
+        if not force and previous_loss is not None and result.best_val_loss >= previous_loss:
+            log.warning(
+                "the new %s model is not better than the one in use (validation loss %.4f vs "
+                "%.4f): kept the previous model",
+                arch,
+                result.best_val_loss,
+                previous_loss,
+            )
+            return {
+                "arch": arch,
+                "checkpoint": None,
+                "kept_previous": previous["checkpoint"],
+                "val_loss": round(result.best_val_loss, 4),
+                "val_loss_previous": round(previous_loss, 4),
+                "val_loss_untrained": None if baseline is None else round(baseline, 4),
+                "clips_repooled": 0,
+            }
         path = lib.root / checkpoint_name(arch)
         sha = result.pooler.save(
             path,
@@ -163,8 +194,17 @@ def train_temporal(
             train_clips=len(train),
             val_clips=len(val),
         )
-        n = use_pooler(lib, result.pooler, path)
+        try:
+            n = use_pooler(lib, result.pooler, path)
+        except BaseException:
+            if pooler_record(lib).get("checkpoint") != path.name:
+                path.unlink(missing_ok=True)  # the switch did not commit: the old model stays
+            raise
+        if previous.get("checkpoint") and previous["checkpoint"] != path.name:
+            (lib.root / previous["checkpoint"]).unlink(missing_ok=True)
     return {
+        "kept_previous": None,
+        "val_loss_previous": None if previous_loss is None else round(previous_loss, 4),
         "arch": arch,
         "checkpoint": str(path),
         "sha256": sha,

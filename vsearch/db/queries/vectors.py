@@ -20,14 +20,55 @@ def replace_frames(
     vectors: np.ndarray,
     *,
     session: Session,
+    classes: Sequence[bytes] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
-    """Store a video's frames (replacing old ones); return (new ids, removed old ids)."""
+    """Store a video's frames (replacing old ones); return (new ids, removed old ids).
+
+    ``classes``: per frame, its packed most probable ImageNet classes (or None).
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     rows = [
         {"video_id": video_id, "t": float(t), "informative": bool(inf), "vector": vec.tobytes()}
         for t, inf, vec in zip(times, informative, vectors, strict=True)
     ]
+    if classes is not None:
+        for row, blob in zip(rows, classes, strict=True):
+            row["classes"] = blob
     return _replace_video_rows(FrameRow, video_id, rows, session=session)
+
+
+def video_frame_classes(video_id: int, *, session: Session) -> list[bytes | None]:
+    """The packed ImageNet classes of a video's frames, in time order."""
+    query = select(FrameRow.classes).where(FrameRow.video_id == video_id).order_by(FrameRow.t)
+    return list(session.scalars(query))
+
+
+def frame_classes_of(ids: Sequence[int], *, session: Session) -> dict[int, bytes]:
+    """{frame id: packed ImageNet classes} of the given frames that have them."""
+    rows = session.execute(
+        select(FrameRow.id, FrameRow.classes).where(
+            FrameRow.id.in_(list(ids)), FrameRow.classes.is_not(None)
+        )
+    ).all()
+    return {int(i): bytes(b) for i, b in rows}
+
+
+def iter_frame_classes(
+    *, session: Session, chunk: int = 20000
+) -> Iterator[list[tuple[int, bytes]]]:
+    """Yield chunks of (frame id, packed classes) of every informative frame that has them."""
+    last = -1
+    while True:
+        rows = session.execute(
+            select(FrameRow.id, FrameRow.classes)
+            .where(FrameRow.id > last, FrameRow.classes.is_not(None), FrameRow.informative)
+            .order_by(FrameRow.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield [(int(i), bytes(b)) for i, b in rows]
+        last = int(rows[-1][0])
 
 
 def _replace_video_rows(

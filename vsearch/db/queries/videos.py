@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select, update
@@ -50,6 +51,7 @@ def _record(row: VideoRow) -> VideoRecord:
         n_frames=row.n_frames,
         error=row.error,
         indexed_at=row.indexed_at,
+        tags=[(str(n), float(s)) for n, s in json.loads(row.tags)] if row.tags else None,
     )
 
 

@@ -11,12 +11,13 @@ import html
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vsearch.errors import StorageError, VsearchError
 from vsearch.pipeline.dups import DupReport
-from vsearch.pipeline.progress import NullProgress, Progress
-from vsearch.types import DupMatch
+from vsearch.progress import NullProgress, Progress
+from vsearch.types import DupMatch, file_url, shown_name, timecode
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,14 @@ h1{font-size:20px;margin:0 0 4px}
 .thumbs{display:flex;gap:4px}
 figure{margin:0;text-align:center;font-size:11px;color:#666}
 img{display:block;width:160px;border-radius:3px;background:#ccc}
+video{display:block;width:100%;max-width:488px;margin-top:6px;background:#000}
 .missing{width:160px;height:90px;display:flex;align-items:center;justify-content:center;
 background:#eee;color:#999;font-size:11px}
 """
 
 
-def _clock(seconds: float) -> str:
-    m, s = divmod(max(0.0, seconds), 60)
-    h, m = divmod(int(m), 60)
-    return f"{h:d}:{m:02d}:{s:04.1f}"
+_clock = timecode
+THUMB_WORKERS = 4  # parallel ffmpeg thumbnail extractions
 
 
 def _default_thumbnail(path: str, t: float) -> bytes:
@@ -62,27 +62,64 @@ def _moments(start: float, end: float) -> list[float]:
     return [start, (start + last) / 2.0, last]
 
 
-def _figure(path: str, t: float, thumb: Thumbnailer) -> str:
+Thumbs = dict[tuple[str, float], bytes | None]
+
+
+def _figure(path: str, t: float, thumbs: Thumbs) -> str:
     label = html.escape(_clock(t))
-    try:
-        data = base64.b64encode(thumb(path, t)).decode("ascii")
-    except VsearchError as exc:
-        log.warning("no thumbnail of %s at %.2f s: %s", path, t, exc)
+    data = thumbs.get((path, t))
+    if data is None:
         return f'<figure><div class="missing">no frame</div>{label}</figure>'
-    alt = html.escape(f"{os.path.basename(path)} at {_clock(t)}", quote=True)
-    return f'<figure><img src="data:image/jpeg;base64,{data}" alt="{alt}">{label}</figure>'
+    alt = html.escape(shown_name(f"{os.path.basename(path)} at {_clock(t)}"), quote=True)
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<figure><img src="data:image/jpeg;base64,{encoded}" alt="{alt}">{label}</figure>'
 
 
-def _side(path: str, start: float, end: float, thumb: Thumbnailer | None) -> str:
-    figures = "".join(_figure(path, t, thumb) for t in _moments(start, end)) if thumb else ""
+def _side(path: str, start: float, end: float, thumbs: Thumbs | None) -> str:
+    figures = "".join(_figure(path, t, thumbs) for t in _moments(start, end)) if thumbs else ""
     span = html.escape(f"{_clock(start)} - {_clock(end)} ({end - start:.1f} s)")
+    at = html.escape(file_url(path, start), quote=True)
+    segment = html.escape(file_url(path, start, end), quote=True)
+    player = (
+        f'<video controls preload="none" src="{segment}"></video>' if thumbs is not None else ""
+    )
     return (
-        f'<div class="side"><div class="path">{html.escape(path)}</div>'
-        f'<div class="head">{span}</div><div class="thumbs">{figures}</div></div>'
+        f'<div class="side"><div class="path"><a href="{at}">{html.escape(shown_name(path))}'
+        f'</a></div><div class="head">{span}</div><div class="thumbs">{figures}</div>'
+        f"{player}</div>"
     )
 
 
-def _match(rank: int, m: DupMatch, thumb: Thumbnailer | None) -> str:
+def _thumbnails(
+    matches: list[DupMatch], thumb: Thumbnailer, progress: Progress
+) -> dict[tuple[str, float], bytes | None]:
+    """Every thumbnail the matches show, each (file, time) extracted once, in parallel."""
+    wanted: dict[tuple[str, float], None] = {}
+    for m in matches:
+        for path, start, end in ((m.a_path, m.a_start, m.a_end), (m.b_path, m.b_start, m.b_end)):
+            for t in _moments(start, end):
+                wanted[(path, t)] = None
+
+    def one(key: tuple[str, float]) -> bytes | None:
+        try:
+            return thumb(*key)
+        except VsearchError as exc:
+            log.warning("no thumbnail of %s at %.2f s: %s", shown_name(key[0]), key[1], exc)
+            return None
+
+    found: dict[tuple[str, float], bytes | None] = {}
+    progress.begin(len(wanted), "thumbnails", "thumbnails")
+    try:
+        with ThreadPoolExecutor(THUMB_WORKERS, thread_name_prefix="vsearch-thumb") as pool:
+            for key, data in zip(wanted, pool.map(one, wanted), strict=True):
+                found[key] = data
+                progress.advance(1)
+    finally:
+        progress.end()
+    return found
+
+
+def _match(rank: int, m: DupMatch, thumb: Thumbs | None) -> str:
     badge = ' <span class="exact">exact copy</span>' if m.exact else ""
     frames = "" if m.exact else f" · {m.frames} matched frames"
     return (
@@ -112,19 +149,13 @@ def render_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1><div class='meta'>{html.escape(meta)}</div>",
+        f"<h1>{html.escape(title)}</h1><div class='meta'>{html.escape(shown_name(meta))}</div>",
     ]
     if not report.matches:
         parts.append("<p>No duplicates found.</p>")
-    shown = report.matches[:MAX_MATCHES]
-    progress.begin(len(shown), "matches", "thumbnails")
-    try:
-        for rank, m in enumerate(report.matches, 1):
-            parts.append(_match(rank, m, thumb if rank <= MAX_MATCHES else None))
-            if rank <= MAX_MATCHES:
-                progress.advance(1)
-    finally:
-        progress.end()
+    thumbs = _thumbnails(report.matches[:MAX_MATCHES], thumb, progress)
+    for rank, m in enumerate(report.matches, 1):
+        parts.append(_match(rank, m, thumbs if rank <= MAX_MATCHES else None))
     parts.append("</body></html>")
     return "\n".join(parts)
 

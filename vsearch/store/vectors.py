@@ -7,13 +7,16 @@ by id and the index is repaired from the stored vectors.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from vsearch.atomic import atomic_write
 from vsearch.index import IndexFileError, VectorIndex, create_index, load_index
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,40 @@ class SyncReport:
         }
 
 
+def identity_path(path: Path) -> Path:
+    """The side record that ties an index file to its library: ``NAME.id.json``."""
+    return path.with_name(path.name + ".id.json")
+
+
+def write_identity(path: Path, identity: dict[str, Any], count: int) -> None:
+    """Record whose index ``path`` is (after the index file itself was saved)."""
+    record = json.dumps({**identity, "count": int(count)}, sort_keys=True).encode()
+    atomic_write(identity_path(path), lambda tmp: Path(tmp).write_bytes(record))
+
+
+def identity_problem(path: Path, identity: dict[str, Any] | None) -> str | None:
+    """Why the index file at ``path`` cannot be trusted as this library's, or None.
+
+    ``identity`` (library id, index kind, what made the vectors) must equal the side record
+    written with the file: an index copied from another library, or one left from before
+    the clips were re-pooled, has the same dimension and plausible ids but other vectors.
+    """
+    if identity is None:
+        return None
+    try:
+        record = json.loads(identity_path(path).read_bytes())
+    except FileNotFoundError:
+        return "no identity record beside the index file"
+    except (OSError, ValueError) as exc:
+        return f"unreadable identity record ({exc})"
+    if not isinstance(record, dict):
+        return "unreadable identity record"
+    for key, wanted in identity.items():
+        if record.get(key) != wanted:
+            return f"index made for {key}={record.get(key)!r}, this library has {wanted!r}"
+    return None
+
+
 def open_synced_index(
     name: str,
     path: Path,
@@ -58,8 +95,13 @@ def open_synced_index(
     db_ids: np.ndarray,
     fetch: FetchVectors,
     kind: str = "faiss",
+    identity: dict[str, Any] | None = None,
 ) -> tuple[VectorIndex, SyncReport]:
-    """Load ``path`` (or start empty) and make its ids equal ``db_ids``."""
+    """Load ``path`` (or start empty) and make its ids equal ``db_ids``.
+
+    A file of another library (``identity``, see ``identity_problem``) is rebuilt from the
+    stored vectors, not trusted.
+    """
     index: VectorIndex | None = None
     reason = None
     in_file = 0
@@ -69,6 +111,9 @@ def open_synced_index(
             in_file = index.ntotal
             if index.dim != dim:
                 reason = f"index dimension {index.dim} != library dimension {dim}"
+                index = None
+            elif (problem := identity_problem(path, identity)) is not None:
+                reason = problem
                 index = None
         except IndexFileError as exc:
             reason = str(exc)

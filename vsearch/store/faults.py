@@ -4,7 +4,7 @@ Fault-injection hooks (for the crash tests; they change nothing unless set):
 
 ``VSEARCH_FAULT_SLOW_SAVE=SECONDS``
     Every index save sleeps this long after the temporary file is written and before it is
-    renamed over the index (see ``vsearch.index.base.atomic_write``), and a long run saves the
+    renamed over the index (see ``vsearch.atomic.atomic_write``), and a long run saves the
     index after every video instead of every ``INDEX_SAVE_INTERVAL`` seconds, so that a test
     can kill ``vsearch index`` in the middle of a save.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from vsearch.atomic import is_own_temp_file
 from vsearch.db.migrate import current_revision, head_revision
 from vsearch.errors import LibraryError, SchemaTooNewError, StorageError
 
@@ -37,11 +38,12 @@ def remove_stale_temp_files(root: Path) -> list[Path]:
     """Delete the temporary files of index saves that a killed process left behind.
 
     Only the holder of the writer lock saves, so once a process holds it no other save is in
-    progress and every ``.<name>.*.tmp`` file in the library folder is garbage.
+    progress and every temporary file vsearch made in the library folder is garbage. Files
+    vsearch did not make are never deleted, whatever their name looks like.
     """
     removed = []
     try:
-        candidates = list(root.glob(".*.tmp"))
+        candidates = [p for p in root.glob(".*.tmp") if is_own_temp_file(p.name)]
     except OSError:
         return removed
     for path in candidates:

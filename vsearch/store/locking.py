@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from vsearch.errors import LibraryLockedError
-from vsearch.pipeline.faults import storage_error
+from vsearch.store.faults import storage_error
 
 LOCK_NAME = "write.lock"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vsearch.pipeline.align import chain_segments, hits_from_matrix, segment_iou
+from vsearch.match.align import chain_segments, hits_from_matrix, segment_iou
 
 
 def synthetic(n_a: int, n_b: int, offset: int, speed: float, length: int, seed: int = 0):

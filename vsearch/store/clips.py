@@ -20,7 +20,7 @@ import numpy as np
 from vsearch.db import queries
 from vsearch.db.engine import transaction
 from vsearch.errors import CheckpointError
-from vsearch.pipeline.windows import DEFAULT_STRIDE, DEFAULT_WINDOW, clip_windows, shot_boundaries
+from vsearch.match.windows import DEFAULT_STRIDE, DEFAULT_WINDOW, clip_windows, shot_boundaries
 
 if TYPE_CHECKING:
     from vsearch.models.temporal import TemporalPooler

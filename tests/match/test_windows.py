@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vsearch.pipeline.windows import clip_windows, shot_boundaries
+from vsearch.match.windows import clip_windows, shot_boundaries
 
 
 def test_windows_cover_every_frame_with_overlap():

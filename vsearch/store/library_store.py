@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -20,7 +21,7 @@ import numpy as np
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from vsearch.config import Settings
+from vsearch.config import MAX_FPS, Settings
 from vsearch.db import queries
 from vsearch.db.claims import VideoClaims
 from vsearch.db.engine import (
@@ -37,12 +38,19 @@ from vsearch.errors import (
     LibraryNotFoundError,
     ModelMismatchError,
     StorageError,
+    UsageError,
 )
-from vsearch.pipeline import faults
-from vsearch.pipeline.clips import CLIP_INDEX, load_library_pooler, make_clips, save_clips
-from vsearch.pipeline.faults import storage_error
-from vsearch.pipeline.locking import WriterLock
-from vsearch.pipeline.vectors import SyncReport, open_synced_index
+from vsearch.store import faults
+from vsearch.store.clips import (
+    CLIP_INDEX,
+    load_library_pooler,
+    make_clips,
+    pooler_record,
+    save_clips,
+)
+from vsearch.store.faults import storage_error
+from vsearch.store.locking import WriterLock
+from vsearch.store.vectors import SyncReport, open_synced_index, write_identity
 from vsearch.types import ModelInfo, VideoRecord
 
 if TYPE_CHECKING:
@@ -53,8 +61,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
+LIBRARY_ID_META = "library_id"  # a random id that index files record (see index_identity)
 FRAME_INDEX = "frames.faiss"
-CACHE_OF = "cache-of.json"  # with a shared database: which library this folder caches
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
 
@@ -79,7 +87,7 @@ class LibraryStore:
             self.db_label = str(self.db_path)
             self.engine = create_db_engine(self.db_path, readonly=readonly)
         self.sessions = make_session_factory(self.engine)
-        self.claims = VideoClaims(self.engine)
+        self.claims = VideoClaims(self.engine)  # which files this writer works on
         self._encoder: FrameEncoder | None = None
         self._frame_index: VectorIndex | None = None
         self._frame_sync: SyncReport | None = None
@@ -124,13 +132,12 @@ class LibraryStore:
             _make_folder(root)  # a new host joining a shared library: an empty cache folder
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
         lib._migrate()
+        lib._ensure_library_id()
         if create and not lib.readonly and "encoder" not in lib.meta:
             # A run killed while creating the library: finish creating it.
             lib.close()
             return cls._create(settings, model=model, fps=fps)
         lib._check_model(model, fps)
-        if settings.db_url:
-            lib._bind_cache_folder()
         return lib
 
     @classmethod
@@ -138,23 +145,24 @@ class LibraryStore:
         from vsearch.models import create_encoder
 
         spec = model or settings.model
-        fps = float(fps or settings.fps)
-        if not 0 < fps <= 60:
-            raise LibraryError(f"sampling rate must be in (0, 60] frames per second, got {fps}")
+        fps = float(settings.fps if fps is None else fps)
+        if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise UsageError(f"--fps must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         _make_folder(settings.library)
         lib = cls(settings.with_(model=spec, fps=fps))
         with lib.writing():
             lib._migrate()
             with lib._committing() as session:
-                if "encoder" not in queries.get_meta(session=session):  # else: another host's
+                # With a shared database another host may have created it meanwhile.
+                if "encoder" not in queries.get_meta(session=session):
                     info = json.dumps(encoder.info.to_dict())
                     queries.set_meta("encoder", info, session=session)
                     queries.set_meta("fps", repr(fps), session=session)
                     queries.set_meta("created_at", queries.now_iso(), session=session)
-        lib._check_model(spec, fps)
+                    queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
         if settings.db_url:
-            lib._bind_cache_folder()
+            lib._check_model(spec, fps)
         lib._encoder = encoder
         log.info("created library %s with %s at %s fps", settings.library, spec, fps)
         return lib
@@ -173,31 +181,17 @@ class LibraryStore:
             return StorageError(f"{self.db_label}: database error ({getattr(exc, 'orig', exc)})")
         return storage_error(self.db_path, exc)
 
-    def _bind_cache_folder(self) -> None:
-        """With a shared database the index files are this host's caches of one library: a
-        folder that cached another library (or another database) is emptied first, since
-        index files are checked against the database by id only."""
-        with self._committing() as session:
-            library_id = queries.get_meta(session=session).get("library_id")
-            if library_id is None:
-                library_id = uuid.uuid4().hex
-                queries.set_meta("library_id", library_id, session=session)
-        marker = self.root / CACHE_OF
-        try:
-            bound = json.loads(marker.read_text()).get("library_id")
-        except (OSError, ValueError, AttributeError):
-            bound = None
-        if bound == library_id or self.readonly:
+    def _ensure_library_id(self) -> None:
+        """Give a library made by an older vsearch its id (its index files are rebuilt once,
+        since they carry no identity record yet)."""
+        if self.readonly or LIBRARY_ID_META in self.meta:
             return
-        for name in (FRAME_INDEX, CLIP_INDEX):
-            if (self.root / name).exists():
-                log.warning("%s: cached another library; rebuilt from the database", name)
-                (self.root / name).unlink()
-        text = json.dumps({"library_id": library_id, "database": self.db_label})
-        try:
-            marker.write_text(text + "\n")
-        except OSError as exc:
-            raise storage_error(marker, exc) from exc
+        with (
+            contextlib.suppress(LibraryLockedError),
+            self.writing(wait=False),
+            self._committing() as session,
+        ):
+            queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
 
     def _check_model(self, model: str | None, fps: float | None) -> None:
         meta = self.meta
@@ -274,6 +268,16 @@ class LibraryStore:
             if self._lock_depth == 0:
                 self._release_lock()
 
+    def writer_busy(self) -> bool:
+        """True while another process holds the writer lock (an ``index`` run, say)."""
+        if self.readonly or self._lock_depth:
+            return False
+        try:
+            with self.writing(wait=False):
+                return False
+        except LibraryLockedError:
+            return True
+
     def _acquire_lock(self, timeout: float) -> None:
         self._lock.acquire(timeout)
         faults.remove_stale_temp_files(self.root)
@@ -308,7 +312,12 @@ class LibraryStore:
                 return stored_vectors(session=session, ids=wanted)
 
             index, report = open_synced_index(
-                label, self.root / name, self.model_info.dim, ids, fetch
+                label,
+                self.root / name,
+                self.model_info.dim,
+                ids,
+                fetch,
+                identity=self.index_identity(name),
             )
         if report.changed and not self.readonly:
             # Repair the file too when no writer is busy; a busy writer saves it itself. A
@@ -322,9 +331,23 @@ class LibraryStore:
                 log.warning("repaired %s index kept in memory only: %s", name, exc)
         return index, report
 
+    def index_identity(self, name: str) -> dict[str, Any] | None:
+        """What the side record of index file ``name`` must say (None: not checkable)."""
+        library_id = self.meta.get(LIBRARY_ID_META)
+        if library_id is None:  # an older library opened read-only: no id to check
+            return None
+        made_with = self.model_info.key()
+        if name == CLIP_INDEX:
+            record = pooler_record(self)
+            made_with = f"{made_with}|{record.get('name')}|{record.get('sha256')}"
+        return {"library": library_id, "index": name, "vectors": made_with}
+
     def _save_index(self, index: VectorIndex, name: str) -> None:
         try:
             index.save(self.root / name)
+            identity = self.index_identity(name)
+            if identity is not None:
+                write_identity(self.root / name, identity, index.ntotal)
         except OSError as exc:
             raise storage_error(self.root / name, exc) from exc
         except RuntimeError as exc:  # faiss reports write errors as RuntimeError
@@ -360,14 +383,17 @@ class LibraryStore:
         informative: np.ndarray,
         vectors: np.ndarray,
         fields: dict[str, Any],
+        classes: list[bytes] | None = None,
     ) -> int:
-        """Commit one video's frames and facts in one transaction, then update the index."""
+        """Commit one video's frames and facts in one transaction, then update the index.
+
+        ``classes``: per frame, its packed most probable ImageNet classes (or None)."""
         self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
         with self._committing() as session:
             video_id = queries.save_video(path, session=session, **fields)
             new_ids, old_ids = queries.replace_frames(
-                video_id, times, informative, vectors, session=session
+                video_id, times, informative, vectors, session=session, classes=classes
             )
             new_clips, old_clips = save_clips(video_id, clips, session=session)
         self.drop_vectors(old_ids, old_clips)
@@ -376,6 +402,7 @@ class LibraryStore:
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
             queries.save_video(
@@ -388,6 +415,7 @@ class LibraryStore:
             return
         removed: list[int] = []
         removed_clips: list[int] = []
+        self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             for vid in video_ids:
                 frames, clips = queries.delete_video(vid, session=session)
@@ -397,6 +425,7 @@ class LibraryStore:
 
     def move_video(self, video_id: int, new_path: str, **fields: Any) -> None:
         """Give a stored video a new path (a renamed file), replacing a row already there."""
+        self.load_indexes()
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(new_path, session=session)
             queries.rename_video(video_id, new_path, session=session, **fields)
