@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +45,22 @@ MANIFEST = "manifest.json"
 TRAINED = "trained.faiss"
 
 Batches = Iterable[tuple[np.ndarray, np.ndarray]]  # (ids int64 (n,), vectors float32 (n, d))
+
+
+def default_factory(n: int, dim: int) -> str:
+    """The IVF-PQ layout for ``n`` vectors of ``dim``: about 4 sqrt(n) cells (at least 39
+    training vectors each), an HNSW graph over the cells from 1,024 of them, and 64-byte codes
+    (or the largest number of sub-quantizers at most 64 that divides ``dim``)."""
+    if n < 39 * 256:
+        raise IndexFileError(
+            f"{n} vectors are too few for a compressed index (IVF-PQ needs about 10,000 to "
+            "train): the exact index is the right one at this size"
+        )
+    nlist = int(min(65536, 4 * math.sqrt(n), n // 39))
+    nlist = 1 << (nlist.bit_length() - 1)  # a power of two
+    m = max(d for d in range(1, 65) if dim % d == 0)
+    coarse = f"IVF{nlist}_HNSW32" if nlist >= 1024 else f"IVF{nlist}"
+    return f"{coarse},PQ{m}"
 
 
 def _faiss():
@@ -109,6 +127,9 @@ class ShardedIndex:
         faiss = _faiss()
         x = as_matrix(sample, self.dim)
         index = faiss.index_factory(self.dim, self.factory, faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.extract_index_ivf(index)
+        if hasattr(ivf, "do_polysemous_training"):  # codes are compared by distance tables
+            ivf.do_polysemous_training = False  # only: the Hamming ordering is never used
         index.train(x)
         self.trained = _to_bytes(index)
 
@@ -130,7 +151,11 @@ class ShardedIndex:
             raise IndexFileError("a sharded index must be trained before shards are built")
         trained = self.trained
 
+        threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+
         def one(number: int) -> tuple[int, bytes, int, str]:
+            # OpenMP threads are set per calling thread: the builders share the cores.
+            _faiss().omp_set_num_threads(threads)
             batches = self._checked(number, sources[number]())
             return (number, *build_shard(trained, batches))
 
@@ -262,4 +287,4 @@ def _shard_name(number: int) -> str:
     return f"shard-{number:05d}.faiss"
 
 
-__all__ = ["DEFAULT_FACTORY", "ShardedIndex", "build_shard", "ids_digest"]
+__all__ = ["DEFAULT_FACTORY", "ShardedIndex", "build_shard", "default_factory", "ids_digest"]

@@ -62,7 +62,7 @@ class _Stages:
 
     def add(self, stage: str, seconds: float) -> None:
         with self.lock:
-            self.seconds[stage] += seconds
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
 _DONE = object()

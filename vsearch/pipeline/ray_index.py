@@ -139,8 +139,9 @@ def run_jobs_on_ray(
 ) -> None:
     """Decode and encode ``jobs`` on Ray actors; commit each video here as it completes."""
     ray = _ray()
+    started = time.perf_counter()
     if ray.is_initialized():  # the caller's own Ray session
-        _run(ray, lib, jobs, report, stages, progress, options, retry_failed)
+        _run(ray, lib, jobs, report, stages, progress, options, retry_failed, started)
         return
     address = None if options.address == "local" else options.address
     # Ray prints its workers' deaths and other cluster events on stdout, where a command's
@@ -151,16 +152,17 @@ def run_jobs_on_ray(
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise VsearchError(f"cannot join the Ray cluster at {options.address}: {exc}") from None
         try:
-            _run(ray, lib, jobs, report, stages, progress, options, retry_failed)
+            _run(ray, lib, jobs, report, stages, progress, options, retry_failed, started)
         finally:
             ray.shutdown()
 
 
-def _run(ray, lib, jobs, report, stages, progress, options, retry_failed) -> None:
+def _run(ray, lib, jobs, report, stages, progress, options, retry_failed, started) -> None:
     from vsearch.media import probe_video
     from vsearch.pipeline.indexing import _claim_job, _job_line, _write_job
 
     actors = _start_actors(ray, lib, options, len(jobs))
+    stages.add("startup", time.perf_counter() - started)  # joining, actors, models loaded
     for job in jobs:
         try:
             job.info = probe_video(job.path)
@@ -172,6 +174,7 @@ def _run(ray, lib, jobs, report, stages, progress, options, retry_failed) -> Non
     waiting: deque[tuple[_Job, int]] = deque((job, 1) for job in jobs)
     idle = deque(actors)
     flying: dict[Any, _InFlight] = {}  # stream -> file in flight
+    recovering: dict[Any, Any] = {}  # ready() call -> actor that Ray restarts after a death
     done = 0
 
     def finish(job: _Job) -> None:
@@ -201,7 +204,19 @@ def _run(ray, lib, jobs, report, stages, progress, options, retry_failed) -> Non
                 actor = idle.popleft()
                 stream = actor.encode_file.remote(job.path, job.info)
                 flying[stream] = _InFlight(job, actor, stream, attempt)
+            back = ray.wait(list(recovering), num_returns=len(recovering), timeout=0)[0]
+            for probe in back if recovering else ():
+                actor = recovering.pop(probe)
+                try:
+                    ray.get(probe)
+                    idle.append(actor)  # restarted, model loaded again
+                except ray.exceptions.RayError:
+                    log.warning("a Ray worker could not be restarted; going on without it")
             if not flying:
+                if not idle and not recovering and waiting:
+                    raise VsearchError("every Ray worker died: see the cluster's logs")
+                if recovering:
+                    ray.wait(list(recovering), num_returns=1, timeout=0.5)
                 continue
             ready, _ = ray.wait(list(flying), num_returns=1, timeout=0.5)
             for stream in ready:
@@ -212,7 +227,8 @@ def _run(ray, lib, jobs, report, stages, progress, options, retry_failed) -> Non
                     item = ("end", None, False)
                 except ray.exceptions.RayError as exc:
                     del flying[stream]
-                    _worker_lost(ray, slot, exc, waiting, idle, actors)
+                    _worker_lost(slot, exc, waiting)
+                    recovering[slot.actor.ready.remote()] = slot.actor  # waits for the restart
                     continue
                 if item[0] == "batch":
                     _take_batch(slot.job, item, report, stages, progress)
@@ -282,7 +298,7 @@ def _take_batch(job: _Job, item: tuple, report: IndexReport, stages: _Stages, pr
         progress.advance(max(0.0, float(times[-1]) - seen), frames=len(times))
 
 
-def _worker_lost(ray, slot: _InFlight, exc, waiting, idle, actors) -> None:
+def _worker_lost(slot: _InFlight, exc, waiting) -> None:
     """A worker died mid-file: drop the file's batches and give it to another actor."""
     job = slot.job
     report_frames = sum(len(t) for t in job.times)
@@ -296,4 +312,3 @@ def _worker_lost(ray, slot: _InFlight, exc, waiting, idle, actors) -> None:
         waiting.appendleft((job, slot.attempt))
     else:
         waiting.append((job, slot.attempt + 1))
-    idle.append(slot.actor)  # Ray restarts it (max_restarts); calls wait for the restart
