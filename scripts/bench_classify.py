@@ -114,9 +114,9 @@ def by_example_accuracy(lib, seed: int, val_fraction: float, k: int) -> tuple[fl
     from vsearch.pipeline.classify import ExampleClassifier, labelled_windows
     from vsearch.pipeline.train_heads import split_by_video
 
-    videos, labels = labelled_windows(lib)
+    videos, labels = labelled_windows(lib.store)
     train_idx, val_idx = split_by_video(videos, labels, val_fraction, seed)
-    clf = ExampleClassifier(lib, k=k)
+    clf = ExampleClassifier(lib.store, k=k)
     keep = np.isin(clf.owner, [videos[i].video_id for i in train_idx])
     clf.vectors, clf.owner, clf.target = clf.vectors[keep], clf.owner[keep], clf.target[keep]
     correct = total = 0

@@ -364,7 +364,7 @@ def main() -> None:
         report = lib.index([lib_dir])
         print(
             f"indexed {len(report.indexed)} videos, {report.frames} frames, "
-            f"{lib.clip_index.ntotal} clips"
+            f"{lib.store.clip_index.ntotal} clips"
         )
         for arch in ("mean", "lstm", "tcn"):
             t1 = time.perf_counter()

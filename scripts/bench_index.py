@@ -109,7 +109,7 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
         library=tmp / f"lib-{len(os.listdir(tmp))}", model=spec, fps=fps, decoders=decoders
     )
     lib = Library.open(settings=settings, create=True)
-    lib._encoder = encoder  # the same warmed-up encoder instance
+    lib.store._encoder = encoder  # the same warmed-up encoder instance
     t0 = time.perf_counter()
     report = lib.index([str(v) for v in videos])
     index_s = time.perf_counter() - t0

@@ -108,12 +108,20 @@ class LibraryLockedError(LibraryError):
     exit_code = 4
 
 
+class DamagedLibraryError(LibraryError):
+    """The library database is damaged (truncated, overwritten, a corrupted page)."""
+
+
 class SchemaTooNewError(LibraryError):
     """The library was written by a newer vsearch: refuse instead of damaging it."""
 
 
 class StorageError(LibraryError):
     """Disk full, read-only directory and other write failures."""
+
+
+class NotInLibraryError(UsageError):
+    """A video asked for by id or path that the library does not hold."""
 
 
 class EmptyLibraryError(LibraryError):

@@ -97,6 +97,80 @@ class VideoRecord:
     indexed_at: str | None = None
     tags: list[tuple[str, float]] | None = None  # most probable ImageNet classes, best first
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `videos --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "duration": self.duration,
+            "frames": self.n_frames,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "indexed_at": self.indexed_at,
+            "tags": [{"tag": t, "score": round(s, 4)} for t, s in self.tags or ()],
+        }
+
+
+@dataclass(frozen=True)
+class StoredFrames:
+    """A video's stored frames in time order: ids, times (s), informative flags, vectors."""
+
+    ids: np.ndarray  # int64 (n,)
+    times: np.ndarray  # float64 (n,)
+    informative: np.ndarray  # bool (n,)
+    vectors: np.ndarray  # float32 (n, dim)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class StoredClips:
+    """A video's stored clips in time order: windows [start, end) with a pooled vector each."""
+
+    ids: np.ndarray  # int64 (n,)
+    starts: np.ndarray  # float64 (n,)
+    ends: np.ndarray  # float64 (n,)
+    informative: np.ndarray  # bool (n,)
+    vectors: np.ndarray  # float32 (n, dim)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """Every stored frame of a library, sorted by (video, time)."""
+
+    ids: np.ndarray
+    video_ids: np.ndarray
+    times: np.ndarray
+    informative: np.ndarray
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FrameLocation:
+    """Where a stored frame is: its video and second."""
+
+    video_id: int
+    time: float
+    informative: bool
+    path: str
+
+
+@dataclass(frozen=True)
+class ClipLocation:
+    """Which video a stored clip belongs to."""
+
+    video_id: int
+    informative: bool
+
 
 @dataclass(frozen=True)
 class FrameHit:
@@ -108,6 +182,13 @@ class FrameHit:
     video_id: int
     frame_id: int
     classes: tuple[str, ...] = ()  # word queries: the matched classes the frame shows
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `search --json` and of the HTTP API."""
+        out = {"path": self.path, "time": round(self.time, 3), "score": round(self.score, 4)}
+        if self.classes:
+            out["classes"] = list(self.classes)
+        return out
 
 
 @dataclass(frozen=True)
@@ -121,6 +202,27 @@ class SegmentMatch:
     query_start: float
     query_end: float
     video_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `search --video --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "score": round(self.score, 4),
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "query_start": round(self.query_start, 3),
+            "query_end": round(self.query_end, 3),
+        }
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """The answer to one query file: hits (images) or segments (clips), or why it failed."""
+
+    query: str
+    kind: str  # "image" or "clip"
+    hits: list[FrameHit] | list[SegmentMatch] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass
@@ -201,6 +303,16 @@ class LabelRecord:
     end: float | None
     created_at: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
+        return {
+            "path": self.path,
+            "label": self.label,
+            "start": self.start,
+            "end": self.end,
+            "id": self.id,
+        }
+
 
 @dataclass(frozen=True)
 class SegmentLabel:
@@ -210,6 +322,7 @@ class SegmentLabel:
     end: float
     label: str
     score: float
+    scores: dict[str, float] = field(default_factory=dict)  # probability of every label
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -217,6 +330,7 @@ class SegmentLabel:
             "end": round(self.end, 3),
             "label": self.label,
             "score": round(self.score, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
         }
 
 
@@ -236,6 +350,8 @@ class VideoClassification:
             "path": self.path,
             "label": self.label,
             "score": round(self.score, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "classifier": self.classifier,
             "segments": [s.to_dict() for s in self.segments],
         }
 
@@ -303,3 +419,12 @@ def file_url(path: str, start: float | None = None, end: float | None = None) ->
     if start is not None:
         url += f"#t={start:.3f}" + (f",{end:.3f}" if end is not None else "")
     return url
+
+
+class Answers(list):
+    """Answers, best first, that also say how many a threshold hid (``hidden``)."""
+
+    def __init__(self, items=(), *, hidden: int = 0, threshold: float | None = None):
+        super().__init__(items)
+        self.hidden = hidden
+        self.threshold = threshold

@@ -117,18 +117,18 @@ def test_a_librarys_shards_follow_its_frames(settings, clips, tmp_path):
         shutil.copy(clips[name], root / f"{name}.mp4")
     library.index([root])
     options = {"factory": "IVF4,PQ16x4", "shard_size": 40}
-    first = refresh_frame_shards(library, **options)
+    first = refresh_frame_shards(library.store, **options)
     assert first.trained and first.rebuilt == list(range(first.shards))
-    assert refresh_frame_shards(library, **options).rebuilt == []  # nothing changed
+    assert refresh_frame_shards(library.store, **options).rebuilt == []  # nothing changed
     shutil.copy(clips["life"], root / "life.mp4")
     library.index([root])
-    grown = refresh_frame_shards(library, **options)
+    grown = refresh_frame_shards(library.store, **options)
     assert not grown.trained and grown.rebuilt and min(grown.rebuilt) >= first.shards - 1
     library.remove(root / "testsrc.mp4")
-    shrunk = refresh_frame_shards(library, **options)
+    shrunk = refresh_frame_shards(library.store, **options)
     assert shrunk.rebuilt and max(shrunk.rebuilt) < first.shards
-    shards = open_frame_shards(library)
-    with library.sessions() as session:
+    shards = open_frame_shards(library.store)
+    with library.store.sessions() as session:
         ids = queries.frame_ids(session=session)
         _, vectors = next(queries.iter_frame_vectors(session=session, ids=ids[-5:]))
     assert shards.ntotal == len(ids) and shards.stale_shards(ids) == []

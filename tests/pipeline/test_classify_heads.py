@@ -94,14 +94,14 @@ def test_head_classifies_new_files_and_the_unlabelled_library(family_lib):
     assert sorted(r.path for r in results) == sorted(str(v[3]) for v in videos.values())
     correct = sum(r.label == r.path.split("/")[-2] for r in results)
     assert correct >= 4
-    with lib.sessions() as session:
+    with lib.store.sessions() as session:
         rows = queries.list_predictions(session=session)
     assert {r[1] for r in rows} == {results[0].classifier}
     whole = [r for r in rows if r[4] is None]
     assert len(whole) == 5 and all(0 < r[3] <= 1 for r in whole)
     # Classifying again replaces the stored predictions instead of adding more.
     lib.classify(library=True, unlabelled=True)
-    with lib.sessions() as session:
+    with lib.store.sessions() as session:
         assert len(queries.list_predictions(session=session)) == len(rows)
 
 
@@ -153,8 +153,8 @@ def test_zero_shot_with_a_random_clip_model(tmp_path, clips):
         assert result.label in result.scores and result.score == max(result.scores.values())
         assert result.segments and all(s.label in result.scores for s in result.segments)
         payload = json.loads(json.dumps(result.to_dict()))
-        assert set(payload) == {"path", "label", "score", "segments"}
-        assert set(payload["segments"][0]) == {"start", "end", "label", "score"}
+        assert set(payload) == {"path", "label", "score", "scores", "classifier", "segments"}
+        assert set(payload["segments"][0]) == {"start", "end", "label", "score", "scores"}
         with pytest.raises(UsageError, match="at least 2 labels"):
             lib.classify(clips["testsrc"], labels=["cat"])
         with pytest.raises(UsageError, match="prompt"):

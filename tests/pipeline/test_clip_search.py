@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from vsearch.cli import app
 from vsearch.db import queries
 from vsearch.errors import CheckpointError, NoTextTowerError
-from vsearch.store.clips import use_pooler
 
 
 def _shared_helpers():
@@ -49,7 +48,7 @@ def footage(tmp_path_factory, clips):
 
 def test_copy_found_at_its_segment_and_unrelated_gives_nothing(library, footage):
     library.index([footage["lib"]])
-    assert library.clip_index.ntotal > 0
+    assert library.store.clip_index.ntotal > 0
     # Flipped and recoloured, this copy scores ~0.84 with colorgrid: under the default
     # threshold (0.85, chosen for precision on scripts/bench_copy.py), so ask for 0.8.
     matches = library.search_video(footage["embedded"], k=5, threshold=0.8)
@@ -66,14 +65,14 @@ def test_copy_found_at_its_segment_and_unrelated_gives_nothing(library, footage)
 
 def test_clips_follow_their_video_and_pooler_is_recorded(library, footage):
     library.index([footage["lib"]])
-    n = library.clip_index.ntotal
-    with library.sessions() as session:
+    n = library.store.clip_index.ntotal
+    with library.store.sessions() as session:
         assert queries.count_clips(session=session) == n
     library.remove(footage["lib"] / "smpte.mkv")
-    assert 0 < library.clip_index.ntotal < n
-    assert library.clip_sync.agreed
-    assert use_pooler(library, library.pooler, None) == library.clip_index.ntotal
-    assert json.loads(library.meta["pooler"])["name"] == "mean"
+    assert 0 < library.store.clip_index.ntotal < n
+    assert library.store.clip_sync.agreed
+    assert library.store.use_pooler(library.store.pooler, None) == library.store.clip_index.ntotal
+    assert json.loads(library.store.meta["pooler"])["name"] == "mean"
 
 
 def test_checkpoint_for_another_encoder_is_refused(library, footage, tmp_path):
@@ -84,7 +83,7 @@ def test_checkpoint_for_another_encoder_is_refused(library, footage, tmp_path):
     path = library.root / "foreign.pt"
     pooler.save(path, encoder="open_clip:ViT-B-32@x/512/other")
     with pytest.raises(CheckpointError, match="trained for encoder"):
-        use_pooler(library, create_pooler("tcn", library.model_info.dim, path), path)
+        library.store.use_pooler(create_pooler("tcn", library.model_info.dim, path), path)
 
 
 def test_cli_video_json_and_text_without_tower(tmp_path, footage):

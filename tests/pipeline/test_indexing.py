@@ -86,20 +86,20 @@ def test_incremental_rename_duplicate_change_and_prune(library, videos):
     assert "mandel.mp4" not in paths and "mandel_renamed.mp4" in paths
 
     # A changed file is decoded again, and its old vectors leave the index.
-    with library.sessions() as s:
+    with library.store.sessions() as s:
         before = queries.count_frames(session=s)
     shutil.copy(videos / "sub dir" / "life.mp4", videos / "testsrc_copy.mp4")
     os.utime(videos / "testsrc_copy.mp4", (1, 1))
     fourth = library.index([videos])
     assert [os.path.basename(p) for p in fourth.reused + fourth.indexed] == ["testsrc_copy.mp4"]
-    with library.sessions() as s:
+    with library.store.sessions() as s:
         assert queries.count_frames(session=s) == before
-    assert library.frame_index.ntotal == before
+    assert library.store.frame_index.ntotal == before
 
     os.remove(videos / "testsrc_copy.mp4")
     fifth = library.index([videos], prune=True)
     assert [os.path.basename(p) for p in fifth.pruned] == ["testsrc_copy.mp4"]
-    assert library.frame_index.ntotal == sum(v.n_frames for v in library.videos())
+    assert library.store.frame_index.ntotal == sum(v.n_frames for v in library.videos())
 
 
 def reopen(lib) -> Library:
@@ -110,27 +110,29 @@ def reopen(lib) -> Library:
 
 def test_index_repaired_from_stored_vectors(library, videos):
     library.index([videos])
-    n = library.frame_index.ntotal
-    ids = np.sort(library.frame_index.ids())
+    n = library.store.frame_index.ntotal
+    ids = np.sort(library.store.frame_index.ids())
     index_file = library.root / FRAME_INDEX
 
     index_file.unlink()  # missing file: rebuilt
     lib = reopen(library)
-    assert lib.frame_sync.rebuilt and lib.frame_index.ntotal == n
+    assert lib.store.frame_sync.rebuilt and lib.store.frame_index.ntotal == n
 
     index_file.write_bytes(b"garbage")  # corrupt file: rebuilt
     lib = reopen(lib)
-    assert lib.frame_sync.rebuilt and np.array_equal(np.sort(lib.frame_index.ids()), ids)
+    assert lib.store.frame_sync.rebuilt and np.array_equal(
+        np.sort(lib.store.frame_index.ids()), ids
+    )
 
     # A lagging file (a crash before the last save): the missing ids are added back.
-    lib.frame_index.remove(ids[:5])
-    lib.frame_index.add(np.array([10**9]), np.ones((1, lib.model_info.dim), np.float32))
-    lib.frame_index.save(index_file)
+    lib.store.frame_index.remove(ids[:5])
+    lib.store.frame_index.add(np.array([10**9]), np.ones((1, lib.model_info.dim), np.float32))
+    lib.store.frame_index.save(index_file)
     lib = reopen(lib)
-    assert (lib.frame_sync.added, lib.frame_sync.removed) == (5, 1)
-    assert np.array_equal(np.sort(lib.frame_index.ids()), ids)
+    assert (lib.store.frame_sync.added, lib.store.frame_sync.removed) == (5, 1)
+    assert np.array_equal(np.sort(lib.store.frame_index.ids()), ids)
     lib = reopen(lib)  # the repair was saved
-    assert lib.frame_sync.agreed
+    assert lib.store.frame_sync.agreed
     lib.close()
 
 
@@ -164,11 +166,11 @@ def test_periodic_saves_back_off_when_saving_is_slow(library, videos, monkeypatc
     library.index([videos])
     index_file = library.root / FRAME_INDEX
     before = index_file.stat().st_mtime_ns
-    library._dirty = True
-    library._last_save = time.monotonic() - 60  # a minute since the last save
-    library._save_s = 10.0  # ...which took 10 s: wait 20 x 10 s before the next one
-    library.save_indexes(force=False)
-    assert index_file.stat().st_mtime_ns == before and library._dirty
-    library._save_s = 0.5  # a cheap save: the 30 s floor applies, and a minute has passed
-    library.save_indexes(force=False)
-    assert not library._dirty and index_file.stat().st_mtime_ns != before
+    library.store._dirty = True
+    library.store._last_save = time.monotonic() - 60  # a minute since the last save
+    library.store._save_s = 10.0  # ...which took 10 s: wait 20 x 10 s before the next one
+    library.store.save_indexes(force=False)
+    assert index_file.stat().st_mtime_ns == before and library.store._dirty
+    library.store._save_s = 0.5  # a cheap save: the 30 s floor applies, and a minute has passed
+    library.store.save_indexes(force=False)
+    assert not library.store._dirty and index_file.stat().st_mtime_ns != before

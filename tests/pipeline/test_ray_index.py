@@ -54,7 +54,7 @@ def videos(tmp_path_factory):
 
 
 def frames_by_path(root: Path) -> dict[str, np.ndarray]:
-    with Library.open(settings=Settings.load(library=root)) as lib, lib.sessions() as session:
+    with Library.open(settings=Settings.load(library=root)) as lib, lib.store.sessions() as session:
         out = {}
         for video in queries.list_videos(session=session):
             _ids, times, _inf, vectors = queries.video_frames(video.id, session=session)

@@ -55,8 +55,8 @@ def test_few_videos_split_by_clip():
 
 def test_library_clips_are_keyed_by_content(library, clips):
     library.index([clips["testsrc"], clips["mandel"]])
-    got = library_clips(library)
-    with library.sessions() as session:
+    got = library_clips(library.store)
+    with library.store.sessions() as session:
         from vsearch.db import queries
 
         hashes = {v.content_hash for v in queries.list_videos(session=session)}

@@ -46,20 +46,20 @@ def assert_consistent(root: Path, *, create: bool = False) -> dict[str, int]:
         assert len(np.unique(file_ids)) == len(file_ids), "duplicate ids in the index file"
     settings = Settings.load(library=root, model="colorgrid")
     with Library.open(settings=settings, create=create) as lib:
-        with lib.sessions() as session:
+        with lib.store.sessions() as session:
             db_ids = np.sort(queries.frame_ids(session=session))
             videos = queries.list_videos(session=session)
             for video in videos:
                 ids, *_ = queries.video_frames(video.id, session=session)
                 assert len(ids) == video.n_frames, f"{video.path}: frames != n_frames"
                 assert video.status in ("indexed", "partial", "failed"), video.status
-        index_ids = np.sort(lib.frame_index.ids())
+        index_ids = np.sort(lib.store.frame_index.ids())
         assert len(np.unique(index_ids)) == len(index_ids), "duplicate ids in the index"
         assert np.array_equal(index_ids, db_ids), "index ids differ from the frame ids in the DB"
         assert lib.doctor()["checks"]["schema"]["ok"]
-        with lib.sessions() as session:
+        with lib.store.sessions() as session:
             db_clips = np.sort(queries.clip_ids(session=session))
-        clip_ids = np.sort(lib.clip_index.ids())
+        clip_ids = np.sort(lib.store.clip_index.ids())
         assert len(np.unique(clip_ids)) == len(clip_ids), "duplicate ids in the clip index"
         assert np.array_equal(clip_ids, db_clips), "clip index ids differ from the DB's clips"
     return {

@@ -222,7 +222,7 @@ def test_folder_vanishing_mid_run(library, tmp_path):
     assert all("no such file" in cause for _, cause in report.failed)
     failed = {v.path: v for v in library.videos(errors_only=True)}
     assert set(failed) == {str(gone / "a.mp4"), str(gone / "b.mp4")}
-    assert library.frame_index.ntotal == sum(v.n_frames for v in library.videos())
+    assert library.store.frame_index.ntotal == sum(v.n_frames for v in library.videos())
 
 
 def test_leading_dash_argument_is_a_file_not_an_option(tmp_path, monkeypatch):

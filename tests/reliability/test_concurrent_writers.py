@@ -27,10 +27,10 @@ def test_second_writer_stops_with_exit_4_or_waits(tmp_path, monkeypatch):
     settings = Settings.load(library=lib_dir, model="colorgrid")
     holder = Library.open(settings=settings, create=True)
     args = ["--library", str(lib_dir), "index", str(tmp_path / "v")]
-    with holder.writing():
+    with holder.store.writing():
         other = Library.open(settings=settings)
         with pytest.raises(LibraryLockedError, match="being written by another vsearch process"):
-            other._acquire_lock(0.0)
+            other.store._acquire_lock(0.0)
         other.close()
         result = runner.invoke(app, args)
         assert result.exit_code == 4, result.output
@@ -44,7 +44,7 @@ def test_second_writer_stops_with_exit_4_or_waits(tmp_path, monkeypatch):
         assert time.monotonic() - started >= 0.5
 
         monkeypatch.setenv("VSEARCH_LOCK_TIMEOUT", "30")
-        threading.Timer(0.8, holder._release_lock).start()
+        threading.Timer(0.8, holder.store._release_lock).start()
         waited = runner.invoke(app, [*args, "--json"])
     holder.close()
     assert waited.exit_code == 0, waited.output

@@ -63,9 +63,9 @@ def test_old_schema_is_migrated_and_keeps_its_data(db_backend, tmp_path):
     root = tmp_path / "lib"
     vectors = old_library(root)
     with Library.open(settings=Settings.load(library=root)) as lib:
-        assert current_revision(lib.engine) == head_revision()
+        assert current_revision(lib.store.engine) == head_revision()
         assert [(v.path, v.n_frames) for v in lib.videos()] == [("/videos/old.mp4", 3)]
-        scores, ids = lib.frame_index.search(vectors[1:2], 1)  # rebuilt from stored vectors
+        scores, ids = lib.store.frame_index.search(vectors[1:2], 1)  # rebuilt from stored vectors
         assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)
     assert assert_consistent(root)["db"] == 3
     result = runner.invoke(app, ["--library", str(root), "videos", "--json"])
@@ -83,7 +83,11 @@ def test_newer_schema_is_refused_untouched(tmp_path):
     digest = hashlib.sha256((root / DB_NAME).read_bytes()).hexdigest()
     with pytest.raises(SchemaTooNewError, match="newer vsearch"):
         Library.open(settings=Settings.load(library=root))
-    for command in (["stats"], ["index", str(tmp_path)], ["search", str(tmp_path / "q.png")]):
+    query = tmp_path / "q.png"  # a real query: the library's refusal is what is tested
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), "red").save(query)
+    for command in (["stats"], ["index", str(tmp_path)], ["search", str(query)]):
         result = runner.invoke(app, ["--library", str(root), *command])
         assert result.exit_code == 1, result.output
         line = result.stderr.strip()
@@ -108,9 +112,9 @@ def test_old_library_gets_clips_from_stored_frames_on_next_index(tmp_path):
     empty = tmp_path / "nothing-new"
     empty.mkdir()
     with Library.open(settings=Settings.load(library=root)) as lib:
-        assert lib.clip_index.ntotal == 0
+        assert lib.store.clip_index.ntotal == 0
         report = lib.index([empty])  # no video to decode: clips come from stored frames
         assert report.indexed == []
-        assert lib.clip_index.ntotal >= 1
-        assert lib.clip_sync.in_db == 0  # opened before the backfill
+        assert lib.store.clip_index.ntotal >= 1
+        assert lib.store.clip_sync.in_db == 0  # opened before the backfill
     assert_consistent(root)

@@ -55,7 +55,7 @@ def test_library_path_is_a_file_path_never_a_url(tmp_path, clips, name):
     with open_lib(lib) as library:  # the read-only connection string is built the same way
         from vsearch.db.engine import create_db_engine
 
-        engine = create_db_engine(library.db_path, readonly=True)
+        engine = create_db_engine(library.store.db_path, readonly=True)
         with engine.connect() as conn:
             assert conn.exec_driver_sql("select count(*) from videos").scalar() == 1
         engine.dispose()
@@ -67,16 +67,16 @@ def test_foreign_index_file_is_rebuilt_not_trusted(tmp_path, clips):
         lib.index([clips["a"]])
     with open_lib(two, create=True) as lib:
         lib.index([clips["b"]])
-        own = lib.frame_index.ntotal
+        own = lib.store.frame_index.ntotal
     for suffix in ("", ".id.json"):  # same dimension, same ids, other vectors
         shutil.copy(one / (FRAME_INDEX + suffix), two / (FRAME_INDEX + suffix))
     with open_lib(two) as lib:
-        assert lib.frame_sync.rebuilt and "library" in lib.frame_sync.reason
-        assert lib.frame_index.ntotal == own
+        assert lib.store.frame_sync.rebuilt and "library" in lib.store.frame_sync.reason
+        assert lib.store.frame_index.ntotal == own
         hits = lib.search_video(clips["b"], k=1)
         assert hits and hits[0].path == str(clips["b"])
     with open_lib(two) as lib:  # the rebuilt index was saved with its own record
-        assert lib.frame_sync.agreed
+        assert lib.store.frame_sync.agreed
 
 
 def test_doctor_quiet_after_remove_and_during_another_writer(tmp_path, clips):
@@ -91,8 +91,8 @@ def test_doctor_quiet_after_remove_and_during_another_writer(tmp_path, clips):
     # Another process is indexing: its committed rows are ahead of its last index save.
     with open_lib(root) as lib:
         lib.index([clips["a"]])
-        ids = lib.frame_index.ids()
-        lagging = lib.frame_index
+        ids = lib.store.frame_index.ids()
+        lagging = lib.store.frame_index
         lagging.remove(ids[-2:])
         lagging.save(root / FRAME_INDEX)
     other = WriterLock(root)
@@ -223,12 +223,12 @@ def test_vectors_match_after_repooling_was_interrupted(tmp_path, clips):
     root = tmp_path / "lib"
     with open_lib(root, create=True) as lib:
         lib.index([clips["a"], clips["b"]])
-        _ = lib.clip_index
+        _ = lib.store.clip_index
     stale = (root / "clips.faiss").read_bytes(), (root / "clips.faiss.id.json").read_bytes()
     from vsearch.db import queries
     from vsearch.db.engine import transaction
 
-    with open_lib(root) as lib, transaction(lib.sessions) as session:
+    with open_lib(root) as lib, transaction(lib.store.sessions) as session:
         queries.set_meta(
             "pooler",
             json.dumps({"name": "mean", "checkpoint": None, "sha256": "x"}),
@@ -241,4 +241,4 @@ def test_vectors_match_after_repooling_was_interrupted(tmp_path, clips):
     (root / "clips.faiss").write_bytes(stale[0])
     (root / "clips.faiss.id.json").write_bytes(stale[1])
     with open_lib(root) as lib:
-        assert lib.clip_sync.rebuilt and "vectors" in lib.clip_sync.reason
+        assert lib.store.clip_sync.rebuilt and "vectors" in lib.store.clip_sync.reason

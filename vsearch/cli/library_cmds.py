@@ -9,17 +9,22 @@ import typer
 from vsearch.checks import check_paths
 from vsearch.cli._app import (
     EXIT_FILES_FAILED,
+    FormatOpt,
     JsonOpt,
+    OutputOpt,
     RichProgress,
     app,
     emit_json,
+    emit_listing,
     err,
     handle_errors,
     one_line,
     open_library,
     out,
     render_table,
+    settings,
 )
+from vsearch.types import timecode
 
 ModelOpt = Annotated[
     str | None,
@@ -80,9 +85,10 @@ def index(
         typer.Option(
             "--ray",
             metavar="auto|local|ADDRESS",
-            help="Decode and encode on a Ray cluster (pip install 'vsearch[ray]'): 'auto' joins "
-            "this machine's cluster, 'local' starts one here, or HOST:PORT / ray://HOST:PORT. "
-            "Files must be at the same path on every node; this process still commits.",
+            help="Decode and encode on a Ray cluster (pip install 'vsearch-video[ray]'): "
+            "'auto' joins this machine's cluster, 'local' starts one here, or "
+            "HOST:PORT or ray://HOST:PORT. Files must be at the same path on every node; "
+            "this process still commits.",
             show_default=False,
         ),
     ] = None,
@@ -139,43 +145,33 @@ def index(
 def videos(
     errors: Annotated[bool, typer.Option("--errors", help="Only failed or partial files.")] = False,
     json_out: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """List the library's videos with their status and errors."""
     with open_library() as lib:
         rows = lib.videos(errors_only=errors)
-    if json_out:
-        emit_json(
+    emit_listing(
+        [v.to_dict() for v in rows],
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        table=lambda console: render_table(
+            f"{len(rows)} videos",
+            ["status", "duration", "frames", "path", "tags", "error"],
             [
-                {
-                    "path": v.path,
-                    "status": v.status,
-                    "error": v.error,
-                    "duration": v.duration,
-                    "frames": v.n_frames,
-                    "codec": v.codec,
-                    "width": v.width,
-                    "height": v.height,
-                    "indexed_at": v.indexed_at,
-                    "tags": [{"tag": t, "score": round(s, 4)} for t, s in v.tags or ()],
-                }
+                [
+                    v.status,
+                    timecode(v.duration or 0.0),
+                    v.n_frames,
+                    v.path,
+                    ", ".join(t for t, _ in (v.tags or [])[:3]),
+                    v.error or "",
+                ]
                 for v in rows
-            ]
-        )
-        return
-    render_table(
-        f"{len(rows)} videos",
-        ["status", "duration", "frames", "path", "tags", "error"],
-        [
-            [
-                v.status,
-                f"{v.duration or 0:.1f}s",
-                v.n_frames,
-                v.path,
-                ", ".join(t for t, _ in (v.tags or [])[:3]),
-                v.error or "",
-            ]
-            for v in rows
-        ],
+            ],
+            console,
+        ),
     )
 
 
@@ -188,8 +184,35 @@ def stats(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(data)
         return
-    for key, value in data.items():
-        out.print(f"{key:>16}: {value}", markup=False)
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(data["videos_by_status"].items()))
+    clip_model = data["clip_model"]
+    lines = [
+        ("library", data["library"]),
+        ("model", f"{data['model'].get('spec')} ({data['model'].get('dim')} dims)"),
+        ("sampling", f"{data['fps']:g} frames/s"),
+        ("videos", f"{data['videos']}" + (f" ({by_status})" if by_status else "")),
+        ("indexed", timecode(data["hours_indexed"] * 3600) + " of video"),
+        ("frames", f"{data['frames']:,}"),
+        ("clips", f"{data['clips']:,}"),
+        (
+            "clip model",
+            clip_model["name"]
+            + (f" ({clip_model['checkpoint']})" if clip_model.get("checkpoint") else ""),
+        ),
+        ("heads", ", ".join(data["heads"]) or "none trained"),
+        ("labels", f"{data['labels']} ({', '.join(data['label_names'][:10]) or 'none'})"),
+        ("disk", _size(data["disk_bytes"])),
+    ]
+    for key, value in lines:
+        out.print(one_line(f"{key:>12}: {value}"), markup=False)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 @app.command()
@@ -209,10 +232,51 @@ def remove(
 
 @app.command()
 @handle_errors
-def doctor(json_out: JsonOpt = False) -> None:
-    """Check ffmpeg, GPU, FAISS, the schema and index/database agreement (repairs the index)."""
+def doctor(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rebuild a damaged library database from what can still be read "
+            "(the damaged file is kept beside it).",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check ffmpeg, GPU, FAISS, the database, the schema and index/database agreement.
+
+    Index files that disagree with the database are repaired from the stored vectors; a
+    damaged database is diagnosed, and rebuilt with --repair.
+    """
+    from vsearch.pipeline.maintenance import check_library_database, repair_library_database
+
+    root = settings().library
+    damage = check_library_database(root)
+    if damage is not None and not repair:
+        if json_out:
+            emit_json({"library": str(root), "ok": False, "database": damage})
+        else:
+            err.print(f"vsearch: FAIL database: {one_line(damage['summary'])}", markup=False)
+        raise typer.Exit(1)
+    if damage is not None:
+        repaired = repair_library_database(root)
+        with open_library() as lib:
+            lib.store.load_indexes()  # vectors of lost rows leave the index files now
+        if not json_out:
+            lost = ", ".join(f"{t} {n}" for t, n in repaired["unreadable_stretches"].items())
+            out.print(
+                one_line(
+                    f"database rebuilt: rows kept {repaired['rows']}"
+                    + (f"; unreadable stretches skipped: {lost}" if lost else "")
+                    + f"; {len(repaired['videos_to_reindex'])} videos to index again; "
+                    f"the damaged file is kept as {repaired['backup']}"
+                ),
+                markup=False,
+            )
     with open_library() as lib:
         report = lib.doctor()
+    if damage is not None:
+        report["repaired"] = repaired
     if json_out:
         emit_json(report)
     else:

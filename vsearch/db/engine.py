@@ -72,7 +72,7 @@ def create_server_engine(url: str) -> Engine:
         return create_engine(parsed, future=True, pool_pre_ping=True)
     except ImportError as exc:  # the driver is an extra
         raise UsageError(
-            f"no driver for {redact_url(url)} ({exc}): pip install 'vsearch[postgres]'"
+            f"no driver for {redact_url(url)} ({exc}): pip install 'vsearch-video[postgres]'"
         ) from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -75,8 +76,14 @@ def load_index(kind: str, path: Path) -> VectorIndex:
     return _lookup(kind)[1](path)
 
 
+# The built-in kinds register themselves when their module is imported; the registry names
+# them instead of importing them, so that they depend on it and not the other way round.
+_BUILTIN_MODULES = ("vsearch.index.faiss_index", "vsearch.index.numpy_index")
+
+
 def _ensure_registered() -> None:
-    from vsearch.index import faiss_index, numpy_index  # noqa: F401  (registration)
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
 
 
 def as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

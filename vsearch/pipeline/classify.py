@@ -23,21 +23,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsearch.db import queries
-from vsearch.db.engine import transaction
 from vsearch.errors import CheckpointError, EmptyLibraryError, UsageError
-from vsearch.match.windows import Window, clip_windows, shot_boundaries
+from vsearch.pipeline.video_windows import VideoWindows, stored_windows, windows_of
 from vsearch.progress import NullProgress, Progress
 from vsearch.types import LabelRecord, SegmentLabel, VideoClassification
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -52,50 +49,19 @@ MIN_LABEL_OVERLAP = 0.5  # share of a window a segment label must cover to label
 # --- windows of a video --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class VideoWindows:
-    """A video's clip windows with their frame sequences and mean-pooled vectors."""
-
-    video_id: int | None
-    path: str
-    windows: list[Window]
-    sequences: list[np.ndarray]  # (T_i, D) float32 frame vectors per window
-    pooled: np.ndarray  # (N, D) L2-normalised window means
-
-
-def windows_of(
-    video_id: int | None, path: str, times: np.ndarray, vectors: np.ndarray, step: float
-) -> VideoWindows:
-    from vsearch.models import l2_normalize
-
-    if len(times) == 0:
-        return VideoWindows(video_id, path, [], [], np.zeros((0, vectors.shape[-1]), np.float32))
-    wins = clip_windows(times, step, cuts=shot_boundaries(vectors))
-    seqs = [np.ascontiguousarray(vectors[w.first : w.last], dtype=np.float32) for w in wins]
-    pooled = l2_normalize(np.stack([s.mean(axis=0) for s in seqs]))
-    return VideoWindows(video_id, path, wins, seqs, pooled)
-
-
-def stored_windows(lib: Library, video_id: int, path: str) -> VideoWindows:
-    with lib.sessions() as session:
-        _ids, times, _inf, vectors = queries.video_frames(video_id, session=session)
-    return windows_of(video_id, path, times, vectors, 1.0 / lib.fps)
-
-
-def file_windows(lib: Library, path: str | Path) -> VideoWindows:
+def file_windows(store: LibraryStore, path: str | Path) -> VideoWindows:
     """Windows of a file: stored vectors when the library holds it, else decode + encode."""
     given = os.path.abspath(os.fspath(path))
-    with lib.sessions() as session:
-        video = queries.get_video(given, session=session)
+    video = store.video_at(given)
     if video is not None and video.status in ("indexed", "partial") and video.n_frames:
-        return stored_windows(lib, video.id, video.path)
+        return stored_windows(store, video.id, video.path)
     from vsearch.pipeline.clip_search import encode_video
 
-    encoded = encode_video(lib, given)
+    encoded = encode_video(store, given)
     if encoded is None:
         raise UsageError(f"{given}: no frames could be sampled from this video")
     times, _informative, (vectors,) = encoded
-    return windows_of(None, given, times, vectors, 1.0 / lib.fps)
+    return windows_of(None, given, times, vectors, 1.0 / store.fps)
 
 
 def window_labels(vw: VideoWindows, labels: Sequence[LabelRecord]) -> list[str | None]:
@@ -118,10 +84,9 @@ def window_labels(vw: VideoWindows, labels: Sequence[LabelRecord]) -> list[str |
     return out
 
 
-def labelled_windows(lib: Library) -> tuple[list[VideoWindows], list[list[str | None]]]:
+def labelled_windows(store: LibraryStore) -> tuple[list[VideoWindows], list[list[str | None]]]:
     """Every labelled video's windows with the label of each window."""
-    with lib.sessions() as session:
-        records = queries.list_labels(session=session)
+    records = store.labels()
     by_video: dict[int, list[LabelRecord]] = {}
     for r in records:
         by_video.setdefault(r.video_id, []).append(r)
@@ -129,7 +94,18 @@ def labelled_windows(lib: Library) -> tuple[list[VideoWindows], list[list[str | 
     # By path, not by database id: ids follow the order in which parallel decoders finished,
     # and the held-out split must not change from one run to the next.
     for video_id, recs in sorted(by_video.items(), key=lambda item: item[1][0].path):
-        vw = stored_windows(lib, video_id, recs[0].path)
+        whole = sorted({r.label for r in recs if r.start is None and r.end is None})
+        if len(whole) > 1:
+            kept = next(r.label for r in recs if r.start is None and r.end is None)
+            log.warning(
+                "%s has %d whole-video labels (%s); a window takes one label, so training "
+                "uses %r and drops the others (label segments with --start/--end instead)",
+                recs[0].path,
+                len(whole),
+                ", ".join(whole),
+                kept,
+            )
+        vw = stored_windows(store, video_id, recs[0].path)
         if vw.windows:
             out_w.append(vw)
             out_l.append(window_labels(vw, recs))
@@ -140,7 +116,7 @@ def labelled_windows(lib: Library) -> tuple[list[VideoWindows], list[list[str | 
 
 
 class ZeroShotClassifier:
-    def __init__(self, lib: Library, labels: Sequence[str], prompt: str = DEFAULT_PROMPT):
+    def __init__(self, store: LibraryStore, labels: Sequence[str], prompt: str = DEFAULT_PROMPT):
         from vsearch.models import l2_normalize
 
         self.labels = _clean_labels(labels)
@@ -149,7 +125,7 @@ class ZeroShotClassifier:
                 f"the prompt must contain {{}} exactly once, where the label goes; got {prompt!r}"
             )
         texts = [prompt.replace("{}", label) for label in self.labels]
-        self.text = l2_normalize(lib.encoder.encode_texts(texts))
+        self.text = l2_normalize(store.encoder.encode_texts(texts))
         self.name = f"zero-shot:{prompt}:{','.join(self.labels)}"[:200]
 
     def proba(self, vw: VideoWindows) -> np.ndarray:
@@ -157,10 +133,12 @@ class ZeroShotClassifier:
 
 
 class ExampleClassifier:
-    def __init__(self, lib: Library, k: int = DEFAULT_K, temperature: float = EXAMPLE_TEMPERATURE):
+    def __init__(
+        self, store: LibraryStore, k: int = DEFAULT_K, temperature: float = EXAMPLE_TEMPERATURE
+    ):
         if k <= 0:
             raise UsageError(f"k must be a positive number of examples, got {k}")
-        vws, labels = labelled_windows(lib)
+        vws, labels = labelled_windows(store)
         vecs, owners, names = [], [], []
         for vw, labs in zip(vws, labels, strict=True):
             for vec, lab in zip(vw.pooled, labs, strict=True):
@@ -194,11 +172,11 @@ class ExampleClassifier:
 
 
 class HeadClassifier:
-    def __init__(self, lib: Library, head: str | Path | None = None):
+    def __init__(self, store: LibraryStore, head: str | Path | None = None):
         from vsearch.models.heads import load_head
 
-        path = resolve_head(lib, head)
-        self.ckpt = load_head(path, encoder_key=lib.model_info.key())
+        path = resolve_head(store, head)
+        self.ckpt = load_head(path, encoder_key=store.model_info.key())
         self.labels = self.ckpt.labels
         self.name = f"head:{self.ckpt.arch}:{path.name}"
 
@@ -209,11 +187,11 @@ class HeadClassifier:
         return predict_proba(self.ckpt.head, x, lengths)
 
 
-def resolve_head(lib: Library, head: str | Path | None) -> Path:
+def resolve_head(store: LibraryStore, head: str | Path | None) -> Path:
     """A checkpoint path, an arch name (its latest checkpoint) or None (the latest of all)."""
     if head is not None and (Path(head).suffix == ".pt" or os.sep in str(head)):
         return Path(head).expanduser().absolute()
-    folder = lib.root / HEADS_DIR
+    folder = store.root / HEADS_DIR
     found = sorted(folder.glob(f"{head}-*.pt" if head else "*.pt"), key=lambda p: p.stat().st_mtime)
     if not found:
         what = f"no '{head}' classifier" if head else "no trained classifier"
@@ -227,7 +205,7 @@ def resolve_head(lib: Library, head: str | Path | None) -> Path:
 
 
 def classify(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path | None = None,
     *,
     labels: Sequence[str] | None = None,
@@ -252,29 +230,28 @@ def classify(
     if labels is not None:
         from vsearch.pipeline.words import WordClassifier, uses_words
 
-        if uses_words(lib):
-            classifier: Any = WordClassifier(lib, _clean_labels(labels))
+        if uses_words(store):
+            classifier: Any = WordClassifier(store, _clean_labels(labels))
         else:
-            classifier = ZeroShotClassifier(lib, labels, prompt)
+            classifier = ZeroShotClassifier(store, labels, prompt)
     elif by_examples:
-        classifier = ExampleClassifier(lib, k)
+        classifier = ExampleClassifier(store, k)
     else:
-        classifier = HeadClassifier(lib, head)
+        classifier = HeadClassifier(store, head)
     if not library:
         if hasattr(classifier, "file_windows"):
             return [_classify_windows(classifier, classifier.file_windows(path))]
-        return [_classify_windows(classifier, file_windows(lib, path))]
-    with lib.sessions() as session:
-        videos = queries.list_videos(session=session, status=("indexed", "partial"))
-        skip = queries.labelled_video_ids(session=session) if unlabelled else set()
+        return [_classify_windows(classifier, file_windows(store, path))]
+    videos = store.searchable_videos()
+    skip = store.labelled_video_ids() if unlabelled else set()
     videos = [v for v in videos if v.id not in skip and v.n_frames]
     results = []
-    with lib.writing():
+    with store.writing():
         progress.begin(len(videos), "videos", f"classifying {len(videos)} videos")
         try:
             for video in videos:
-                result = _classify_windows(classifier, stored_windows(lib, video.id, video.path))
-                _store(lib, video.id, classifier.name, result)
+                result = _classify_windows(classifier, stored_windows(store, video.id, video.path))
+                _store(store, video.id, classifier.name, result)
                 results.append(result)
                 progress.advance(1)
         finally:
@@ -287,7 +264,13 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
     labels = classifier.labels
     proba = classifier.proba(vw) if vw.windows else np.zeros((0, len(labels)), np.float32)
     segments = [
-        SegmentLabel(w.start, w.end, labels[int(p.argmax())], float(p.max()))
+        SegmentLabel(
+            w.start,
+            w.end,
+            labels[int(p.argmax())],
+            float(p.max()),
+            scores={label: float(s) for label, s in zip(labels, p, strict=True)},
+        )
         for w, p in zip(vw.windows, proba, strict=True)
     ]
     if len(proba):
@@ -306,11 +289,10 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
     )
 
 
-def _store(lib: Library, video_id: int, name: str, result: VideoClassification) -> None:
+def _store(store: LibraryStore, video_id: int, name: str, result: VideoClassification) -> None:
     rows = [(result.label, result.score, None, None)]
     rows += [(s.label, s.score, s.start, s.end) for s in result.segments]
-    with transaction(lib.sessions) as session:
-        queries.replace_predictions(video_id, name, rows, session=session)
+    store.replace_predictions(video_id, name, rows)
 
 
 def _clean_labels(labels: Sequence[str]) -> list[str]:

@@ -18,6 +18,7 @@ Query by clip, in three steps:
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vsearch.checks import finite_number, time_range
-from vsearch.db import queries
 from vsearch.errors import (
     EmptyLibraryError,
     MediaError,
@@ -33,12 +33,12 @@ from vsearch.errors import (
     UsageError,
 )
 from vsearch.match.align import chain_segments, hits_from_matrix
+from vsearch.match.clips import make_clips
 from vsearch.pipeline.search import check_k, search_vector
-from vsearch.store.clips import make_clips
-from vsearch.types import FrameHit, SegmentMatch
+from vsearch.types import Answers, FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ MAX_CANDIDATES = 20  # videos aligned per query
 
 
 def search_video(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     *,
     start: float | None = None,
@@ -61,50 +61,80 @@ def search_video(
     k: int = 10,
     threshold: float = DEFAULT_THRESHOLD,
     flip: bool = True,
-) -> list[SegmentMatch]:
-    """Segments of library videos that match (part of) the query video, best first."""
+    exclude_self: bool = False,
+) -> Answers:
+    """Segments of library videos that match (part of) the query video, best first.
+
+    The answer also counts the segments ``threshold`` hid (``.hidden``); ``exclude_self``
+    leaves out the query file itself when it is in the library.
+    """
+    start, end, threshold = check_clip_query(store, k, start, end, threshold)
+    query = encode_query(store, path, start=start, end=end, flip=flip)
+    exclude = {os.path.abspath(path), os.path.realpath(path)} if exclude_self else None
+    return match_query(store, query, k=k, threshold=threshold, exclude=exclude)
+
+
+def check_clip_query(
+    store: LibraryStore, k: int, start: float | None, end: float | None, threshold: float
+) -> tuple[float | None, float | None, float]:
+    """The checks a clip query passes before anything is decoded: (start, end, threshold)."""
     check_k(k)
-    if lib.frame_index.ntotal == 0:
+    if store.frame_index.ntotal == 0:
         raise EmptyLibraryError(
-            f"library {lib.root} has no indexed frames yet: run `vsearch index`"
+            f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
-    start, end = time_range(start, end, min_length=1.0 / lib.fps)
-    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
-    query = encode_query(lib, path, start=start, end=end, flip=flip)
+    start, end = time_range(start, end, min_length=1.0 / store.fps)
+    threshold = finite_number("--min-score", threshold, low=-1.0, high=1.0)
+    return start, end, threshold
+
+
+def match_query(
+    store: LibraryStore,
+    query: tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None,
+    *,
+    k: int = 10,
+    threshold: float = DEFAULT_THRESHOLD,
+    exclude: set[str] | None = None,
+) -> Answers:
+    """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment.
+
+    Answers below ``threshold`` are counted (``.hidden``), those of files in ``exclude``
+    dropped."""
     if query is None:
-        return []
+        return Answers(threshold=threshold)
     times, informative, views = query
-    candidates = _candidates(lib, views, informative, times)
-    step = 1.0 / lib.fps
-    query_clips = [make_clips(times, informative, v, step, lib.pooler) for v in views]
+    candidates = _candidates(store, views, informative, times)
+    step = 1.0 / store.fps
+    query_clips = [make_clips(times, informative, v, step, store.pooler) for v in views]
     matches: list[SegmentMatch] = []
-    with lib.sessions() as session:
-        for video_id in candidates:
-            video = queries.get_video_by_id(video_id, session=session)
-            if video is None:
-                continue
-            _ids, tb, inf_b, vec_b = queries.video_frames(video_id, session=session)
-            clips_b = queries.video_clips(video_id, session=session)
-            matches += _align(
-                views,
-                informative,
-                times,
-                tb,
-                inf_b,
-                vec_b,
-                query_clips,
-                clips_b,
-                step,
-                video.path,
-                video_id,
-            )
-    matches = [m for m in matches if m.score >= threshold]
-    matches.sort(key=lambda m: -m.score)
-    return matches[:k]
+    for video_id in candidates:
+        video = store.video_by_id(video_id)
+        if video is None:
+            continue
+        frames_b = store.frames_of(video_id)
+        clips_b = store.clips_of(video_id)
+        matches += _align(
+            views,
+            informative,
+            times,
+            frames_b.times,
+            frames_b.informative,
+            frames_b.vectors,
+            query_clips,
+            clips_b,
+            step,
+            video.path,
+            video_id,
+        )
+    if exclude:
+        matches = [m for m in matches if m.path not in exclude]
+    kept = [m for m in matches if m.score >= threshold]
+    kept.sort(key=lambda m: -m.score)
+    return Answers(kept[:k], hidden=len(matches) - len(kept), threshold=threshold)
 
 
 def encode_video(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     *,
     start: float | None = None,
@@ -118,9 +148,11 @@ def encode_video(
     """
     from vsearch.media import iter_frames
 
-    encoder = lib.encoder
+    encoder = store.encoder
     times, informative, views = [], [], [[], []]
-    for batch in iter_frames(path, fps=lib.fps, size=encoder.info.input_size, start=start, end=end):
+    for batch in iter_frames(
+        path, fps=store.fps, size=encoder.info.input_size, start=start, end=end
+    ):
         times.append(batch.times)
         informative.append(batch.informative)
         views[0].append(encoder.encode_images(batch.images))
@@ -136,7 +168,7 @@ def encode_video(
 
 
 def encode_query(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     *,
     start: float | None = None,
@@ -145,7 +177,7 @@ def encode_query(
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
     """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
     try:
-        encoded = encode_video(lib, path, start=start, end=end, mirrored=flip)
+        encoded = encode_video(store, path, start=start, end=end, mirrored=flip)
     except MediaError as exc:
         raise QueryFileError(str(exc)) from exc
     if encoded is None:
@@ -163,10 +195,10 @@ def encode_query(
 
 
 def _candidates(
-    lib: Library, views: list[np.ndarray], informative: np.ndarray, times: np.ndarray
+    store: LibraryStore, views: list[np.ndarray], informative: np.ndarray, times: np.ndarray
 ) -> list[int]:
     """Videos worth aligning, best first: frame-index and clip-index evidence summed."""
-    frame_index, clip_index = lib.frame_index, lib.clip_index
+    frame_index, clip_index = store.frame_index, store.clip_index
     evidence: dict[int, float] = defaultdict(float)
     if frame_index.ntotal:
         kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
@@ -174,33 +206,31 @@ def _candidates(
         for v in views:
             rows = np.nonzero(informative)[0]
             scores, ids = frame_index.search(v[rows], kf)
-            with lib.sessions() as session:
-                where = queries.frame_locations(np.unique(ids[ids >= 0]), session=session)
+            where = store.frame_locations(np.unique(ids[ids >= 0]))
             for r, (srow, irow) in enumerate(zip(scores, ids, strict=True)):
                 for s, fid in zip(srow, irow, strict=True):
                     loc = where.get(int(fid))
-                    if loc is None or not loc[2] or s < HIT_SIMILARITY:
+                    if loc is None or not loc.informative or s < HIT_SIMILARITY:
                         continue
-                    key = (r, loc[0])
+                    key = (r, loc.video_id)
                     best[key] = max(best[key], float(s))
         for (_r, vid), s in best.items():
             evidence[vid] += s
     if clip_index.ntotal:
         kc = min(clip_index.ntotal, CLIP_NEIGHBOURS)
-        step = 1.0 / lib.fps
+        step = 1.0 / store.fps
         for v in views:
-            clips = make_clips(times, informative, v, step, lib.pooler)
+            clips = make_clips(times, informative, v, step, store.pooler)
             qv = clips.vectors[clips.informative]
             if not len(qv):
                 continue
             scores, ids = clip_index.search(qv, kc)
-            with lib.sessions() as session:
-                where = queries.clip_locations(np.unique(ids[ids >= 0]), session=session)
+            where_clip = store.clip_locations(np.unique(ids[ids >= 0]))
             best_clip: dict[int, float] = defaultdict(float)
             for s, cid in zip(scores.ravel(), ids.ravel(), strict=True):
-                loc = where.get(int(cid))
-                if loc is not None and loc[1]:
-                    best_clip[loc[0]] = max(best_clip[loc[0]], float(s))
+                clip = where_clip.get(int(cid))
+                if clip is not None and clip.informative:
+                    best_clip[clip.video_id] = max(best_clip[clip.video_id], float(s))
             for vid, s in best_clip.items():
                 evidence[vid] += s
     ranked = sorted(evidence, key=lambda vid: -evidence[vid])
@@ -217,7 +247,12 @@ def _align(
     sim[:, ~inf_b] = -1.0
     hits = hits_from_matrix(sim, HIT_SIMILARITY, top=3)
     segments = chain_segments(hits, ta, tb, step=step, bias=CHAIN_BIAS, max_segments=3)
-    _cids, cb_start, cb_end, cb_inf, cb_vec = clips_b
+    cb_start, cb_end, cb_inf, cb_vec = (
+        clips_b.starts,
+        clips_b.ends,
+        clips_b.informative,
+        clips_b.vectors,
+    )
     out = []
     for seg in segments:
         clip_score = _clip_score(seg, query_clips, cb_start, cb_end, cb_inf, cb_vec)
@@ -256,14 +291,16 @@ def _inside(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> np.nd
     return overlap >= 0.5 * (ends - starts) - 1e-9
 
 
-def search_text(lib: Library, text: str, *, k: int = 10, frames: bool = False) -> list[FrameHit]:
+def search_text(
+    store: LibraryStore, text: str, *, k: int = 10, frames: bool = False
+) -> list[FrameHit]:
     """Videos (with the second of the best frame) that match a text, for CLIP-like encoders."""
     check_k(k)
     if not text or not text.strip():
         raise UsageError("the text query is empty")
     from vsearch.pipeline.words import search_words, uses_words
 
-    if uses_words(lib):
-        return search_words(lib, text.strip(), k=k, frames=frames)[1]
-    vector = lib.encoder.encode_texts([text.strip()])[0]
-    return search_vector(lib, vector, k=k, frames=frames)
+    if uses_words(store):
+        return search_words(store, text.strip(), k=k, frames=frames)[1]
+    vector = store.encoder.encode_texts([text.strip()])[0]
+    return search_vector(store, vector, k=k, frames=frames)

@@ -22,26 +22,23 @@ Whole files with the same content hash are reported first as exact duplicates.
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vsearch.checks import finite_number
-from vsearch.db import queries
-from vsearch.errors import EmptyLibraryError, StorageError, UsageError
+from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.match.align import Segment, chain_segments
 from vsearch.progress import NullProgress, Progress
 from vsearch.types import DupMatch
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +89,7 @@ class FrameMatch:
 
 
 def find_duplicates(
-    lib: Library,
+    store: LibraryStore,
     *,
     threshold: float = DEFAULT_THRESHOLD,
     min_duration: float = DEFAULT_MIN_DURATION,
@@ -105,20 +102,20 @@ def find_duplicates(
     check_options(threshold, min_duration, neighbors)
     report = DupReport(threshold=threshold)
     started = time.perf_counter()
-    with lib.sessions() as session:
-        videos = {
-            v.id: v for v in queries.list_videos(session=session, status=("indexed", "partial"))
-        }
-        tables = list(queries.iter_frame_table(session=session))
+    videos = {v.id: v for v in store.searchable_videos()}
+    table = store.frame_table()
     report.videos = len(videos)
-    if not tables or sum(len(t[0]) for t in tables) == 0:
+    if len(table) == 0:
         raise EmptyLibraryError(
-            f"library {lib.root} has no indexed frames yet: run `vsearch index`"
+            f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
-    _ids, video_ids, times, informative, vectors = (
-        np.concatenate(c) for c in zip(*tables, strict=True)
+    video_ids, times, informative, vectors = (
+        table.video_ids,
+        table.times,
+        table.informative,
+        table.vectors,
     )
-    del tables
+    del table
     keep = np.isin(video_ids, np.fromiter(videos, dtype=np.int64))
     report.frames = int(keep.sum())
     report.stage_seconds["load"] = time.perf_counter() - started
@@ -126,7 +123,7 @@ def find_duplicates(
     exact, same_file = exact_duplicates(list(videos.values()))
     frame_matches = match_frames(
         video_ids[keep], times[keep], informative[keep], vectors[keep],
-        step=1.0 / lib.fps, threshold=threshold, min_duration=min_duration, within=within,
+        step=1.0 / store.fps, threshold=threshold, min_duration=min_duration, within=within,
         neighbors=neighbors, approximate=approximate, progress=progress, report=report,
     )  # fmt: skip
     matches = list(exact)
@@ -348,27 +345,6 @@ def _extend_static(
     return Segment(seg.a_start, a_end, seg.b_start, b_end, seg.score, seg.frames, speed)
 
 
-def write_csv(report: DupReport, path: str | Path) -> Path:
-    """One row per match: score, exact, frames, then path/start/end of both segments."""
-    out = Path(path)
-    try:
-        # surrogateescape: names that are not UTF-8 keep their exact bytes
-        with out.open("w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(
-                ["score", "exact", "frames", "a_path", "a_start", "a_end", "b_path", "b_start",
-                 "b_end"]
-            )  # fmt: skip
-            for m in report.matches:
-                writer.writerow(
-                    [f"{m.score:.4f}", int(m.exact), m.frames, m.a_path, f"{m.a_start:.3f}",
-                     f"{m.a_end:.3f}", m.b_path, f"{m.b_start:.3f}", f"{m.b_end:.3f}"]
-                )  # fmt: skip
-    except OSError as exc:
-        raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    return out
-
-
 __all__ = [
     "DEFAULT_MIN_DURATION",
     "DEFAULT_THRESHOLD",
@@ -378,5 +354,57 @@ __all__ = [
     "find_duplicates",
     "match_frames",
     "thin_frames",
-    "write_csv",
 ]
+
+
+def group_duplicates(store: LibraryStore, report: DupReport) -> list[dict[str, Any]]:
+    """Copies clustered: the connected components of the match graph (videos joined by any
+    match, ``within`` repeats aside), largest first. Each group names the copy worth keeping
+    (most pixels, then highest bitrate, then longest) and lists every member with what that
+    choice was made on, so people can pick otherwise."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for m in report.matches:
+        if m.a_path != m.b_path:
+            parent[root(m.a_path)] = root(m.b_path)
+    members: dict[str, list[str]] = defaultdict(list)
+    for path in list(parent):
+        members[root(path)].append(path)
+    facts = {p: store.video_at(p) for p in parent}
+
+    def describe(path: str) -> dict[str, Any]:
+        v = facts.get(path)
+        duration = (v.duration or 0.0) if v else 0.0
+        bitrate = 8 * v.size / duration if v and duration > 0 else None
+        return {
+            "path": path,
+            "width": v.width if v else None,
+            "height": v.height if v else None,
+            "bitrate": round(bitrate) if bitrate else None,
+            "duration": round(duration, 3),
+            "size": v.size if v else None,
+        }
+
+    def rank(item: dict[str, Any]) -> tuple:
+        pixels = (item["width"] or 0) * (item["height"] or 0)
+        return (pixels, item["bitrate"] or 0, item["duration"], item["path"])
+
+    groups = []
+    for paths in members.values():
+        described = sorted((describe(p) for p in paths), key=rank, reverse=True)
+        groups.append(
+            {
+                "keep": described[0]["path"],
+                "copies": [d["path"] for d in described[1:]],
+                "videos": described,
+            }
+        )
+    groups.sort(key=lambda g: (-len(g["videos"]), g["keep"]))
+    return groups

@@ -24,15 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vsearch.checks import check_paths
-from vsearch.db import queries
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
 from vsearch.progress import NullProgress, Progress
-from vsearch.store.clips import backfill_clips
 from vsearch.types import FrameBatch, IndexReport, VideoInfo
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
     from vsearch.pipeline.ray_index import RayOptions
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ _DONE = object()
 
 
 def index_videos(
-    lib: Library,
+    store: LibraryStore,
     paths: Sequence[str | Path],
     *,
     prune: bool = False,
@@ -87,34 +85,43 @@ def index_videos(
     report = IndexReport()
     stages = _Stages()
     started = time.perf_counter()
-    with lib.writing():
+    with store.writing():
         t0 = time.perf_counter()
-        jobs = _plan(lib, paths, report, retry_failed=retry_failed)
+        jobs = _plan(store, paths, report, retry_failed=retry_failed)
         if prune:
-            _prune(lib, paths, report)
-        backfill_clips(lib)
+            _prune(store, paths, report)
+        store.backfill_clips()
         stages.add("plan", time.perf_counter() - t0)
         try:
             if jobs and ray is not None:
-                from vsearch.pipeline.ray_index import run_jobs_on_ray
+                from vsearch.pipeline.ray_index import DriverSteps, run_jobs_on_ray
 
-                run_jobs_on_ray(lib, jobs, report, stages, progress, ray, retry_failed=retry_failed)
+                steps = DriverSteps(
+                    claim=lambda job: _claim_job(store, job, retry_failed),
+                    write=lambda job: _write_job(store, job, report),
+                    line=_job_line,
+                )
+                run_jobs_on_ray(store, jobs, report, stages, progress, ray, steps)
             elif jobs:
-                _run_jobs(lib, jobs, report, stages, progress, retry_failed=retry_failed)
+                _run_jobs(store, jobs, report, stages, progress, retry_failed=retry_failed)
         except KeyboardInterrupt:
-            report = _finish(lib, report, stages, started, interrupted=True)
+            report = _finish(store, report, stages, started, interrupted=True)
             raise InterruptedRun(
                 f"interrupted: {len(report.indexed)} videos indexed and committed before the stop; "
                 "run the same command again to go on",
             ) from None
-        return _finish(lib, report, stages, started)
+        return _finish(store, report, stages, started)
 
 
 def _finish(
-    lib: Library, report: IndexReport, stages: _Stages, started: float, interrupted: bool = False
+    store: LibraryStore,
+    report: IndexReport,
+    stages: _Stages,
+    started: float,
+    interrupted: bool = False,
 ) -> IndexReport:
     t0 = time.perf_counter()
-    lib.save_indexes()
+    store.save_indexes()
     stages.add("write", time.perf_counter() - t0)
     report.wall_seconds = time.perf_counter() - started
     report.stage_seconds = dict(stages.seconds)
@@ -129,7 +136,7 @@ _TOO_LONG = OSError(errno.ENAMETOOLONG, "File name too long")
 
 
 def _plan(
-    lib: Library, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
+    store: LibraryStore, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
 ) -> list[_Job]:
     from vsearch.media import content_hash, file_fingerprint, walk_videos
     from vsearch.media.files import describe_os_error
@@ -143,34 +150,35 @@ def _plan(
         if problem is not None:
             report.failed.append((path, problem.cause))
             if os.path.lexists(path) or problem.cause == describe_os_error(_TOO_LONG):
-                _record_failure_claimed(lib, path, problem.cause, {}, report)
+                _record_failure_claimed(store, path, problem.cause, {}, report)
             continue
         try:
             size, mtime = file_fingerprint(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            _record_failure_claimed(lib, path, exc.cause, {}, report)
+            _record_failure_claimed(store, path, exc.cause, {}, report)
             continue
-        if _unchanged(lib, path, size, mtime, retry_failed=retry_failed):
+        if _unchanged(store, path, size, mtime, retry_failed=retry_failed):
             report.skipped.append(path)
             continue
         try:
             digest = content_hash(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            _record_failure_claimed(lib, path, exc.cause, {"size": size, "mtime": mtime}, report)
+            fields = {"size": size, "mtime": mtime}
+            _record_failure_claimed(store, path, exc.cause, fields, report)
             continue
-        if not lib.claims.shared:
-            if _reuse_by_hash(lib, path, size, mtime, digest):
+        if not store.claims.shared:
+            if _reuse_by_hash(store, path, size, mtime, digest):
                 report.reused.append(path)
                 continue
-        elif lib.claims.claim(path):
+        elif store.claims.claim(path):
             # Writers sharing a database claim a file before writing its rows; a job's claim
             # is taken later, by its decoder, so that only the files in flight hold one.
             try:
-                reused = _reuse_by_hash(lib, path, size, mtime, digest)
+                reused = _reuse_by_hash(store, path, size, mtime, digest)
             finally:
-                lib.claims.release(path)
+                store.claims.release(path)
             if reused:
                 report.reused.append(path)
                 continue
@@ -181,47 +189,46 @@ def _plan(
     return jobs
 
 
-def _unchanged(lib: Library, path: str, size: int, mtime: float, *, retry_failed: bool) -> bool:
-    with lib.sessions() as session:
-        known = queries.get_video(path, session=session)
+def _unchanged(
+    store: LibraryStore, path: str, size: int, mtime: float, *, retry_failed: bool
+) -> bool:
+    known = store.video_at(path)
     unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
     return unchanged and (known.status not in ("failed", "partial") or not retry_failed)
 
 
 def _record_failure_claimed(
-    lib: Library, path: str, cause: str, fields: dict[str, Any], report: IndexReport
+    store: LibraryStore, path: str, cause: str, fields: dict[str, Any], report: IndexReport
 ) -> None:
     """Record a failed file, unless another writer sharing the database is on it."""
-    if not lib.claims.claim(path):
+    if not store.claims.claim(path):
         report.elsewhere.append(path)
         return
     try:
-        lib.record_failure(path, cause, fields)
+        store.record_failure(path, cause, fields)
     finally:
-        lib.claims.release(path)
+        store.claims.release(path)
 
 
-def _reuse_by_hash(lib: Library, path: str, size: int, mtime: float, digest: str) -> bool:
+def _reuse_by_hash(store: LibraryStore, path: str, size: int, mtime: float, digest: str) -> bool:
     """A renamed or duplicated file: reuse the stored vectors instead of decoding again."""
-    with lib.sessions() as session:
-        twins = [v for v in queries.videos_with_hash(digest, session=session) if v.path != path]
+    twins = [v for v in store.videos_with_hash(digest) if v.path != path]
     if not twins:
         return False
     source = twins[0]
     if not os.path.exists(source.path):
         # Renamed (or moved): keep the row and its frames, change the path.
-        lib.move_video(source.id, path, size=size, mtime=mtime)
+        store.move_video(source.id, path, size=size, mtime=mtime)
         log.info("%s: renamed from %s, vectors reused", path, source.path)
         return True
-    with lib.sessions() as session:
-        _ids, times, informative, vectors = queries.video_frames(source.id, session=session)
-        classes = queries.video_frame_classes(source.id, session=session)
+    frames = store.frames_of(source.id)
+    classes = store.video_frame_classes(source.id)
     fields = _video_fields_from(source) | {"size": size, "mtime": mtime, "content_hash": digest}
-    lib.store_frames(
+    store.store_frames(
         path,
-        times=times,
-        informative=informative,
-        vectors=vectors,
+        times=frames.times,
+        informative=frames.informative,
+        vectors=frames.vectors,
         fields=fields,
         classes=classes if any(c is not None for c in classes) else None,
     )
@@ -239,20 +246,18 @@ def _video_fields_from(video) -> dict[str, Any]:
         "height": video.height,
         "codec": video.codec,
         "n_frames": video.n_frames,
-        "indexed_at": queries.now_iso(),
         "tags": json.dumps(video.tags) if video.tags else None,
     }
 
 
-def _prune(lib: Library, paths: Sequence[str | Path], report: IndexReport) -> None:
+def _prune(store: LibraryStore, paths: Sequence[str | Path], report: IndexReport) -> None:
     roots = [os.path.abspath(p) for p in paths]
     gone = []
-    with lib.sessions() as session:
-        for root in roots:
-            for video in queries.list_videos(session=session, under=root):
-                if not os.path.lexists(video.path):
-                    gone.append(video)
-    lib.delete_videos([v.id for v in gone])
+    for root in roots:
+        for video in store.videos(under=root):
+            if not os.path.lexists(video.path):
+                gone.append(video)
+    store.delete_videos([v.id for v in gone])
     report.pruned.extend(v.path for v in gone)
 
 
@@ -260,7 +265,7 @@ def _prune(lib: Library, paths: Sequence[str | Path], report: IndexReport) -> No
 
 
 def _run_jobs(
-    lib: Library,
+    store: LibraryStore,
     jobs: list[_Job],
     report: IndexReport,
     stages: _Stages,
@@ -271,11 +276,11 @@ def _run_jobs(
     from vsearch.media import probe_video
     from vsearch.models.words import has_imagenet_head
 
-    encoder = lib.encoder
+    encoder = store.encoder
     with_classes = has_imagenet_head(encoder)
     size = encoder.info.input_size
-    batch = lib.settings.batch_size or getattr(encoder, "batch_size", 32)
-    workers = min(lib.settings.decoder_count(), len(jobs))
+    batch = store.settings.batch_size or getattr(encoder, "batch_size", 32)
+    workers = min(store.settings.decoder_count(), len(jobs))
     stop = threading.Event()
     items: queue.Queue = queue.Queue(maxsize=max(4, 3 * workers))
 
@@ -300,11 +305,11 @@ def _run_jobs(
     def decode(job: _Job) -> None:
         from vsearch.media import iter_frames
 
-        if not _claim_job(lib, job, retry_failed):
+        if not _claim_job(store, job, retry_failed):
             put((job, _DONE))
             return
         if job.error is None and not stop.is_set():
-            frames = iter_frames(job.path, fps=lib.fps, size=size, info=job.info, chunk=batch)
+            frames = iter_frames(job.path, fps=store.fps, size=size, info=job.info, chunk=batch)
             try:
                 while not stop.is_set():
                     t0 = time.perf_counter()
@@ -370,10 +375,10 @@ def _run_jobs(
                     if job.elsewhere:
                         report.elsewhere.append(job.path)
                     else:
-                        _write_job(lib, job, report)
+                        _write_job(store, job, report)
                 finally:
-                    lib.claims.release(job.path)
-                lib.save_indexes(force=False)
+                    store.claims.release(job.path)
+                store.save_indexes(force=False)
                 stages.add("write", time.perf_counter() - t0)
                 remaining = job.estimate - last_time.get(job.path, 0.0)
                 progress.advance(max(0.0, remaining), videos=1)
@@ -394,15 +399,15 @@ def _run_jobs(
         progress.end()
 
 
-def _claim_job(lib: Library, job: _Job, retry_failed: bool) -> bool:
+def _claim_job(store: LibraryStore, job: _Job, retry_failed: bool) -> bool:
     """Claim a job's file before decoding it (writers sharing a database); False when another
     writer has it, or committed it since this run planned (then it is left to that one)."""
-    if not lib.claims.shared:
+    if not store.claims.shared:
         return True
-    if not lib.claims.claim(job.path):
+    if not store.claims.claim(job.path):
         job.elsewhere = True
         return False
-    if _unchanged(lib, job.path, job.size, job.mtime, retry_failed=retry_failed):
+    if _unchanged(store, job.path, job.size, job.mtime, retry_failed=retry_failed):
         job.elsewhere = True
         return False
     return True
@@ -418,7 +423,7 @@ def _job_line(job: _Job) -> str:
     return f"failed  {job.error}"
 
 
-def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
+def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
     info = job.info
     fields: dict[str, Any] = {
         "size": job.size,
@@ -439,20 +444,19 @@ def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
         cause = error.cause if isinstance(error, MediaError) else str(error)
         report.failed.append((job.path, cause))
         try:
-            lib.record_failure(job.path, cause, fields)
+            store.record_failure(job.path, cause, fields)
         except VsearchError:
             raise
         return
     times = np.concatenate(job.times) if job.times else np.zeros(0)
     informative = np.concatenate(job.informative) if job.informative else np.zeros(0, bool)
-    dim = lib.model_info.dim
+    dim = store.model_info.dim
     vectors = np.concatenate(job.vectors) if job.vectors else np.zeros((0, dim), np.float32)
     status = "partial" if error is not None else "indexed"
     fields |= {
         "status": status,
         "error": error.cause if error is not None else None,
         "n_frames": int(len(times)),
-        "indexed_at": queries.now_iso(),
     }
     classes = None
     if job.classes:
@@ -463,7 +467,7 @@ def _write_job(lib: Library, job: _Job, report: IndexReport) -> None:
         shown = probs[informative] if informative.any() else probs
         tags = ImageNetWords.shipped().top_tags(shown.mean(axis=0))
         fields["tags"] = json.dumps([[name, round(score, 4)] for name, score in tags])
-    lib.store_frames(
+    store.store_frames(
         job.path,
         times=times,
         informative=informative,

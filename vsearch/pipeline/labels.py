@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vsearch.checks import time_range
-from vsearch.db import queries
-from vsearch.db.engine import transaction
 from vsearch.errors import UsageError
 from vsearch.types import LabelRecord
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +43,22 @@ def check_range(start: float | None, end: float | None) -> tuple[float | None, f
         raise UsageError(f"bad segment {start}..{end}: {exc}") from None
 
 
-def _video_id(lib: Library, path: str | Path, session) -> int:
+def _video_id(store: LibraryStore, path: str | Path, *, allow_failed: bool = False) -> int:
     given = os.path.abspath(os.fspath(path))
-    video = queries.get_video(given, session=session)
+    video = store.video_at(given)
     if video is None and os.path.exists(given):
-        video = queries.get_video(os.path.realpath(given), session=session)
+        video = store.video_at(os.path.realpath(given))
     if video is None:
-        raise UsageError(f"{given} is not in library {lib.root}: index it first (`vsearch index`)")
-    if video.status == "failed":
+        raise UsageError(
+            f"{given} is not in library {store.root}: index it first (`vsearch index`)"
+        )
+    if video.status == "failed" and not allow_failed:
         raise UsageError(f"{given} failed to index ({video.error}): it has no frames to label")
     return video.id
 
 
 def add_label(
-    lib: Library,
+    store: LibraryStore,
     path: str | Path,
     label: str,
     *,
@@ -68,15 +68,54 @@ def add_label(
     """Label a library video (or its ``start``..``end`` seconds)."""
     label = check_label(label)
     start, end = check_range(start, end)
-    with lib.writing(), transaction(lib.sessions) as session:
-        video_id = _video_id(lib, path, session)
-        label_id = queries.add_label(video_id, label, start, end, session=session)
-        record = next(r for r in queries.list_labels(session=session) if r.id == label_id)
+    with store.writing():
+        (record,) = store.add_labels([(_video_id(store, path), label, start, end)])
     log.info("labelled %s as %s", record.path, label)
     return record
 
 
-def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
+def remove_label(
+    store: LibraryStore,
+    path: str | Path,
+    label: str | None = None,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> int:
+    """Remove a video's ``label`` (every label when None); with ``start``/``end`` only the
+    label of that span. Returns how many labels were removed (UsageError when none)."""
+    if label is not None:
+        label = check_label(label)
+    span = start is not None or end is not None
+    if span:
+        start, end = check_range(start, end)
+    video_id = _video_id(store, path, allow_failed=True)
+    removed = store.remove_labels(video_id, label, start=start, end=end, any_span=not span)
+    if not removed:
+        what = f"label {label!r}" if label is not None else "labels"
+        raise UsageError(f"{os.path.abspath(os.fspath(path))} has no such {what}")
+    return removed
+
+
+def list_predictions(store: LibraryStore, path: str | Path | None = None) -> list[dict]:
+    """The predictions stored by ``classify --all``: one row per video and classifier (the
+    whole video) and per clip window, with the score of the predicted label."""
+    video_id = _video_id(store, path, allow_failed=True) if path is not None else None
+    paths = {v.id: v.path for v in store.videos()}
+    return [
+        {
+            "path": paths.get(vid, ""),
+            "classifier": classifier,
+            "label": label,
+            "score": round(score, 4),
+            "start": start,
+            "end": end,
+        }
+        for vid, classifier, label, score, start, end in store.predictions(video_id)
+    ]
+
+
+def import_labels(store: LibraryStore, csv_path: str | Path) -> list[LabelRecord]:
     """Add every label of a CSV file in one transaction (nothing is added if a line is bad)."""
     csv_path = Path(csv_path)
     try:
@@ -84,8 +123,8 @@ def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
         text = csv_path.read_text(encoding="utf-8-sig", errors="surrogateescape")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read labels file {csv_path}: {exc}") from None
-    added: list[int] = []
-    with lib.writing(), transaction(lib.sessions) as session:
+    rows: list[tuple[int, str, float | None, float | None]] = []
+    with store.writing():
         for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
             if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
                 continue
@@ -99,13 +138,13 @@ def import_labels(lib: Library, csv_path: str | Path) -> list[LabelRecord]:
                 end = float(row[3]) if len(row) > 3 and row[3].strip() else None
                 label = check_label(row[1])
                 start, end = check_range(start, end)
-                video_id = _video_id(lib, _beside(csv_path, row[0].strip()), session)
+                video_id = _video_id(store, _beside(csv_path, row[0].strip()))
             except ValueError as exc:
                 raise UsageError(f"{where}: start/end must be seconds ({exc})") from None
             except UsageError as exc:
                 raise UsageError(f"{where}: {exc}") from None
-            added.append(queries.add_label(video_id, label, start, end, session=session))
-        records = [r for r in queries.list_labels(session=session) if r.id in set(added)]
+            rows.append((video_id, label, start, end))
+        records = store.add_labels(rows)
     log.info("imported %d labels from %s", len(records), csv_path)
     return records
 
@@ -118,9 +157,8 @@ def _beside(csv_path: Path, name: str) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(csv_path)), name)
 
 
-def list_labels(lib: Library) -> list[LabelRecord]:
-    with lib.sessions() as session:
-        return queries.list_labels(session=session)
+def list_labels(store: LibraryStore) -> list[LabelRecord]:
+    return store.labels()
 
 
 def label_counts(records: list[LabelRecord]) -> dict[str, dict[str, int]]:

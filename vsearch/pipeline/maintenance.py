@@ -7,50 +7,61 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsearch.db import queries
-from vsearch.db.migrate import current_revision, head_revision
 from vsearch.errors import UsageError, VsearchError
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 
-def remove_videos(lib: Library, path: str | Path) -> list[str]:
+def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
     """Remove a video, or every video under a folder, from the library (files untouched)."""
     if not os.fspath(path).strip():
         raise UsageError("remove needs a path: an empty one would mean the current folder")
     target = os.path.abspath(path)
-    with lib.writing():
-        with lib.sessions() as session:
-            found = queries.list_videos(session=session, under=target)
+    with store.writing():
+        found = store.videos(under=target)
         if not found:
             raise UsageError(f"{target}: not in the library")
-        lib.delete_videos([v.id for v in found])
-        lib.save_indexes()
+        store.delete_videos([v.id for v in found])
+        store.save_indexes()
     return [v.path for v in found]
 
 
-def library_stats(lib: Library) -> dict[str, Any]:
-    with lib.sessions() as session:
-        counts = queries.count_videos(session=session)
-        n_frames = queries.count_frames(session=session)
-        videos = queries.list_videos(session=session)
-    size = sum(f.stat().st_size for f in lib.root.iterdir() if f.is_file())
+def library_stats(store: LibraryStore) -> dict[str, Any]:
+    """Everything about the library's contents: counts, models, labels and disk use."""
+    from vsearch.pipeline.classify import HEADS_DIR
+    from vsearch.store.clips import pooler_record
+
+    counts = store.video_counts()
+    videos = store.videos()
+    labels = store.labels()
+    disk: dict[str, int] = {}
+    for f in store.root.rglob("*"):
+        if f.is_file():
+            top = f.relative_to(store.root).parts[0]  # heads/ counted as one
+            disk[top] = disk.get(top, 0) + f.stat().st_size
+    pooler = pooler_record(store.meta)
     return {
-        "library": str(lib.root),
-        "model": lib.model_info.to_dict(),
-        "fps": lib.fps,
+        "library": str(store.root),
+        "model": store.model_info.to_dict(),
+        "fps": store.fps,
         "videos": sum(counts.values()),
         "videos_by_status": counts,
-        "frames": n_frames,
+        "frames": store.frame_count(),
+        "clips": store.clip_count(),
+        "clip_model": {"name": pooler.get("name"), "checkpoint": pooler.get("checkpoint")},
+        "heads": sorted(p.name for p in (store.root / HEADS_DIR).glob("*.pt")),
+        "labels": len(labels),
+        "label_names": sorted({r.label for r in labels}),
         "hours_indexed": round(
             sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
         ),
-        "disk_bytes": size,
+        "disk_bytes": sum(disk.values()),
+        "disk_bytes_by_file": dict(sorted(disk.items())),
     }
 
 
-def run_doctor(lib: Library) -> dict[str, Any]:
+def run_doctor(store: LibraryStore) -> dict[str, Any]:
     """Check the tools and the library; each check is {"ok": bool, "detail": str}."""
     checks: dict[str, dict[str, Any]] = {}
 
@@ -79,12 +90,12 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         return f"faiss {faiss.__version__} ({'GPU' if gpus else 'CPU'})"
 
     def schema() -> str:
-        cur, head = current_revision(lib.engine), head_revision()
+        cur, head = store.schema_revisions()
         if cur != head:
             raise VsearchError(f"schema at {cur}, expected {head}")
         return f"schema at head ({head})"
 
-    busy = lib.writer_busy()
+    busy = store.writer_busy()
 
     def agreement(sync) -> str:
         if sync.changed and busy and not sync.rebuilt:
@@ -92,6 +103,11 @@ def run_doctor(lib: Library) -> dict[str, Any]:
                 f"{sync.name} index file is {sync.added} vectors behind and {sync.removed} "
                 "ahead of the database while another vsearch writer runs (it saves the index "
                 "as it goes); nothing to repair"
+            )
+        if sync.rebuilt and (sync.reason or "").startswith("no identity record"):
+            return (
+                f"{sync.name} index rebuilt once to record which library it belongs to "
+                f"(made by an older vsearch): {sync.in_db} vectors"
             )
         if sync.changed:
             raise VsearchError(
@@ -102,11 +118,11 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         return f"{sync.name} index agrees with the database ({sync.in_db} vectors)"
 
     def disk() -> str:
-        free = shutil.disk_usage(lib.root).free
-        return f"{free / 2**30:.1f} GiB free at {lib.root}"
+        free = shutil.disk_usage(store.root).free
+        return f"{free / 2**30:.1f} GiB free at {store.root}"
 
     def files() -> str:
-        missing = [v.path for v in lib.videos() if not Path(v.path).exists()]
+        missing = [v.path for v in store.videos() if not Path(v.path).exists()]
         if missing:
             raise VsearchError(
                 f"{len(missing)} indexed files no longer exist (e.g. {missing[0]}); "
@@ -119,11 +135,34 @@ def run_doctor(lib: Library) -> dict[str, Any]:
         ("gpu", gpu),
         ("faiss", faiss_check),
         ("schema", schema),
-        ("index", lambda: agreement(lib.frame_sync)),
-        ("clips", lambda: agreement(lib.clip_sync)),
+        ("index", lambda: agreement(store.frame_sync)),
+        ("clips", lambda: agreement(store.clip_sync)),
         ("disk", disk),
         ("files", files),
     ]:
         check(name, fn)
     checks["gpu"]["ok"] = True  # no GPU is a fact, not a failure
-    return {"library": str(lib.root), "ok": all(c["ok"] for c in checks.values()), "checks": checks}
+    return {
+        "library": str(store.root),
+        "ok": all(c["ok"] for c in checks.values()),
+        "checks": checks,
+    }
+
+
+def check_library_database(root: Path) -> dict[str, Any] | None:
+    """None when the library's database passes SQLite's integrity check (or is missing),
+    else what is wrong and how many rows each table still gives."""
+    from vsearch.store.repair import DB_NAME, check_database
+
+    db = Path(root) / DB_NAME
+    if not db.exists():
+        return None
+    health = check_database(db)
+    return None if health.ok else {**health.to_dict(), "summary": health.summary()}
+
+
+def repair_library_database(root: Path) -> dict[str, Any]:
+    """Rebuild a damaged database from what can be read (see ``vsearch.store.repair``)."""
+    from vsearch.store.repair import repair_database
+
+    return repair_database(Path(root)).to_dict()

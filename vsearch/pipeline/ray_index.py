@@ -16,7 +16,7 @@ the driver drops them and gives the file to another actor (Ray restarts the dead
 flight; running the same command again goes on from the last committed video.
 
 Files must be readable at the same path on every node (shared storage), and vsearch must be
-installed in the workers' Python (``pip install 'vsearch[ray]'`` on each node).
+installed in the workers' Python (``pip install 'vsearch-video[ray]'`` on each node).
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ import numpy as np
 from vsearch.errors import MediaError, PartialDecodeError, UsageError, VsearchError
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.indexing import _Job, _Stages
-    from vsearch.pipeline.library import Library
-    from vsearch.pipeline.progress import Progress
+    from collections.abc import Callable
+
+    from vsearch.progress import Progress
+    from vsearch.store.library_store import LibraryStore as Library
     from vsearch.types import IndexReport
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise UsageError("--ray needs Ray: pip install 'vsearch[ray]'") from None
+        raise UsageError("--ray needs Ray: pip install 'vsearch-video[ray]'") from None
     return ray
 
 
@@ -121,27 +122,38 @@ class _FileEncoder:
 
 @dataclass
 class _InFlight:
-    job: _Job
+    job: Any  # pipeline.indexing's job
     actor: Any
     stream: Any
     attempt: int
 
 
+@dataclass(frozen=True)
+class DriverSteps:
+    """What the driver does with a file, from the local indexer (``pipeline.indexing``):
+    ``claim(job)`` before it is decoded (False: left to another writer), ``write(job)``
+    once all its vectors are in, ``line(job)`` for the progress display."""
+
+    claim: Callable[[Any], bool]
+    write: Callable[[Any], None]
+    line: Callable[[Any], str]
+
+
 def run_jobs_on_ray(
     lib: Library,
-    jobs: list[_Job],
+    jobs: list[Any],
     report: IndexReport,
-    stages: _Stages,
+    stages: Any,
     progress: Progress,
     options: RayOptions,
-    *,
-    retry_failed: bool = False,
+    steps: DriverSteps,
 ) -> None:
-    """Decode and encode ``jobs`` on Ray actors; commit each video here as it completes."""
+    """Decode and encode ``jobs`` (the local indexer's jobs) on Ray actors; commit each video
+    here, through ``steps``, as it completes."""
     ray = _ray()
     started = time.perf_counter()
     if ray.is_initialized():  # the caller's own Ray session
-        _run(ray, lib, jobs, report, stages, progress, options, retry_failed, started)
+        _run(ray, lib, jobs, report, stages, progress, options, steps, started)
         return
     address = None if options.address == "local" else options.address
     # Ray prints its workers' deaths and other cluster events on stdout, where a command's
@@ -152,14 +164,13 @@ def run_jobs_on_ray(
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise VsearchError(f"cannot join the Ray cluster at {options.address}: {exc}") from None
         try:
-            _run(ray, lib, jobs, report, stages, progress, options, retry_failed, started)
+            _run(ray, lib, jobs, report, stages, progress, options, steps, started)
         finally:
             ray.shutdown()
 
 
-def _run(ray, lib, jobs, report, stages, progress, options, retry_failed, started) -> None:
+def _run(ray, lib, jobs, report, stages, progress, options, steps, started) -> None:
     from vsearch.media import probe_video
-    from vsearch.pipeline.indexing import _claim_job, _job_line, _write_job
 
     actors = _start_actors(ray, lib, options, len(jobs))
     stages.add("startup", time.perf_counter() - started)  # joining, actors, models loaded
@@ -171,41 +182,45 @@ def _run(ray, lib, jobs, report, stages, progress, options, retry_failed, starte
             job.error = exc
     progress.begin(sum(j.estimate for j in jobs) or float(len(jobs)), "s", f"indexing {len(jobs)}")
 
-    waiting: deque[tuple[_Job, int]] = deque((job, 1) for job in jobs)
+    waiting: deque[tuple[Any, int]] = deque((job, 1) for job in jobs)
     idle = deque(actors)
     flying: dict[Any, _InFlight] = {}  # stream -> file in flight
     recovering: dict[Any, Any] = {}  # ready() call -> actor that Ray restarts after a death
     done = 0
 
-    def finish(job: _Job) -> None:
+    def finish(job: Any) -> None:
         nonlocal done
         t0 = time.perf_counter()
         try:
             if job.elsewhere:
                 report.elsewhere.append(job.path)
             else:
-                _write_job(lib, job, report)
+                steps.write(job)
         finally:
             lib.claims.release(job.path)
         lib.save_indexes(force=False)
         stages.add("write", time.perf_counter() - t0)
         seen = float(job.times[-1][-1]) if job.times and len(job.times[-1]) else 0.0
         progress.advance(max(0.0, job.estimate - seen), videos=1)
-        progress.message(_job_line(job))
+        progress.message(steps.line(job))
         done += 1
 
     try:
         while done < len(jobs):
             while waiting and idle:
                 job, attempt = waiting.popleft()
-                if job.error is not None or not _claim_job(lib, job, retry_failed):
+                if job.error is not None or not steps.claim(job):
                     finish(job)
                     continue
                 actor = idle.popleft()
                 stream = actor.encode_file.remote(job.path, job.info)
                 flying[stream] = _InFlight(job, actor, stream, attempt)
-            back = ray.wait(list(recovering), num_returns=len(recovering), timeout=0)[0]
-            for probe in back if recovering else ():
+            back = (
+                ray.wait(list(recovering), num_returns=len(recovering), timeout=0)[0]
+                if recovering
+                else []
+            )
+            for probe in back:
                 actor = recovering.pop(probe)
                 try:
                     ray.get(probe)
@@ -283,7 +298,7 @@ def _start_actors(ray, lib: Library, options: RayOptions, n_jobs: int) -> list[A
     return actors
 
 
-def _take_batch(job: _Job, item: tuple, report: IndexReport, stages: _Stages, progress) -> None:
+def _take_batch(job: Any, item: tuple, report: IndexReport, stages: Any, progress) -> None:
     _, times, informative, vectors, classes, decode_s, encode_s = item
     job.times.append(np.asarray(times))
     job.informative.append(np.asarray(informative))

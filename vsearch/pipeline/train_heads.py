@@ -25,7 +25,7 @@ from vsearch.progress import NullProgress, Progress
 from vsearch.types import TrainReport
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _samples(
 
 
 def train_classifier(
-    lib: Library,
+    store: LibraryStore,
     *,
     arch: str = "linear",
     val_fraction: float = DEFAULT_VAL_FRACTION,
@@ -91,7 +91,7 @@ def train_classifier(
     if not 0 < val_fraction < 1:
         raise UsageError(f"the held-out fraction must be in (0, 1), got {val_fraction}")
     progress = progress or NullProgress()
-    videos, labels = labelled_windows(lib)
+    videos, labels = labelled_windows(store)
     train_idx, val_idx = split_by_video(videos, labels, val_fraction, seed)
     names = sorted({lab for i in train_idx for lab in labels[i] if lab is not None})
     if len(names) < 2:
@@ -107,7 +107,7 @@ def train_classifier(
     val_seqs, y_val = _samples(videos, labels, val_idx, names)
     x_train, l_train = pad_sequences(train_seqs)
     x_val, l_val = pad_sequences(val_seqs)
-    info = lib.model_info
+    info = store.model_info
     head = create_head(arch, info.dim, len(names), seed=seed)
     progress.begin(max_epochs, "epochs", f"training {arch} head")
     try:
@@ -127,11 +127,11 @@ def train_classifier(
     np.add.at(confusion, (y_val, pred), 1)
     accuracy = float((pred == y_val).mean()) if len(y_val) else 0.0
     created = dt.datetime.now(dt.timezone.utc)
-    path = lib.root / HEADS_DIR / f"{arch}-{created.strftime('%Y%m%dT%H%M%S%f')}.pt"
+    path = store.root / HEADS_DIR / f"{arch}-{created.strftime('%Y%m%dT%H%M%S%f')}.pt"
     meta = {
         "created_at": created.isoformat(timespec="seconds"),
         "encoder": info.to_dict(),
-        "fps": lib.fps,
+        "fps": store.fps,
         "accuracy": accuracy,
         "confusion": confusion.tolist(),
         "train_videos": [videos[i].path for i in train_idx],
@@ -139,7 +139,7 @@ def train_classifier(
         "epochs": fit.epochs,
         "best_epoch": fit.best_epoch,
     }
-    with lib.writing():
+    with store.writing():
         save_head(
             HeadCheckpoint(
                 arch, head, names, info.key(), info.dim, {}, json.loads(json.dumps(meta))

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsearch.db import queries
 from vsearch.errors import UsageError
 from vsearch.match.windows import clip_windows, shot_boundaries
 from vsearch.progress import NullProgress, Progress
-from vsearch.store.clips import pooler_record, use_pooler
+from vsearch.store.clips import pooler_record
 
 if TYPE_CHECKING:
-    from vsearch.pipeline.library import Library
+    from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +42,24 @@ def checkpoint_name(arch: str) -> str:
 MIN_VIDEOS_FOR_VIDEO_SPLIT = 5
 
 
-def library_clips(lib: Library) -> list[tuple[str, np.ndarray]]:
+def library_clips(store: LibraryStore) -> list[tuple[str, np.ndarray]]:
     """(video key, informative frame vectors) of every clip of at least 2 such frames.
 
     The key is the video's content hash (its path when it has none): stable across runs,
     unlike the database id, which follows the order parallel decoders finished in.
     """
-    step = 1.0 / lib.fps
+    step = 1.0 / store.fps
     out = []
-    with lib.sessions() as session:
-        for video in queries.list_videos(session=session, status=("indexed", "partial")):
-            _ids, times, informative, vectors = queries.video_frames(video.id, session=session)
-            if len(times) == 0:
-                continue
-            key = video.content_hash or video.path
-            cuts = shot_boundaries(vectors)
-            for w in clip_windows(times, step, cuts=cuts):
-                seq = vectors[w.first : w.last][informative[w.first : w.last]]
-                if len(seq) >= 2:
-                    out.append((key, np.ascontiguousarray(seq)))
+    for video in store.searchable_videos():
+        frames = store.frames_of(video.id)
+        if len(frames) == 0:
+            continue
+        key = video.content_hash or video.path
+        vectors, informative = frames.vectors, frames.informative
+        for w in clip_windows(frames.times, step, cuts=shot_boundaries(vectors)):
+            seq = vectors[w.first : w.last][informative[w.first : w.last]]
+            if len(seq) >= 2:
+                out.append((key, np.ascontiguousarray(seq)))
     return out
 
 
@@ -100,7 +98,7 @@ def split_clips(clips: Keyed, val_fraction: float, seed: int) -> tuple[Keyed, Ke
 
 
 def train_temporal(
-    lib: Library,
+    store: LibraryStore,
     arch: str,
     *,
     epochs: int = 30,
@@ -123,8 +121,8 @@ def train_temporal(
 
     arch = arch.strip().lower()
     if arch == "mean":
-        with lib.writing():
-            n = use_pooler(lib, create_pooler("mean", lib.model_info.dim), None)
+        with store.writing():
+            n = store.use_pooler(create_pooler("mean", store.model_info.dim), None)
         return {"arch": "mean", "checkpoint": None, "clips": n}
     if arch not in TRAINABLE:
         raise UsageError(f"unknown temporal arch '{arch}'; known: mean, {', '.join(TRAINABLE)}")
@@ -132,21 +130,21 @@ def train_temporal(
         raise UsageError("need epochs > 0, batch size >= 2, 0 < val fraction < 1 and lr > 0")
     progress = progress or NullProgress()
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    dim = lib.model_info.dim
-    with lib.writing():
-        keyed_train, keyed_val = split_clips(library_clips(lib), val_fraction, seed)
+    dim = store.model_info.dim
+    with store.writing():
+        keyed_train, keyed_val = split_clips(library_clips(store), val_fraction, seed)
         group_of: dict[str, int] = {}
         train_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_train]
         val_groups = [group_of.setdefault(k, len(group_of)) for k, _ in keyed_val]
         train = [c for _, c in keyed_train]
         val = [c for _, c in keyed_val]
         baseline = previous_loss = None
-        previous = pooler_record(lib)
+        previous = pooler_record(store.meta)
         if len(train) >= 4 and len(val) >= 2:
             untrained = create_pooler(arch, dim, device="cpu")
             baseline = evaluate_loss(untrained, val, cfg, val_groups)
             if previous.get("checkpoint"):  # the model in use, judged on the same clips
-                previous_loss = evaluate_loss(lib.pooler, val, cfg, val_groups)
+                previous_loss = evaluate_loss(store.pooler, val, cfg, val_groups)
         batches = epochs * max(1, math.ceil(len(train) / batch_size))
         progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
         try:
@@ -156,7 +154,7 @@ def train_temporal(
                 train,
                 val,
                 cfg,
-                device=lib.settings.device,
+                device=store.settings.device,
                 on_step=lambda loss: progress.advance(1, loss=loss),
                 train_groups=train_groups,
                 val_groups=val_groups,
@@ -180,12 +178,12 @@ def train_temporal(
                 "val_loss_untrained": None if baseline is None else round(baseline, 4),
                 "clips_repooled": 0,
             }
-        path = lib.root / checkpoint_name(arch)
+        path = store.root / checkpoint_name(arch)
         sha = result.pooler.save(
             path,
-            encoder=lib.model_info.key(),
-            encoder_spec=lib.model_info.spec,
-            fps=lib.fps,
+            encoder=store.model_info.key(),
+            encoder_spec=store.model_info.spec,
+            fps=store.fps,
             arch=arch,
             hparams={**result.pooler.hparams, **cfg.to_dict()},
             val_loss=result.best_val_loss,
@@ -195,13 +193,13 @@ def train_temporal(
             val_clips=len(val),
         )
         try:
-            n = use_pooler(lib, result.pooler, path)
+            n = store.use_pooler(result.pooler, path)
         except BaseException:
-            if pooler_record(lib).get("checkpoint") != path.name:
+            if pooler_record(store.meta).get("checkpoint") != path.name:
                 path.unlink(missing_ok=True)  # the switch did not commit: the old model stays
             raise
         if previous.get("checkpoint") and previous["checkpoint"] != path.name:
-            (lib.root / previous["checkpoint"]).unlink(missing_ok=True)
+            (store.root / previous["checkpoint"]).unlink(missing_ok=True)
     return {
         "kept_previous": None,
         "val_loss_previous": None if previous_loss is None else round(previous_loss, 4),

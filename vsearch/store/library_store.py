@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from vsearch.config import MAX_FPS, Settings
@@ -31,8 +31,9 @@ from vsearch.db.engine import (
     redact_url,
     transaction,
 )
-from vsearch.db.migrate import upgrade_database
+from vsearch.db.migrate import current_revision, head_revision, upgrade_database
 from vsearch.errors import (
+    DamagedLibraryError,
     LibraryError,
     LibraryLockedError,
     LibraryNotFoundError,
@@ -40,18 +41,35 @@ from vsearch.errors import (
     StorageError,
     UsageError,
 )
+from vsearch.match.clips import make_clips
 from vsearch.store import faults
 from vsearch.store.clips import (
     CLIP_INDEX,
-    load_library_pooler,
-    make_clips,
+    POOLER_META,
+    check_pooler_encoder,
+    load_pooler,
     pooler_record,
     save_clips,
 )
 from vsearch.store.faults import storage_error
 from vsearch.store.locking import WriterLock
-from vsearch.store.vectors import SyncReport, open_synced_index, write_identity
-from vsearch.types import ModelInfo, VideoRecord
+from vsearch.store.repair import is_damage
+from vsearch.store.vectors import (
+    SyncReport,
+    open_synced_index,
+    reconcile_index,
+    write_identity,
+)
+from vsearch.types import (
+    ClipLocation,
+    FrameLocation,
+    FrameTable,
+    LabelRecord,
+    ModelInfo,
+    StoredClips,
+    StoredFrames,
+    VideoRecord,
+)
 
 if TYPE_CHECKING:
     from vsearch.index import VectorIndex
@@ -65,6 +83,7 @@ LIBRARY_ID_META = "library_id"  # a random id that index files record (see index
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
+SEARCHABLE = ("indexed", "partial")  # statuses of videos with stored frames
 
 _L = TypeVar("_L", bound="LibraryStore")
 
@@ -72,7 +91,9 @@ _L = TypeVar("_L", bound="LibraryStore")
 class LibraryStore:
     """Storage of an opened library: database, indexes, writer lock, encoder.
 
-    ``vsearch.Library`` adds the use cases on top; open one with ``Library.open``.
+    The only owner of the database: use cases read and write through its named methods,
+    which return dataclasses; every write commits first, then updates the in-memory indexes.
+    ``vsearch.Library`` composes one with the use cases; open one with ``Library.open``.
     """
 
     def __init__(self, settings: Settings, *, readonly: bool = False):
@@ -98,6 +119,9 @@ class LibraryStore:
         self._dirty = False
         self._clip_index: VectorIndex | None = None
         self._clip_sync: SyncReport | None = None
+        self._watch: Any = None  # a connection kept open to notice other processes' commits
+        self._seen_version: int | None = None
+        self._pooler_seen: dict[str, Any] | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -131,9 +155,20 @@ class LibraryStore:
         if settings.db_url and not root.exists():
             _make_folder(root)  # a new host joining a shared library: an empty cache folder
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
-        lib._migrate()
-        lib._ensure_library_id()
-        if create and not lib.readonly and "encoder" not in lib.meta:
+        try:
+            lib._migrate()
+            lib._ensure_library_id()
+            unfinished = create and not lib.readonly and "encoder" not in lib.meta
+        except (DatabaseError, StorageError) as exc:
+            lib.close()
+            if is_damage(exc):
+                raise DamagedLibraryError(
+                    f"{lib.db_path}: the library database is damaged "
+                    f"({getattr(exc, 'orig', exc)}): `vsearch doctor` says what can be saved, "
+                    "`vsearch doctor --repair` rebuilds it"
+                ) from None
+            raise
+        if unfinished:
             # A run killed while creating the library: finish creating it.
             lib.close()
             return cls._create(settings, model=model, fps=fps)
@@ -305,6 +340,9 @@ class LibraryStore:
         self, name: str, label: str, stored_ids, stored_vectors
     ) -> tuple[VectorIndex, SyncReport]:
         """Load index file ``name`` and make it agree with the vectors stored in the DB."""
+        if self._seen_version is None:  # commits after this point are for ``refresh``
+            self._seen_version = self._data_version()
+            self._pooler_seen = pooler_record(self.meta)
         with self.sessions() as session:
             ids = stored_ids(session=session)
 
@@ -338,7 +376,7 @@ class LibraryStore:
             return None
         made_with = self.model_info.key()
         if name == CLIP_INDEX:
-            record = pooler_record(self)
+            record = pooler_record(self.meta)
             made_with = f"{made_with}|{record.get('name')}|{record.get('sha256')}"
         return {"library": library_id, "index": name, "vectors": made_with}
 
@@ -390,6 +428,7 @@ class LibraryStore:
         ``classes``: per frame, its packed most probable ImageNet classes (or None)."""
         self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
+        fields = {**fields, "indexed_at": queries.now_iso()}
         with self._committing() as session:
             video_id = queries.save_video(path, session=session, **fields)
             new_ids, old_ids = queries.replace_frames(
@@ -475,12 +514,213 @@ class LibraryStore:
             self._clip_index.remove(np.asarray(clip_ids, dtype=np.int64))
             self._dirty = True
 
+    # --- following other processes' commits ----------------------------------------------
+
+    def refresh(self) -> dict[str, int] | None:
+        """Pick up what other processes committed since the indexes were loaded.
+
+        A long-lived reader (``vsearch serve``) calls this before each query. It costs one
+        ``PRAGMA data_version`` when nothing changed; after another process's commit, the
+        loaded indexes are made to agree with the database id for id (new vectors added,
+        deleted ones removed; after a new temporal model, the clip index is read anew).
+        Returns None when nothing was committed elsewhere, else what changed.
+        Not thread-safe: callers that query from several threads hold a lock around it.
+        """
+        version = self._data_version()
+        if version == self._seen_version:
+            return None
+        self._seen_version = version
+        changes = {"frames_added": 0, "frames_removed": 0, "clips_added": 0, "clips_removed": 0}
+        record = pooler_record(self.meta)
+        if record != self._pooler_seen:
+            # Another process trained a temporal model and re-pooled every clip in place:
+            # the clip index and the pooler are read anew when next used.
+            self._pooler_seen = record
+            self._clip_index = self._clip_sync = None
+            self.__dict__.pop("pooler", None)
+            changes["clips_repooled"] = 1
+        with self.sessions() as session:
+            for kind, index, stored_ids, stored_vectors in (
+                ("frames", self._frame_index, queries.frame_ids, queries.iter_frame_vectors),
+                ("clips", self._clip_index, queries.clip_ids, queries.iter_clip_vectors),
+            ):
+                if index is None:  # read in full from the database when first used
+                    continue
+
+                def fetch(wanted, _vectors=stored_vectors):
+                    return _vectors(session=session, ids=wanted)
+
+                added, removed = reconcile_index(index, stored_ids(session=session), fetch)
+                changes[f"{kind}_added"], changes[f"{kind}_removed"] = added, removed
+        if any(changes.values()):
+            log.info("picked up commits of another process: %s", changes)
+        return changes
+
+    def committed_elsewhere(self) -> bool:
+        """Whether another connection committed since the last ``refresh`` (one pragma)."""
+        return self._data_version() != self._seen_version
+
+    def _data_version(self) -> int:
+        """SQLite's counter of commits made through other connections than ``_watch``; on a
+        database server, the server's count of commits to this database (this process's
+        included: a refresh after them finds nothing to change)."""
+        if self._watch is None:
+            self._watch = self.engine.connect()
+        query = (
+            "PRAGMA data_version"
+            if self.engine.dialect.name == "sqlite"
+            else "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+        try:
+            return int(self._watch.exec_driver_sql(query).scalar_one())
+        finally:
+            self._watch.rollback()  # never hold a read transaction open between calls
+
     # --- reading -------------------------------------------------------------------------
 
-    def videos(self, *, errors_only: bool = False) -> list[VideoRecord]:
+    def videos(self, *, errors_only: bool = False, under: str | None = None) -> list[VideoRecord]:
+        """Every video (``errors_only``: failed or partial ones; ``under``: in that folder)."""
         status = ("failed", "partial") if errors_only else None
         with self.sessions() as session:
-            return queries.list_videos(session=session, status=status)
+            return queries.list_videos(session=session, status=status, under=under)
+
+    def searchable_videos(self) -> list[VideoRecord]:
+        """Videos with stored frames (indexed, or partly decoded)."""
+        with self.sessions() as session:
+            return queries.list_videos(session=session, status=SEARCHABLE)
+
+    def video_at(self, path: str) -> VideoRecord | None:
+        with self.sessions() as session:
+            return queries.get_video(path, session=session)
+
+    def video_by_id(self, video_id: int) -> VideoRecord | None:
+        with self.sessions() as session:
+            return queries.get_video_by_id(video_id, session=session)
+
+    def videos_with_hash(self, content_hash: str) -> list[VideoRecord]:
+        with self.sessions() as session:
+            return queries.videos_with_hash(content_hash, session=session)
+
+    def video_counts(self) -> dict[str, int]:
+        """status -> number of videos."""
+        with self.sessions() as session:
+            return queries.count_videos(session=session)
+
+    def frame_count(self) -> int:
+        with self.sessions() as session:
+            return queries.count_frames(session=session)
+
+    def clip_count(self) -> int:
+        with self.sessions() as session:
+            return queries.count_clips(session=session)
+
+    def frames_of(self, video_id: int) -> StoredFrames:
+        """A video's stored frames in time order."""
+        with self.sessions() as session:
+            return StoredFrames(*queries.video_frames(video_id, session=session))
+
+    def clips_of(self, video_id: int) -> StoredClips:
+        """A video's stored clips in time order."""
+        with self.sessions() as session:
+            return StoredClips(*queries.video_clips(video_id, session=session))
+
+    def video_frame_classes(self, video_id: int) -> list[bytes | None]:
+        """The packed ImageNet classes of a video's frames, in time order."""
+        with self.sessions() as session:
+            return queries.video_frame_classes(video_id, session=session)
+
+    def frame_classes(self, frame_ids: Sequence[int]) -> dict[int, bytes]:
+        """{frame id: packed ImageNet classes} of the given frames that have them."""
+        with self.sessions() as session:
+            return queries.frame_classes_of(frame_ids, session=session)
+
+    def iter_frame_classes(self, *, chunk: int = 20000) -> Iterator[list[tuple[int, bytes]]]:
+        """Chunks of (frame id, packed classes) of every informative frame that has them."""
+        with self.sessions() as session:
+            yield from queries.iter_frame_classes(session=session, chunk=chunk)
+
+    def frame_table(self) -> FrameTable:
+        """Every stored frame of the library in one set of arrays, in id order."""
+        with self.sessions() as session:
+            chunks = list(queries.iter_frame_table(session=session))
+        if not chunks:
+            empty = np.zeros(0, dtype=np.int64)
+            dim = self.model_info.dim
+            return FrameTable(
+                empty, empty, np.zeros(0), np.zeros(0, bool), np.zeros((0, dim), np.float32)
+            )
+        columns = [np.concatenate(c) for c in zip(*chunks, strict=True)]
+        del chunks
+        return FrameTable(*columns)
+
+    def frame_locations(self, frame_ids: Sequence[int] | np.ndarray) -> dict[int, FrameLocation]:
+        """frame id -> where it is; ids deleted since an index was loaded are left out."""
+        with self.sessions() as session:
+            found = queries.frame_locations(frame_ids, session=session)
+        return {fid: FrameLocation(*loc) for fid, loc in found.items()}
+
+    def clip_locations(self, clip_ids: Sequence[int] | np.ndarray) -> dict[int, ClipLocation]:
+        """clip id -> its video; ids deleted since an index was loaded are left out."""
+        with self.sessions() as session:
+            found = queries.clip_locations(clip_ids, session=session)
+        return {cid: ClipLocation(*loc) for cid, loc in found.items()}
+
+    def schema_revisions(self) -> tuple[str | None, str | None]:
+        """(the database's Alembic revision, the newest one this vsearch knows)."""
+        return current_revision(self.engine), head_revision()
+
+    # --- labels and predictions ----------------------------------------------------------
+
+    def labels(self) -> list[LabelRecord]:
+        with self.sessions() as session:
+            return queries.list_labels(session=session)
+
+    def labelled_video_ids(self) -> set[int]:
+        with self.sessions() as session:
+            return queries.labelled_video_ids(session=session)
+
+    def add_labels(
+        self, labels: Sequence[tuple[int, str, float | None, float | None]]
+    ) -> list[LabelRecord]:
+        """Add (video id, label, start, end) labels in one transaction; return their records."""
+        with self.writing(), self._committing() as session:
+            added = {
+                queries.add_label(video_id, label, start, end, session=session)
+                for video_id, label, start, end in labels
+            }
+            return [r for r in queries.list_labels(session=session) if r.id in added]
+
+    def remove_labels(
+        self,
+        video_id: int,
+        label: str | None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+        any_span: bool = True,
+    ) -> int:
+        """Delete a video's labels (see ``queries.remove_labels``); return how many."""
+        with self.writing(), self._committing() as session:
+            return queries.remove_labels(
+                video_id, label, start=start, end=end, any_span=any_span, session=session
+            )
+
+    def predictions(
+        self, video_id: int | None = None
+    ) -> list[tuple[int, str, str, float, float | None, float | None]]:
+        """Stored (video id, classifier, label, score, start, end) rows."""
+        with self.sessions() as session:
+            return queries.list_predictions(session=session, video_id=video_id)
+
+    def replace_predictions(
+        self,
+        video_id: int,
+        classifier: str,
+        rows: Sequence[tuple[str, float, float | None, float | None]],
+    ) -> None:
+        """Store a classifier's (label, score, start, end) rows for a video, replacing its old."""
+        with self._committing() as session:
+            queries.replace_predictions(video_id, classifier, rows, session=session)
 
     def close(self) -> None:
         try:
@@ -496,6 +736,9 @@ class LibraryStore:
                 self._encoder.close()
                 self._encoder = None
             self.claims.close()
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
             self.engine.dispose()
             self._release_lock()
 
@@ -505,12 +748,77 @@ class LibraryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- clips (pipeline/clips.py) -------------------------------------------------------
+    # --- clips (store/clips.py) ----------------------------------------------------------
 
     @functools.cached_property
     def pooler(self) -> TemporalPooler:
         """The temporal pooler of the library's clips (``mean`` unless one was trained)."""
-        return load_library_pooler(self)
+        return load_pooler(
+            pooler_record(self.meta),
+            dim=self.model_info.dim,
+            root=self.root,
+            device=self.settings.device,
+            encoder_key=self.model_info.key(),
+        )
+
+    def use_pooler(self, pooler: TemporalPooler, checkpoint: Path | None) -> int:
+        """Make ``pooler`` the library's pooler: re-pool every clip and rebuild the clip index.
+
+        Clip ids are kept (vectors updated in place) and the record in library_meta changes in
+        the same transaction, so the database never mixes two poolers. Returns the clip count.
+        """
+        from vsearch.models.base import file_sha256
+
+        check_pooler_encoder(pooler, self.model_info.key())
+        step = 1.0 / self.fps
+        record = {
+            "name": pooler.name,
+            "checkpoint": str(checkpoint.relative_to(self.root)) if checkpoint else None,
+            "sha256": file_sha256(checkpoint) if checkpoint else None,
+        }
+        total = 0
+        with self.writing():
+            with transaction(self.sessions) as session:
+                videos = queries.list_videos(session=session, status=SEARCHABLE)
+                for video in videos:
+                    _fids, times, informative, vectors = queries.video_frames(
+                        video.id, session=session
+                    )
+                    ids, starts, _ends, _inf, _vecs = queries.video_clips(video.id, session=session)
+                    clips = make_clips(times, informative, vectors, step, pooler)
+                    if len(ids) == len(clips) and np.allclose(starts, clips.starts):
+                        queries.update_clip_vectors(ids, clips.vectors, session=session)
+                    else:  # clips of an older windowing: store them afresh
+                        save_clips(video.id, clips, session=session)
+                    total += len(clips)
+                queries.set_meta(POOLER_META, json.dumps(record), session=session)
+            self.pooler = pooler
+            self.rebuild_clip_index()
+        log.info("clips re-pooled with %s: %d clips", pooler.name, total)
+        return total
+
+    def backfill_clips(self) -> int:
+        """Give clips to videos indexed before the library had clips (from stored frames only).
+
+        A library upgraded from the first schema revision has frames but no clips; this pools
+        them without decoding anything. Returns the number of videos completed.
+        """
+        with self.sessions() as session:
+            missing = queries.videos_without_clips(session=session)
+        if not missing:
+            return 0
+        pooler = self.pooler
+        step = 1.0 / self.fps
+        self.load_indexes()
+        for video_id in missing:
+            with transaction(self.sessions) as session:
+                _ids, times, informative, vectors = queries.video_frames(video_id, session=session)
+                clips = make_clips(times, informative, vectors, step, pooler)
+                new_ids, old_ids = save_clips(video_id, clips, session=session)
+            self.drop_vectors(clip_ids=old_ids)
+            self.add_vectors(clip_ids=new_ids, clip_vectors=clips.vectors)
+        log.info("made clips for %d videos indexed before clips existed", len(missing))
+        return len(missing)
 
     @property
     def clip_index(self) -> VectorIndex:

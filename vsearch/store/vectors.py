@@ -123,18 +123,28 @@ def open_synced_index(
         index = create_index(kind, dim)
         added = _add_from_db(index, fetch, None)
         if reason:
-            log.warning("%s index rebuilt from stored vectors: %s", name, reason)
+            legacy = reason.startswith("no identity record")  # once, after an upgrade
+            (log.info if legacy else log.warning)(
+                "%s index rebuilt from stored vectors: %s", name, reason
+            )
         return index, SyncReport(
             name, len(db_ids), in_file, added=added, rebuilt=bool(reason), reason=reason
         )
+    added, removed = reconcile_index(index, db_ids, fetch)
+    if removed or added:
+        log.info("%s index repaired: %d added, %d removed", name, added, removed)
+    return index, SyncReport(name, len(db_ids), in_file, added=added, removed=removed)
+
+
+def reconcile_index(index: VectorIndex, db_ids: np.ndarray, fetch: FetchVectors) -> tuple[int, int]:
+    """Make the ids of ``index`` equal ``db_ids``: add the missing vectors from the database,
+    remove the extra ones. Returns (added, removed)."""
     file_ids = index.ids()
     extra = np.setdiff1d(file_ids, db_ids, assume_unique=False)
     missing = np.setdiff1d(db_ids, file_ids, assume_unique=False)
     removed = index.remove(extra) if extra.size else 0
     added = _add_from_db(index, fetch, missing.tolist()) if missing.size else 0
-    if removed or added:
-        log.info("%s index repaired: %d added, %d removed", name, added, removed)
-    return index, SyncReport(name, len(db_ids), in_file, added=added, removed=removed)
+    return added, removed
 
 
 def _add_from_db(index: VectorIndex, fetch: FetchVectors, ids: list[int] | None) -> int:
