@@ -20,7 +20,7 @@ from reliability_helpers import X264, assert_consistent, lavfi
 REPO = Path(__file__).resolve().parents[2]
 KILLS = 22
 pytestmark = pytest.mark.usefixtures("db_backend")  # SQLite and PostgreSQL metadata
-SAVE_DELAY = "0.25"
+SAVE_DELAY = "1.0"  # wide enough to see a save in progress on a busy machine
 
 
 def cli_env(**extra: str) -> dict[str, str]:
