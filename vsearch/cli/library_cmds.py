@@ -24,6 +24,7 @@ from vsearch.cli._app import (
     render_table,
     settings,
 )
+from vsearch.config import DEFAULT_FPS, DEFAULT_MODEL
 from vsearch.types import timecode
 
 ModelOpt = Annotated[
@@ -33,7 +34,7 @@ ModelOpt = Annotated[
         "-m",
         help=(
             "Frame encoder of a new library [env: VSEARCH_MODEL]. "
-            "'open_clip:ARCH@TAG' (default open_clip:ViT-B-32@laion2b_s34b_b79k, semantic, "
+            f"'open_clip:ARCH@TAG' (default {DEFAULT_MODEL}, semantic, "
             "text search), 'open_clip:ARCH@/path/ckpt.pt', 'torchvision:resnet50[@/path.pth]', "
             "or 'colorgrid': a small deterministic colour-layout descriptor that needs no "
             "download: good for tests, offline demos and finding copies, not for meaning."
@@ -45,7 +46,7 @@ FpsOpt = Annotated[
     float | None,
     typer.Option(
         "--fps",
-        help="Frames sampled per second of video (new library; default 1).",
+        help=f"Frames sampled per second of video (new library; default {DEFAULT_FPS:g}).",
         show_default=False,
     ),
 ]
@@ -127,6 +128,8 @@ def index(
             f"({rate:.1f} video-s/s)",
             markup=False,
         )
+        for line in report.index_builds:
+            out.print(f"index rebuilt: {line}", markup=False)
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
@@ -203,6 +206,7 @@ def stats(json_out: JsonOpt = False) -> None:
         ("labels", f"{data['labels']} ({', '.join(data['label_names'][:10]) or 'none'})"),
         ("disk", _size(data["disk_bytes"])),
     ]
+    lines += [(f"{name} index", info["summary"]) for name, info in data["indexes"].items()]
     for key, value in lines:
         out.print(one_line(f"{key:>12}: {value}"), markup=False)
 

@@ -26,7 +26,7 @@ import numpy as np
 from vsearch.checks import check_paths
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import FrameBatch, IndexReport, VideoInfo
+from vsearch.types import FrameBatch, IndexReport, VideoInfo, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.pipeline.ray_index import RayOptions
@@ -123,6 +123,13 @@ def _finish(
     t0 = time.perf_counter()
     store.save_indexes()
     stages.add("write", time.perf_counter() - t0)
+    if not interrupted:
+        t0 = time.perf_counter()
+        cards = store.rebuild_indexes()  # exact <-> approximate as the library's size asks
+        assert isinstance(cards, dict)
+        report.index_builds = [f"{name}: {card.summary()}" for name, card in cards.items()]
+        if cards:
+            stages.add("index-build", time.perf_counter() - t0)
     report.wall_seconds = time.perf_counter() - started
     report.stage_seconds = dict(stages.seconds)
     report.interrupted = interrupted
@@ -194,7 +201,11 @@ def _unchanged(
 ) -> bool:
     known = store.video_at(path)
     unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-    return unchanged and (known.status not in ("failed", "partial") or not retry_failed)
+    failed_before = known is not None and known.status in (
+        VideoStatus.FAILED,
+        VideoStatus.PARTIAL,
+    )
+    return unchanged and (not failed_before or not retry_failed)
 
 
 def _record_failure_claimed(
@@ -277,7 +288,7 @@ def _run_jobs(
     from vsearch.models.words import has_imagenet_head
 
     encoder = store.encoder
-    with_classes = has_imagenet_head(encoder)
+    classifier = encoder if has_imagenet_head(encoder) else None  # one pass gives both
     size = encoder.info.input_size
     batch = store.settings.batch_size or getattr(encoder, "batch_size", 32)
     workers = min(store.settings.decoder_count(), len(jobs))
@@ -337,8 +348,8 @@ def _run_jobs(
             return
         images = np.concatenate([b.images for _, b in pending])
         t0 = time.perf_counter()
-        if with_classes:  # one forward pass gives both
-            vectors, classes = encoder.encode_and_classify(images)
+        if classifier is not None:
+            vectors, classes = classifier.encode_and_classify(images)
         else:
             vectors, classes = encoder.encode_images(images), None
         stages.add("encode", time.perf_counter() - t0)
@@ -452,7 +463,7 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
     informative = np.concatenate(job.informative) if job.informative else np.zeros(0, bool)
     dim = store.model_info.dim
     vectors = np.concatenate(job.vectors) if job.vectors else np.zeros((0, dim), np.float32)
-    status = "partial" if error is not None else "indexed"
+    status = VideoStatus.PARTIAL if error is not None else VideoStatus.INDEXED
     fields |= {
         "status": status,
         "error": error.cause if error is not None else None,
@@ -475,7 +486,7 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
         fields=fields,
         classes=classes,
     )
-    if status == "partial":
+    if error is not None:  # partial
         report.partial.append((job.path, error.cause))
     else:
         report.indexed.append(job.path)
