@@ -32,7 +32,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$PY" -m pip install -q --upgrade pip
     # Pinned torch pair: a CUDA build that also runs on the CPU.
     "$PY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-    "$PY" -m pip install -q -e ".[dev,serve]"
+    "$PY" -m pip install -q -e ".[dev,cpu,serve]"
     echo "$want" > "$stamp"
 fi
 "$PY" -c "import vsearch" >/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from vsearch.config import Settings
+
+# A developer's own config file must not change what the tests see.
+os.environ["VSEARCH_CONFIG"] = os.path.join(os.path.dirname(__file__), "no-such-config.toml")
 
 FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 

@@ -86,13 +86,16 @@ def test_label_import_list_train_and_classify_json(lib_dir, clips, tmp_path):
         r = run(lib_dir, "classify", str(clips["mandel"]), "--json", *extra)
         assert r.exit_code == 0, r.output
         (video,) = json.loads(r.stdout)
-        assert set(video) == {"path", "label", "score", "segments"}
+        assert set(video) >= {"path", "label", "score", "scores", "segments"}
+        assert set(video["scores"]) == {"organic", "pattern"}
         assert video["label"] in ("organic", "pattern") and 0 < video["score"] <= 1
-        assert video["segments"] and set(video["segments"][0]) == {"start", "end", "label", "score"}
+        first = video["segments"][0]
+        assert set(first) == {"start", "end", "label", "score", "scores"}
+        assert abs(sum(first["scores"].values()) - 1) < 1e-3
     r = run(lib_dir, "classify", "--library", "--json")
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.stdout)) == 4
-    r = run(lib_dir, "classify", "--library", "--unlabelled", "--json")
+    r = run(lib_dir, "classify", "--all", "--unlabelled", "--json")
     assert json.loads(r.stdout) == []
     r = run(lib_dir, "classify", str(clips["mandel"]), "--labels", "cat,dog")
     assert r.exit_code == 1 and "no text tower" in r.stderr

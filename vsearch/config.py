@@ -1,4 +1,11 @@
-"""Settings: defaults < VSEARCH_* environment < explicit arguments (CLI flags)."""
+"""Settings: defaults < user config file < library config file < VSEARCH_* environment <
+explicit arguments (CLI flags).
+
+The config files are TOML with the keys of ``SETTING_VARS`` (the user's file may also name
+the ``library``): ``config.toml`` in the user's config folder (platformdirs; on Linux
+``~/.config/vsearch/config.toml``, or ``$VSEARCH_CONFIG``) and ``vsearch.toml`` in a library
+folder. docs/configuration.md lists them, generated from ``SETTING_VARS``.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +63,13 @@ class Settings:
         UsageError naming it (exit 2), never a traceback or a run that damages the library.
         """
         values: dict[str, Any] = {"library": default_library()}
+        user = read_config_file(user_config_path(), allow_library=True)
+        if "library" in user and not os.environ.get("VSEARCH_LIBRARY"):
+            values["library"] = Path(user.pop("library")).expanduser()
+        user.pop("library", None)
+        values |= user
+        where = overrides.get("library") or values["library"]
+        values |= read_config_file(Path(where).expanduser() / LIBRARY_CONFIG_NAME)
         for name, (var, conv, check, _doc) in SETTING_VARS.items():
             raw = os.environ.get(var, "").strip()
             if not raw:
@@ -87,6 +101,65 @@ class Settings:
         if self.decoders > 0:
             return self.decoders
         return max(2, min(8, (os.cpu_count() or 2)))
+
+
+LIBRARY_CONFIG_NAME = "vsearch.toml"
+
+
+def user_config_path() -> Path:
+    """The user's config file: ``$VSEARCH_CONFIG``, else ``config.toml`` in the platform's
+    user config folder (``~/.config/vsearch`` on Linux)."""
+    if os.environ.get("VSEARCH_CONFIG"):
+        return Path(os.environ["VSEARCH_CONFIG"]).expanduser()
+    from platformdirs import user_config_path as folder
+
+    return folder("vsearch") / "config.toml"
+
+
+def read_config_file(path: Path, *, allow_library: bool = False) -> dict[str, Any]:
+    """The settings of a TOML config file (nothing when it does not exist), each checked."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable TOML file ({exc})") from None
+    known = [*SETTING_VARS, *(["library"] if allow_library else [])]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise UsageError(f"{path}: unknown setting {key!r}; known: {', '.join(known)}")
+        if key == "library":
+            if not isinstance(value, str) or not value.strip():
+                raise UsageError(f"{path}: library must be a folder path")
+            values[key] = value
+            continue
+        _var, conv, check, _doc = SETTING_VARS[key]
+        if isinstance(value, bool) or not isinstance(
+            value, conv | (int if conv is float else conv)
+        ):
+            raise UsageError(f"{path}: {key} must be a {conv.__name__}, got {value!r}")
+        problem = check(conv(value))
+        if problem:
+            raise UsageError(f"{path}: {key} {problem}, got {value!r}")
+        values[key] = conv(value)
+    return values
+
+
+def settings_table() -> str:
+    """The Markdown table of settings in docs/configuration.md, made from SETTING_VARS."""
+    defaults = {f.name: f.default for f in fields(Settings)}
+    lines = ["| config key | variable | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, (var, _conv, _check, doc) in SETTING_VARS.items():
+        lines.append(f"| `{name}` | `{var}` | `{defaults[name]}` | {doc} |")
+    lines.append(
+        "| `library` (user file only) | `VSEARCH_LIBRARY` | `$VSEARCH_HOME/library` | "
+        "the library folder when `--library` is not given |"
+    )
+    return "\n".join(lines) + "\n"
 
 
 def _finite(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[Any], str]:

@@ -320,6 +320,7 @@ class SegmentLabel:
     end: float
     label: str
     score: float
+    scores: dict[str, float] = field(default_factory=dict)  # probability of every label
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -327,6 +328,7 @@ class SegmentLabel:
             "end": round(self.end, 3),
             "label": self.label,
             "score": round(self.score, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
         }
 
 
@@ -346,6 +348,8 @@ class VideoClassification:
             "path": self.path,
             "label": self.label,
             "score": round(self.score, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "classifier": self.classifier,
             "segments": [s.to_dict() for s in self.segments],
         }
 
@@ -413,3 +417,12 @@ def file_url(path: str, start: float | None = None, end: float | None = None) ->
     if start is not None:
         url += f"#t={start:.3f}" + (f",{end:.3f}" if end is not None else "")
     return url
+
+
+class Answers(list):
+    """Answers, best first, that also say how many a threshold hid (``hidden``)."""
+
+    def __init__(self, items=(), *, hidden: int = 0, threshold: float | None = None):
+        super().__init__(items)
+        self.hidden = hidden
+        self.threshold = threshold

@@ -58,7 +58,7 @@ def test_migrations_run_from_the_installed_wheel(tmp_path):
         ],
         check=True,
     )
-    wheel = next(out.glob("vsearch-*.whl"))
+    wheel = next(out.glob("vsearch_video-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "vsearch/_migrations/env.py" in names
     assert any(n.startswith("vsearch/_migrations/versions/0001") for n in names)

@@ -153,8 +153,8 @@ def test_zero_shot_with_a_random_clip_model(tmp_path, clips):
         assert result.label in result.scores and result.score == max(result.scores.values())
         assert result.segments and all(s.label in result.scores for s in result.segments)
         payload = json.loads(json.dumps(result.to_dict()))
-        assert set(payload) == {"path", "label", "score", "segments"}
-        assert set(payload["segments"][0]) == {"start", "end", "label", "score"}
+        assert set(payload) == {"path", "label", "score", "scores", "classifier", "segments"}
+        assert set(payload["segments"][0]) == {"start", "end", "label", "score", "scores"}
         with pytest.raises(UsageError, match="at least 2 labels"):
             lib.classify(clips["testsrc"], labels=["cat"])
         with pytest.raises(UsageError, match="prompt"):

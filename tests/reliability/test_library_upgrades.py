@@ -72,7 +72,11 @@ def test_newer_schema_is_refused_untouched(tmp_path):
     digest = hashlib.sha256((root / DB_NAME).read_bytes()).hexdigest()
     with pytest.raises(SchemaTooNewError, match="newer vsearch"):
         Library.open(settings=Settings.load(library=root))
-    for command in (["stats"], ["index", str(tmp_path)], ["search", str(tmp_path / "q.png")]):
+    query = tmp_path / "q.png"  # a real query: the library's refusal is what is tested
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), "red").save(query)
+    for command in (["stats"], ["index", str(tmp_path)], ["search", str(query)]):
         result = runner.invoke(app, ["--library", str(root), *command])
         assert result.exit_code == 1, result.output
         line = result.stderr.strip()

@@ -140,7 +140,7 @@ def test_labels_and_classify(client, served_library):
     r = upload(client, "/api/classify", q, "video/mp4", by_examples="1", k=3)
     assert r.status_code == 200, r.text
     (result,) = r.json()
-    assert set(result) == {"path", "label", "score", "segments"}
+    assert set(result) == {"path", "label", "score", "scores", "classifier", "segments"}
     # a library video's own labels are not votes: its mirrored copy's are
     r = client.post("/api/classify", params={"video_id": rows[str(videos / "mandel-flipped.mp4")],
                                              "by_examples": "true"})  # fmt: skip

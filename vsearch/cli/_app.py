@@ -11,28 +11,81 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from vsearch.config import Settings, __version__
-from vsearch.errors import VsearchError
-from vsearch.types import shown_name
+from vsearch.errors import StorageError, VsearchError
+from vsearch.types import shown_name, timecode
 
 EXIT_FILES_FAILED = 3
 F = TypeVar("F", bound=Callable[..., Any])
 
+GLOBAL_VALUE_OPTIONS = frozenset({"--library", "-l"})
+GLOBAL_FLAGS = re.compile(r"^(--quiet|-q|--verbose|-v+)$")
+# Options renamed for clarity, still understood: (command, old spelling) -> new spelling.
+RENAMED_FLAGS = {("classify", "--library"): "--all"}
+
+
+def hoist_global_options(args: list[str], commands: Iterable[str]) -> list[str]:
+    """Global options (--library PATH, -v, -q) given after the subcommand move before it, so
+    ``vsearch videos -l LIB`` means ``vsearch -l LIB videos``. Nothing after ``--`` moves.
+
+    ``classify --library`` without a value is the old spelling of ``classify --all``.
+    """
+    names = set(commands)
+    i = 0
+    while i < len(args) and args[i] not in names:
+        i += 2 if args[i] in GLOBAL_VALUE_OPTIONS else 1
+    if i >= len(args):
+        return list(args)
+    command, front, rest = args[i], list(args[:i]), []
+    j = i + 1
+    while j < len(args):
+        token = args[j]
+        if token == "--":
+            rest.extend(args[j:])
+            break
+        renamed = RENAMED_FLAGS.get((command, token))
+        value = args[j + 1] if j + 1 < len(args) else None
+        if renamed and (value is None or value.startswith("-")):
+            err.print(f"vsearch: {command} {token} is now {renamed}", markup=False)
+            rest.append(renamed)
+            j += 1
+        elif token in GLOBAL_VALUE_OPTIONS and value is not None:
+            front += [token, value]
+            j += 2
+        elif token.startswith("--library=") or GLOBAL_FLAGS.match(token):
+            front.append(token)
+            j += 1
+        else:
+            rest.append(token)
+            j += 1
+    return [*front, command, *rest]
+
+
+class _Group(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args, self.commands))
+
+
 app = typer.Typer(
     name="vsearch",
+    cls=_Group,
     help="Index video libraries and search them by image, clip or text.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
@@ -51,6 +104,35 @@ LibraryOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    paths = "paths"
+
+
+FormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        help="table (default), json (same as --json), jsonl (one object a line), csv, or "
+        "paths (one file a line, for xargs).",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write the listing to this file ('-': standard output).",
+        show_default=False,
+    ),
+]
 
 
 def one_line(text: str) -> str:
@@ -127,6 +209,77 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(to_json(data) + "\n")
 
 
+def chosen_format(fmt: OutputFormat | None, json_out: bool) -> str:
+    return fmt.value if fmt is not None else ("json" if json_out else "table")
+
+
+def emit_listing(
+    rows: list[dict[str, Any]] | dict[str, Any],
+    *,
+    fmt: OutputFormat | None,
+    json_out: bool,
+    output: str | None,
+    table: Callable[[Console], None],
+    path_key: str = "path",
+) -> None:
+    """One listing in the format asked for, to stdout or ``output`` ('-' is stdout).
+
+    Rows are flat dicts whose times are seconds (JSON, JSONL, CSV); ``table`` renders the
+    human view. An empty listing is ``[]`` in JSON, nothing in the others; never an error.
+    """
+    kind = chosen_format(fmt, json_out)
+    if kind == "table":
+        if output in (None, "-"):
+            table(out)
+        else:
+            with _open_output(output) as fh:
+                table(Console(file=fh, width=200, markup=False, highlight=False, soft_wrap=True))
+        return
+    if kind == "json":
+        text = to_json(rows) + "\n"
+    elif kind == "jsonl":
+        text = "".join(to_json(r, indent=None) + "\n" for r in rows)
+    elif kind == "paths":
+        text = "".join(str(r[path_key]) + "\n" for r in rows if r.get(path_key) is not None)
+    else:
+        text = _csv_text(rows)
+    if output in (None, "-"):
+        # names that are not UTF-8 go out as their own bytes (paths, csv) or \udcXX (json)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+        sys.stdout.buffer.flush()
+    else:
+        with _open_output(output) as fh:
+            fh.write(text)
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: to_json(v, indent=None) if isinstance(v, dict | list) else v
+                for k, v in row.items()
+            }
+        )
+    return buffer.getvalue()
+
+
+def _open_output(output: str):
+    try:
+        return open(output, "w", encoding="utf-8", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise StorageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
 def _print_version(value: bool) -> None:
     if value:
         out.print(f"vsearch {__version__}", markup=False, highlight=False)
@@ -136,7 +289,12 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def main(
     library: LibraryOpt = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="More logging (-vvv: of the libraries too)."
+        ),
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     version: Annotated[
         bool,
@@ -152,19 +310,27 @@ def main(
     _state["library"] = library
     _state["quiet"] = quiet
     _state["verbose"] = verbose
-    level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
+    level = max(logging.WARNING - 10 * verbose if not quiet else logging.ERROR, logging.DEBUG)
+    # -v and -vv speak of vsearch only; -vvv lets the libraries underneath talk too
     logging.basicConfig(
-        level=max(level, logging.DEBUG),
+        level=level if verbose >= 3 else max(level, logging.WARNING),
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("vsearch").setLevel(level)
+
+
+PLAIN_PROGRESS_INTERVAL = 15.0  # seconds between progress lines when stderr is not a terminal
 
 
 class RichProgress:
-    """A rich progress bar on stderr (hidden with -q or when stderr is not a terminal)."""
+    """A rich progress bar on stderr; when stderr is a file or a pipe (a log, a CI job), a
+    plain line every PLAIN_PROGRESS_INTERVAL seconds instead. Nothing with -q."""
 
     def __init__(self, *, show_messages: bool | None = None):
         self.enabled = not _state["quiet"] and err.is_terminal
+        self.plain = not _state["quiet"] and not err.is_terminal
+        self._plain_state: dict[str, Any] = {}
         verbose = _state.get("verbose", 0) > 0
         self.show_messages = verbose if show_messages is None else show_messages
         self._bar = None
@@ -174,6 +340,12 @@ class RichProgress:
         self.reported: set[str] = set()  # failure lines already printed (each is printed once)
 
     def begin(self, total: float, unit: str, description: str) -> None:
+        if self.plain:
+            now = time.monotonic()
+            self._plain_state = {
+                "total": total, "unit": unit, "what": description, "done": 0.0,
+                "start": now, "last": now,
+            }  # fmt: skip
         if not self.enabled:
             return
         from rich.progress import (
@@ -202,6 +374,8 @@ class RichProgress:
         self._unit = unit
 
     def advance(self, amount: float, **info: float) -> None:
+        if self._plain_state:
+            self._plain_line(amount, info)
         if self._bar is None:
             return
         self._frames += info.get("frames", 0)
@@ -216,6 +390,25 @@ class RichProgress:
         if "loss" in info:
             fields["rate"] = f"loss {info['loss']:.4f}"
         self._bar.update(self._task, advance=amount, **fields)
+
+    def _plain_line(self, amount: float, info: dict[str, float]) -> None:
+        state = self._plain_state
+        state["done"] += amount
+        state["frames"] = state.get("frames", 0.0) + info.get("frames", 0.0)
+        now = time.monotonic()
+        if now - state["last"] < PLAIN_PROGRESS_INTERVAL:
+            return
+        state["last"] = now
+        elapsed = now - state["start"]
+        done, total, unit = state["done"], state["total"], state["unit"]
+        line = f"vsearch: {state['what']}: {done:,.0f}/{total:,.0f} {unit}"
+        if total and done:
+            line += f" ({100 * done / total:.0f}%, ETA {timecode(elapsed * (total - done) / done)})"
+        if state["frames"]:
+            line += f", {state['frames'] / elapsed:.1f} frames/s"
+        if "loss" in info:
+            line += f", loss {info['loss']:.4f}"
+        err.print(line, markup=False, highlight=False)
 
     def message(self, text: str) -> None:
         failed = text.startswith(("failed", "partial"))
@@ -240,7 +433,9 @@ def open_library(
     return Library.open(settings=settings(**overrides), create=create, model=model, fps=fps)
 
 
-def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def render_table(
+    title: str, columns: list[str], rows: list[list[Any]], console: Console | None = None
+) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -249,4 +444,4 @@ def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*[Text(one_line(str(c))) for c in row])
-    out.print(table)
+    (console or out).print(table)

@@ -8,10 +8,14 @@ from typing import Annotated
 import typer
 
 from vsearch.cli._app import (
+    FormatOpt,
     JsonOpt,
+    OutputOpt,
     RichProgress,
     app,
+    chosen_format,
     emit_json,
+    emit_listing,
     err,
     handle_errors,
     one_line,
@@ -21,6 +25,7 @@ from vsearch.cli._app import (
 )
 from vsearch.cli.train_app import train_app
 from vsearch.errors import UsageError
+from vsearch.types import timecode
 
 
 @app.command()
@@ -68,33 +73,107 @@ def label(
 
 @app.command()
 @handle_errors
-def labels(json_out: JsonOpt = False) -> None:
+def labels(json_out: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None) -> None:
     """List the library's labels with counts (labels and labelled videos per label)."""
     from vsearch.pipeline.labels import label_counts
 
     with open_library() as lib:
         records = lib.labels()
     counts = label_counts(records)
-    if json_out:
-        emit_json({"counts": counts, "labels": [r.to_dict() for r in records]})
+    if chosen_format(fmt, json_out) == "json":
+        emit_listing(
+            {"counts": counts, "labels": [r.to_dict() for r in records]},
+            fmt=fmt,
+            json_out=json_out,
+            output=output,
+            table=lambda console: None,
+        )
         return
-    render_table(
-        f"{len(counts)} labels, {len(records)} labelled videos/segments",
-        ["label", "labels", "videos"],
-        [[name, c["labels"], c["videos"]] for name, c in counts.items()],
-    )
-    render_table(
-        "labels",
-        ["label", "start", "end", "path"],
-        [
+
+    def table(console) -> None:
+        render_table(
+            f"{len(counts)} labels, {len(records)} labelled videos/segments",
+            ["label", "labels", "videos"],
+            [[name, c["labels"], c["videos"]] for name, c in counts.items()],
+            console,
+        )
+        render_table(
+            "labels",
+            ["label", "start", "end", "path"],
             [
-                r.label,
-                "" if r.start is None else f"{r.start:g}",
-                "" if r.end is None else f"{r.end:g}",
-                r.path,
-            ]
-            for r in records
-        ],
+                [
+                    r.label,
+                    "" if r.start is None else timecode(r.start),
+                    "" if r.end is None else timecode(r.end),
+                    r.path,
+                ]
+                for r in records
+            ],
+            console,
+        )
+
+    emit_listing(
+        [r.to_dict() for r in records], fmt=fmt, json_out=json_out, output=output, table=table
+    )
+
+
+@app.command()
+@handle_errors
+def unlabel(
+    path: Annotated[Path, typer.Argument(help="A video of the library.")],
+    label: Annotated[
+        str | None, typer.Argument(help="The label to remove (default: all of its labels).")
+    ] = None,
+    start: Annotated[
+        float | None, typer.Option(help="Only the label of the segment starting here.")
+    ] = None,
+    end: Annotated[float | None, typer.Option(help="... and ending here (seconds).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove labels of a video (one label, or all; one segment's with --start/--end)."""
+    with open_library() as lib:
+        removed = lib.unlabel(path, label, start=start, end=end)
+    if json_out:
+        emit_json({"removed": removed})
+    else:
+        out.print(one_line(f"removed {removed} label(s) of {path}"), markup=False)
+
+
+@app.command()
+@handle_errors
+def predictions(
+    path: Annotated[
+        Path | None, typer.Argument(help="A video of the library (default: all).")
+    ] = None,
+    json_out: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """The predictions stored by `classify --all`: whole video and per clip window."""
+    with open_library() as lib:
+        rows = lib.predictions(path)
+    emit_listing(
+        rows,
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        table=lambda console: render_table(
+            f"{len(rows)} predictions",
+            ["label", "score", "segment", "classifier", "path"],
+            [
+                [
+                    r["label"],
+                    f"{r['score']:.3f}",
+                    "whole"
+                    if r["start"] is None
+                    else f"{timecode(r['start'])}-{timecode(r['end'] or r['start'])}",
+                    r["classifier"],
+                    r["path"],
+                ]
+                for r in rows
+            ],
+            console,
+        ),
     )
 
 
@@ -104,10 +183,10 @@ def classify(
     file: Annotated[Path | None, typer.Argument(help="A video (in the library or not).")] = None,
     whole_library: Annotated[
         bool,
-        typer.Option("--library", help="Classify every library video and store the predictions."),
+        typer.Option("--all", help="Classify every library video and store the predictions."),
     ] = False,
     unlabelled: Annotated[
-        bool, typer.Option(help="With --library: only videos that have no label.")
+        bool, typer.Option(help="With --all: only videos that have no label.")
     ] = False,
     label_list: Annotated[
         str | None,

@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 
 from vsearch.cli._app import (
+    FormatOpt,
     JsonOpt,
+    OutputOpt,
     RichProgress,
     app,
-    emit_json,
+    chosen_format,
+    emit_listing,
     err,
     handle_errors,
     one_line,
@@ -19,6 +22,9 @@ from vsearch.cli._app import (
     out,
     render_table,
 )
+from vsearch.errors import UsageError
+from vsearch.pipeline.dups import DEFAULT_THRESHOLD as FRAME_MIN_SIMILARITY
+from vsearch.types import timecode
 
 THRESHOLD_HELP = (
     "Frame similarity (cosine) at or above which two frames count as the same footage. "
@@ -35,7 +41,13 @@ THRESHOLD_HELP = (
 @app.command()
 @handle_errors
 def dups(
-    threshold: Annotated[float, typer.Option("--threshold", "-t", help=THRESHOLD_HELP)] = 0.90,
+    min_similarity: Annotated[
+        float | None,
+        typer.Option("--min-similarity", help=THRESHOLD_HELP, show_default=False),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", "-t", hidden=True, show_default=False)
+    ] = None,
     min_duration: Annotated[
         float, typer.Option("--min-duration", help="Shortest matched segment, in seconds.")
     ] = 2.0,
@@ -49,7 +61,22 @@ def dups(
         Path | None,
         typer.Option("--html", help="Write a self-contained HTML report with thumbnails."),
     ] = None,
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group",
+            help="Cluster the copies (videos joined by any match) and name the one worth "
+            "keeping: most pixels, then highest bitrate, then longest. With --format paths: "
+            "the other copies, one a line.",
+        ),
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Show at most this many matches (or groups), best first."),
+    ] = None,
     json_out: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Find footage shown in two library videos: re-uploads, re-edits, reused clips.
 
@@ -59,9 +86,14 @@ def dups(
     prints a JSON array, best first: {"a": {"path", "start", "end"}, "b": {...}, "score",
     "exact", "frames"}; a one-line summary goes to stderr.
     """
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
+    if min_similarity is not None and threshold is not None:
+        raise UsageError("--threshold is the old name of --min-similarity: give one of them")
+    similarity = min_similarity if min_similarity is not None else threshold
     with open_library() as lib:
         report = lib.find_duplicates(
-            threshold=threshold,
+            threshold=FRAME_MIN_SIMILARITY if similarity is None else similarity,
             min_duration=min_duration,
             within=within,
             progress=RichProgress(),
@@ -74,30 +106,102 @@ def dups(
             from vsearch.report.html import write_report
 
             write_report(report, html_file, progress=RichProgress())
+        groups = lib.group_duplicates(report) if group else None
     s = report.summary()
     line = (
         f"{s['matches']} matches ({s['exact']} exact) among {s['videos']} videos; "
         f"{s['searched_frames']}/{s['frames']} frames searched ({s['search']})"
     )
-    if json_out:
-        emit_json([m.to_dict() for m in report.matches])
+    kind = chosen_format(fmt, json_out)
+    if groups is not None:
+        _emit_groups(groups[:limit], kind, fmt, json_out, output)
+    else:
+        _emit_matches(report, limit, kind, fmt, json_out, output)
+    if kind != "table" and output in (None, "-"):
         err.print(one_line(line), markup=False, highlight=False)
         return
-    render_table(
-        f"{len(report.matches)} duplicate segment pairs",
-        ["score", "a", "a segment", "b", "b segment"],
-        [
-            [
-                f"{m.score:.3f}" + (" exact" if m.exact else ""),
-                m.a_path,
-                f"{m.a_start:.1f}-{m.a_end:.1f}s",
-                m.b_path,
-                f"{m.b_start:.1f}-{m.b_end:.1f}s",
-            ]
-            for m in report.matches
-        ],
-    )
     out.print(line, markup=False, highlight=False)
     for name, path in (("CSV", csv_file), ("HTML report", html_file)):
         if path is not None:
             out.print(one_line(f"{name} written to {path}"), markup=False, highlight=False)
+
+
+def _emit_groups(groups, kind, fmt, json_out, output) -> None:
+    if kind == "paths":
+        rows = [{"path": p} for g in groups for p in g["copies"]]
+    elif kind in ("csv", "jsonl"):
+        rows = [
+            {"group": i, "keep": v["path"] == g["keep"], **v}
+            for i, g in enumerate(groups, 1)
+            for v in g["videos"]
+        ]
+    else:
+        rows = groups
+
+    def table(console) -> None:
+        render_table(
+            f"{len(groups)} groups of copies",
+            ["group", "keep", "resolution", "bitrate", "duration", "path"],
+            [
+                [
+                    i,
+                    "keep" if v["path"] == g["keep"] else "",
+                    f"{v['width']}x{v['height']}" if v["width"] else "?",
+                    f"{v['bitrate'] / 1000:.0f} kb/s" if v["bitrate"] else "?",
+                    timecode(v["duration"]),
+                    v["path"],
+                ]
+                for i, g in enumerate(groups, 1)
+                for v in g["videos"]
+            ],
+            console,
+        )
+
+    emit_listing(rows, fmt=fmt, json_out=json_out, output=output, table=table)
+
+
+def _emit_matches(report, limit, kind, fmt, json_out, output) -> None:
+    listing = [
+        {
+            "a_path": m.a_path,
+            "a_start": round(m.a_start, 3),
+            "a_end": round(m.a_end, 3),
+            "b_path": m.b_path,
+            "b_start": round(m.b_start, 3),
+            "b_end": round(m.b_end, 3),
+            "score": round(m.score, 4),
+            "exact": m.exact,
+            "frames": m.frames,
+        }
+        for m in report.matches
+    ]
+    shown = report.matches[:limit]
+    listing = listing[:limit]
+    if kind == "json":  # the documented nested shape
+        listing = [m.to_dict() for m in shown]
+    elif kind == "paths":
+        listing = [
+            {"path": p} for p in dict.fromkeys(x for m in shown for x in (m.a_path, m.b_path))
+        ]
+    emit_listing(
+        listing,
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        table=lambda console: render_table(
+            f"{len(shown)} duplicate segment pairs"
+            + (f" (of {len(report.matches)})" if len(shown) < len(report.matches) else ""),
+            ["score", "a", "a segment", "b", "b segment"],
+            [
+                [
+                    f"{m.score:.3f}" + (" exact" if m.exact else ""),
+                    m.a_path,
+                    f"{timecode(m.a_start)}-{timecode(m.a_end)}",
+                    m.b_path,
+                    f"{timecode(m.b_start)}-{timecode(m.b_end)}",
+                ]
+                for m in shown
+            ],
+            console,
+        ),
+    )

@@ -9,10 +9,13 @@ import typer
 from vsearch.checks import check_paths
 from vsearch.cli._app import (
     EXIT_FILES_FAILED,
+    FormatOpt,
     JsonOpt,
+    OutputOpt,
     RichProgress,
     app,
     emit_json,
+    emit_listing,
     err,
     handle_errors,
     one_line,
@@ -21,6 +24,7 @@ from vsearch.cli._app import (
     render_table,
     settings,
 )
+from vsearch.types import timecode
 
 ModelOpt = Annotated[
     str | None,
@@ -118,27 +122,33 @@ def index(
 def videos(
     errors: Annotated[bool, typer.Option("--errors", help="Only failed or partial files.")] = False,
     json_out: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """List the library's videos with their status and errors."""
     with open_library() as lib:
         rows = lib.videos(errors_only=errors)
-    if json_out:
-        emit_json([v.to_dict() for v in rows])
-        return
-    render_table(
-        f"{len(rows)} videos",
-        ["status", "duration", "frames", "path", "tags", "error"],
-        [
+    emit_listing(
+        [v.to_dict() for v in rows],
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        table=lambda console: render_table(
+            f"{len(rows)} videos",
+            ["status", "duration", "frames", "path", "tags", "error"],
             [
-                v.status,
-                f"{v.duration or 0:.1f}s",
-                v.n_frames,
-                v.path,
-                ", ".join(t for t, _ in (v.tags or [])[:3]),
-                v.error or "",
-            ]
-            for v in rows
-        ],
+                [
+                    v.status,
+                    timecode(v.duration or 0.0),
+                    v.n_frames,
+                    v.path,
+                    ", ".join(t for t, _ in (v.tags or [])[:3]),
+                    v.error or "",
+                ]
+                for v in rows
+            ],
+            console,
+        ),
     )
 
 
@@ -151,8 +161,35 @@ def stats(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(data)
         return
-    for key, value in data.items():
-        out.print(f"{key:>16}: {value}", markup=False)
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(data["videos_by_status"].items()))
+    clip_model = data["clip_model"]
+    lines = [
+        ("library", data["library"]),
+        ("model", f"{data['model'].get('spec')} ({data['model'].get('dim')} dims)"),
+        ("sampling", f"{data['fps']:g} frames/s"),
+        ("videos", f"{data['videos']}" + (f" ({by_status})" if by_status else "")),
+        ("indexed", timecode(data["hours_indexed"] * 3600) + " of video"),
+        ("frames", f"{data['frames']:,}"),
+        ("clips", f"{data['clips']:,}"),
+        (
+            "clip model",
+            clip_model["name"]
+            + (f" ({clip_model['checkpoint']})" if clip_model.get("checkpoint") else ""),
+        ),
+        ("heads", ", ".join(data["heads"]) or "none trained"),
+        ("labels", f"{data['labels']} ({', '.join(data['label_names'][:10]) or 'none'})"),
+        ("disk", _size(data["disk_bytes"])),
+    ]
+    for key, value in lines:
+        out.print(one_line(f"{key:>12}: {value}"), markup=False)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 @app.command()

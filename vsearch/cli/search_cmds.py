@@ -9,10 +9,14 @@ import typer
 
 from vsearch.cli._app import (
     EXIT_FILES_FAILED,
+    FormatOpt,
     JsonOpt,
+    OutputFormat,
+    OutputOpt,
     RichProgress,
     app,
-    emit_json,
+    chosen_format,
+    emit_listing,
     err,
     handle_errors,
     one_line,
@@ -20,7 +24,8 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
-from vsearch.pipeline.search import REFINE_TOP
+from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD as SEGMENT_MIN_SCORE
+from vsearch.pipeline.search import REFINE_TOP, is_image_query
 from vsearch.types import timecode
 
 
@@ -28,7 +33,12 @@ from vsearch.types import timecode
 @handle_errors
 def search(
     image: Annotated[
-        Path | None, typer.Argument(help="An example image.", show_default=False)
+        Path | None,
+        typer.Argument(
+            help="An example image, or a video (a clip query), told apart by content.",
+            metavar="FILE",
+            show_default=False,
+        ),
     ] = None,
     k: Annotated[int, typer.Option("-k", "--top", help="Number of results.")] = 10,
     frames: Annotated[
@@ -51,14 +61,27 @@ def search(
         float | None,
         typer.Option("--end", help="With --video: query up to this second.", show_default=False),
     ] = None,
-    threshold: Annotated[
+    min_score: Annotated[
         float | None,
         typer.Option(
-            "--threshold",
-            help="With --video: minimum segment score (default 0.75, see docs/benchmarks.md).",
+            "--min-score",
+            help="Clip queries: lowest segment score shown (default "
+            f"{SEGMENT_MIN_SCORE:g}; how many are hidden below it is said on stderr). Not the "
+            "frame similarity of `dups --min-similarity`.",
             show_default=False,
         ),
     ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", hidden=True, show_default=False)
+    ] = None,
+    exclude_self: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-self", help="Clip queries: leave out the query file itself if indexed."
+        ),
+    ] = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
     text: Annotated[
         str | None,
         typer.Option(
@@ -97,48 +120,63 @@ def search(
         ),
     ] = REFINE_TOP,
 ) -> None:
-    """Find the videos that show IMAGE (or match --video CLIP, or --text), with where.
+    """Find the videos that show FILE (an image or a video, told apart by content), or
+    match --text, with where.
+
+    A video FILE (or --video FILE) is a clip query: answers are the matched segments of
+    library videos, with their times and the times in the query.
 
     --batch answers many image and clip queries in one run (encoded and searched in
     batches); a query file that cannot be read gets a one-line error and the rest go on
     (exit code 3).
     """
+    if min_score is not None and threshold is not None:
+        raise UsageError("--threshold is the old name of --min-score: give one of them")
+    min_score = threshold if min_score is None else min_score
     if batch is not None:
         if image is not None or video is not None or text is not None:
-            raise UsageError("--batch takes the place of IMAGE, --video and --text")
+            raise UsageError("--batch takes the place of FILE, --video and --text")
         if start is not None or end is not None:
-            raise UsageError("--start and --end go with --video, not --batch")
-        _search_batch(batch, out, k, frames, threshold, refine)
+            raise UsageError("--start and --end go with a video query, not --batch")
+        _search_batch(batch, out, k, frames, min_score, refine)
         return
     if out is not None:
-        raise UsageError("--out goes with --batch")
+        raise UsageError("--out goes with --batch (listings take -o/--output)")
     given = [x for x in (image, video, text) if x is not None]
     if len(given) != 1:
-        raise UsageError("give exactly one query: an IMAGE, --video FILE, --text TEXT or --batch")
-    if video is None and (start is not None or end is not None or threshold is not None):
-        raise UsageError("--start, --end and --threshold go with --video")
+        raise UsageError("give exactly one query: a FILE, --video FILE, --text TEXT or --batch")
+    if image is not None and not is_image_query(image):
+        image, video = None, image
+    if video is None and (start is not None or end is not None or min_score is not None):
+        raise UsageError("--start, --end and --min-score go with a video query")
+    if video is None and exclude_self:
+        raise UsageError("--exclude-self goes with a video query")
     if video is not None:
-        _search_video(video, start, end, k, threshold, json_out)
+        _search_video(video, start, end, k, min_score, exclude_self, json_out, fmt, output)
         return
     with open_library() as lib:
         if text is not None:
             matched = lib.words_for(text)
-            if matched and not json_out:
+            if matched and chosen_format(fmt, json_out) == "table":
                 err.print(f"matched {matched}", markup=False)
             hits = lib.search_text(text, k=k, frames=frames)
         else:
             hits = lib.search_image(image, k=k, frames=frames, refine=refine)
-    if json_out:
-        emit_json([h.to_dict() for h in hits])
-        return
-    render_table(
-        f"{len(hits)} results for {image if text is None else repr(text)}",
-        ["score", "time", "path"] + (["classes"] if text is not None else []),
-        [
-            [f"{h.score:.3f}", _clock(h.time), h.path]
-            + ([", ".join(h.classes)] if text is not None else [])
-            for h in hits
-        ],
+    emit_listing(
+        [h.to_dict() for h in hits],
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        table=lambda console: render_table(
+            f"{len(hits)} results for {image if text is None else repr(text)}",
+            ["score", "time", "path"] + (["classes"] if text is not None else []),
+            [
+                [f"{h.score:.3f}", _clock(h.time), h.path]
+                + ([", ".join(h.classes)] if text is not None else [])
+                for h in hits
+            ],
+            console,
+        ),
     )
 
 
@@ -185,27 +223,48 @@ def _search_batch(
 
 
 def _search_video(
-    video: Path, start: float | None, end: float | None, k: int, threshold, json_out: bool
+    video: Path,
+    start: float | None,
+    end: float | None,
+    k: int,
+    min_score: float | None,
+    exclude_self: bool,
+    json_out: bool,
+    fmt: OutputFormat | None,
+    output: str | None,
 ) -> None:
-    kwargs = {} if threshold is None else {"threshold": threshold}
+    kwargs = {} if min_score is None else {"threshold": min_score}
     with open_library() as lib:
-        matches = lib.search_video(video, start=start, end=end, k=k, **kwargs)
-    if json_out:
-        emit_json([m.to_dict() for m in matches])
-        return
-    render_table(
-        f"{len(matches)} matching segments for {video}",
-        ["score", "segment", "query segment", "path"],
-        [
+        matches = lib.search_video(
+            video, start=start, end=end, k=k, exclude_self=exclude_self, **kwargs
+        )
+    emit_listing(
+        [m.to_dict() for m in matches],
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        table=lambda console: render_table(
+            f"{len(matches)} matching segments for {video}",
+            ["score", "segment", "query segment", "path"],
             [
-                f"{m.score:.3f}",
-                f"{_clock(m.start)}-{_clock(m.end)}",
-                f"{_clock(m.query_start)}-{_clock(m.query_end)}",
-                m.path,
-            ]
-            for m in matches
-        ],
+                [
+                    f"{m.score:.3f}",
+                    f"{_clock(m.start)}-{_clock(m.end)}",
+                    f"{_clock(m.query_start)}-{_clock(m.query_end)}",
+                    m.path,
+                ]
+                for m in matches
+            ],
+            console,
+        ),
     )
+    hidden = getattr(matches, "hidden", 0)
+    if hidden:
+        err.print(
+            f"{hidden} more below {matches.threshold:g}; --min-score to see them",
+            markup=False,
+            highlight=False,
+        )
 
 
 _clock = timecode

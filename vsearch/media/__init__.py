@@ -12,7 +12,7 @@ from vsearch.media.files import (
     is_video_path,
     walk_videos,
 )
-from vsearch.media.image import IMAGE_EXTENSIONS, is_image_path, load_image
+from vsearch.media.image import IMAGE_EXTENSIONS, is_image_file, is_image_path, load_image
 from vsearch.media.informative import informative_mask
 from vsearch.media.probe import probe_video
 
@@ -24,6 +24,7 @@ __all__ = [
     "extract_thumbnail",
     "file_fingerprint",
     "informative_mask",
+    "is_image_file",
     "is_image_path",
     "is_video_path",
     "iter_frames",

@@ -68,6 +68,42 @@ def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
     return _resize_crop(rgb, size)
 
 
+# Formats Pillow opens that are moving pictures: treated as videos.
+_MOVING_FORMATS = frozenset({"MPEG", "FLI"})
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a still image by its content (whatever its name says); False
+    for anything else (a video, say). Reads the header only. Raises ImageError when the
+    file cannot be read at all (missing, a folder, a FIFO...)."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except OSError as exc:
+        raise ImageError(name, describe_os_error(exc)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(name, special_file_cause(st))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(name) as img:
+                if img.format in _MOVING_FORMATS:
+                    return False
+                return not (getattr(img, "is_animated", False) and img.format != "GIF")
+    except UnidentifiedImageError:
+        return False
+    except Image.DecompressionBombError:
+        return True  # an image, too large: load_image refuses it with a clear message
+    except OSError as exc:
+        if exc.errno:
+            raise ImageError(name, describe_os_error(exc)) from None
+        return False
+    except Exception:  # a header Pillow chokes on: let the video path judge the file
+        return False
+
+
 def _resize_crop(img, size: int) -> np.ndarray:
     from PIL import Image
 

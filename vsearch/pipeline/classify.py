@@ -94,6 +94,17 @@ def labelled_windows(store: LibraryStore) -> tuple[list[VideoWindows], list[list
     # By path, not by database id: ids follow the order in which parallel decoders finished,
     # and the held-out split must not change from one run to the next.
     for video_id, recs in sorted(by_video.items(), key=lambda item: item[1][0].path):
+        whole = sorted({r.label for r in recs if r.start is None and r.end is None})
+        if len(whole) > 1:
+            kept = next(r.label for r in recs if r.start is None and r.end is None)
+            log.warning(
+                "%s has %d whole-video labels (%s); a window takes one label, so training "
+                "uses %r and drops the others (label segments with --start/--end instead)",
+                recs[0].path,
+                len(whole),
+                ", ".join(whole),
+                kept,
+            )
         vw = stored_windows(store, video_id, recs[0].path)
         if vw.windows:
             out_w.append(vw)
@@ -253,7 +264,13 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
     labels = classifier.labels
     proba = classifier.proba(vw) if vw.windows else np.zeros((0, len(labels)), np.float32)
     segments = [
-        SegmentLabel(w.start, w.end, labels[int(p.argmax())], float(p.max()))
+        SegmentLabel(
+            w.start,
+            w.end,
+            labels[int(p.argmax())],
+            float(p.max()),
+            scores={label: float(s) for label, s in zip(labels, p, strict=True)},
+        )
         for w, p in zip(vw.windows, proba, strict=True)
     ]
     if len(proba):

@@ -18,6 +18,7 @@ Query by clip, in three steps:
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ from vsearch.errors import (
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.match.clips import make_clips
 from vsearch.pipeline.search import check_k, search_vector
-from vsearch.types import FrameHit, SegmentMatch
+from vsearch.types import Answers, FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -60,11 +61,17 @@ def search_video(
     k: int = 10,
     threshold: float = DEFAULT_THRESHOLD,
     flip: bool = True,
-) -> list[SegmentMatch]:
-    """Segments of library videos that match (part of) the query video, best first."""
+    exclude_self: bool = False,
+) -> Answers:
+    """Segments of library videos that match (part of) the query video, best first.
+
+    The answer also counts the segments ``threshold`` hid (``.hidden``); ``exclude_self``
+    leaves out the query file itself when it is in the library.
+    """
     start, end, threshold = check_clip_query(store, k, start, end, threshold)
     query = encode_query(store, path, start=start, end=end, flip=flip)
-    return match_query(store, query, k=k, threshold=threshold)
+    exclude = {os.path.abspath(path), os.path.realpath(path)} if exclude_self else None
+    return match_query(store, query, k=k, threshold=threshold, exclude=exclude)
 
 
 def check_clip_query(
@@ -77,7 +84,7 @@ def check_clip_query(
             f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
     start, end = time_range(start, end, min_length=1.0 / store.fps)
-    threshold = finite_number("--threshold", threshold, low=-1.0, high=1.0)
+    threshold = finite_number("--min-score", threshold, low=-1.0, high=1.0)
     return start, end, threshold
 
 
@@ -87,10 +94,14 @@ def match_query(
     *,
     k: int = 10,
     threshold: float = DEFAULT_THRESHOLD,
-) -> list[SegmentMatch]:
-    """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment."""
+    exclude: set[str] | None = None,
+) -> Answers:
+    """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment.
+
+    Answers below ``threshold`` are counted (``.hidden``), those of files in ``exclude``
+    dropped."""
     if query is None:
-        return []
+        return Answers(threshold=threshold)
     times, informative, views = query
     candidates = _candidates(store, views, informative, times)
     step = 1.0 / store.fps
@@ -115,9 +126,11 @@ def match_query(
             video.path,
             video_id,
         )
-    matches = [m for m in matches if m.score >= threshold]
-    matches.sort(key=lambda m: -m.score)
-    return matches[:k]
+    if exclude:
+        matches = [m for m in matches if m.path not in exclude]
+    kept = [m for m in matches if m.score >= threshold]
+    kept.sort(key=lambda m: -m.score)
+    return Answers(kept[:k], hidden=len(matches) - len(kept), threshold=threshold)
 
 
 def encode_video(

@@ -355,3 +355,56 @@ __all__ = [
     "match_frames",
     "thin_frames",
 ]
+
+
+def group_duplicates(store: LibraryStore, report: DupReport) -> list[dict[str, Any]]:
+    """Copies clustered: the connected components of the match graph (videos joined by any
+    match, ``within`` repeats aside), largest first. Each group names the copy worth keeping
+    (most pixels, then highest bitrate, then longest) and lists every member with what that
+    choice was made on, so people can pick otherwise."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for m in report.matches:
+        if m.a_path != m.b_path:
+            parent[root(m.a_path)] = root(m.b_path)
+    members: dict[str, list[str]] = defaultdict(list)
+    for path in list(parent):
+        members[root(path)].append(path)
+    facts = {p: store.video_at(p) for p in parent}
+
+    def describe(path: str) -> dict[str, Any]:
+        v = facts.get(path)
+        duration = (v.duration or 0.0) if v else 0.0
+        bitrate = 8 * v.size / duration if v and duration > 0 else None
+        return {
+            "path": path,
+            "width": v.width if v else None,
+            "height": v.height if v else None,
+            "bitrate": round(bitrate) if bitrate else None,
+            "duration": round(duration, 3),
+            "size": v.size if v else None,
+        }
+
+    def rank(item: dict[str, Any]) -> tuple:
+        pixels = (item["width"] or 0) * (item["height"] or 0)
+        return (pixels, item["bitrate"] or 0, item["duration"], item["path"])
+
+    groups = []
+    for paths in members.values():
+        described = sorted((describe(p) for p in paths), key=rank, reverse=True)
+        groups.append(
+            {
+                "keep": described[0]["path"],
+                "copies": [d["path"] for d in described[1:]],
+                "videos": described,
+            }
+        )
+    groups.sort(key=lambda g: (-len(g["videos"]), g["keep"]))
+    return groups

@@ -43,7 +43,7 @@ def check_range(start: float | None, end: float | None) -> tuple[float | None, f
         raise UsageError(f"bad segment {start}..{end}: {exc}") from None
 
 
-def _video_id(store: LibraryStore, path: str | Path) -> int:
+def _video_id(store: LibraryStore, path: str | Path, *, allow_failed: bool = False) -> int:
     given = os.path.abspath(os.fspath(path))
     video = store.video_at(given)
     if video is None and os.path.exists(given):
@@ -52,7 +52,7 @@ def _video_id(store: LibraryStore, path: str | Path) -> int:
         raise UsageError(
             f"{given} is not in library {store.root}: index it first (`vsearch index`)"
         )
-    if video.status == "failed":
+    if video.status == "failed" and not allow_failed:
         raise UsageError(f"{given} failed to index ({video.error}): it has no frames to label")
     return video.id
 
@@ -72,6 +72,47 @@ def add_label(
         (record,) = store.add_labels([(_video_id(store, path), label, start, end)])
     log.info("labelled %s as %s", record.path, label)
     return record
+
+
+def remove_label(
+    store: LibraryStore,
+    path: str | Path,
+    label: str | None = None,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> int:
+    """Remove a video's ``label`` (every label when None); with ``start``/``end`` only the
+    label of that span. Returns how many labels were removed (UsageError when none)."""
+    if label is not None:
+        label = check_label(label)
+    span = start is not None or end is not None
+    if span:
+        start, end = check_range(start, end)
+    video_id = _video_id(store, path, allow_failed=True)
+    removed = store.remove_labels(video_id, label, start=start, end=end, any_span=not span)
+    if not removed:
+        what = f"label {label!r}" if label is not None else "labels"
+        raise UsageError(f"{os.path.abspath(os.fspath(path))} has no such {what}")
+    return removed
+
+
+def list_predictions(store: LibraryStore, path: str | Path | None = None) -> list[dict]:
+    """The predictions stored by ``classify --all``: one row per video and classifier (the
+    whole video) and per clip window, with the score of the predicted label."""
+    video_id = _video_id(store, path, allow_failed=True) if path is not None else None
+    paths = {v.id: v.path for v in store.videos()}
+    return [
+        {
+            "path": paths.get(vid, ""),
+            "classifier": classifier,
+            "label": label,
+            "score": round(score, 4),
+            "start": start,
+            "end": end,
+        }
+        for vid, classifier, label, score, start, end in store.predictions(video_id)
+    ]
 
 
 def import_labels(store: LibraryStore, csv_path: str | Path) -> list[LabelRecord]:

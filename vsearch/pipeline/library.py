@@ -156,7 +156,9 @@ class Library:
     ) -> list[SegmentMatch]:
         """Where the footage of ``path`` (or its [start, end) part) appears, as segments.
 
-        ``options``: ``threshold`` (minimum score), ``flip`` (also query the mirrored clip).
+        ``options``: ``threshold`` (minimum score), ``flip`` (also query the mirrored clip),
+        ``exclude_self`` (leave out the query file itself). The list's ``hidden`` counts the
+        answers below the threshold.
         """
         from vsearch.pipeline.clip_search import search_video
 
@@ -207,6 +209,12 @@ class Library:
             refine=REFINE_TOP if refine is None else refine,
             progress=progress,
         )
+
+    def group_duplicates(self, report: DupReport) -> list[dict[str, Any]]:
+        """The copies of ``report`` clustered, each group with the copy worth keeping."""
+        from vsearch.pipeline.dups import group_duplicates
+
+        return group_duplicates(self.store, report)
 
     def find_duplicates(self, **options: Any) -> DupReport:
         """Near-duplicate segment pairs across the library (options: see ``pipeline.dups``)."""
@@ -273,6 +281,25 @@ class Library:
         from vsearch.pipeline.labels import add_label
 
         return add_label(self.store, path, label, start=start, end=end)
+
+    def unlabel(
+        self,
+        path: str | Path,
+        label: str | None = None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> int:
+        """Remove a video's label (all its labels when ``label`` is None); return the count."""
+        from vsearch.pipeline.labels import remove_label
+
+        return remove_label(self.store, path, label, start=start, end=end)
+
+    def predictions(self, path: str | Path | None = None) -> list[dict[str, Any]]:
+        """Predictions stored by ``classify(library=True)``, of one video or all."""
+        from vsearch.pipeline.labels import list_predictions
+
+        return list_predictions(self.store, path)
 
     def import_labels(self, csv_path: str | Path) -> list[LabelRecord]:
         """Labels from a CSV of ``path,label[,start,end]`` lines."""

@@ -28,21 +28,36 @@ def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
 
 
 def library_stats(store: LibraryStore) -> dict[str, Any]:
+    """Everything about the library's contents: counts, models, labels and disk use."""
+    from vsearch.pipeline.classify import HEADS_DIR
+    from vsearch.store.clips import pooler_record
+
     counts = store.video_counts()
-    n_frames = store.frame_count()
     videos = store.videos()
-    size = sum(f.stat().st_size for f in store.root.iterdir() if f.is_file())
+    labels = store.labels()
+    disk: dict[str, int] = {}
+    for f in store.root.rglob("*"):
+        if f.is_file():
+            top = f.relative_to(store.root).parts[0]  # heads/ counted as one
+            disk[top] = disk.get(top, 0) + f.stat().st_size
+    pooler = pooler_record(store.meta)
     return {
         "library": str(store.root),
         "model": store.model_info.to_dict(),
         "fps": store.fps,
         "videos": sum(counts.values()),
         "videos_by_status": counts,
-        "frames": n_frames,
+        "frames": store.frame_count(),
+        "clips": store.clip_count(),
+        "clip_model": {"name": pooler.get("name"), "checkpoint": pooler.get("checkpoint")},
+        "heads": sorted(p.name for p in (store.root / HEADS_DIR).glob("*.pt")),
+        "labels": len(labels),
+        "label_names": sorted({r.label for r in labels}),
         "hours_indexed": round(
             sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
         ),
-        "disk_bytes": size,
+        "disk_bytes": sum(disk.values()),
+        "disk_bytes_by_file": dict(sorted(disk.items())),
     }
 
 

@@ -56,6 +56,15 @@ def check_time_range(
     return begin, stop
 
 
+def is_image_query(path: str | Path) -> bool:
+    """True when a query file is a still image by its content, False for a video.
+
+    A missing or unreadable file is an ImageError (a usage error: exit code 2)."""
+    from vsearch.media import is_image_file
+
+    return is_image_file(path)
+
+
 def search_image(
     store: LibraryStore,
     image: str | Path,

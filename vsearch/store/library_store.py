@@ -662,6 +662,28 @@ class LibraryStore:
             }
             return [r for r in queries.list_labels(session=session) if r.id in added]
 
+    def remove_labels(
+        self,
+        video_id: int,
+        label: str | None,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+        any_span: bool = True,
+    ) -> int:
+        """Delete a video's labels (see ``queries.remove_labels``); return how many."""
+        with self.writing(), self._committing() as session:
+            return queries.remove_labels(
+                video_id, label, start=start, end=end, any_span=any_span, session=session
+            )
+
+    def predictions(
+        self, video_id: int | None = None
+    ) -> list[tuple[int, str, str, float, float | None, float | None]]:
+        """Stored (video id, classifier, label, score, start, end) rows."""
+        with self.sessions() as session:
+            return queries.list_predictions(session=session, video_id=video_id)
+
     def replace_predictions(
         self,
         video_id: int,

@@ -123,7 +123,10 @@ def open_synced_index(
         index = create_index(kind, dim)
         added = _add_from_db(index, fetch, None)
         if reason:
-            log.warning("%s index rebuilt from stored vectors: %s", name, reason)
+            legacy = reason.startswith("no identity record")  # once, after an upgrade
+            (log.info if legacy else log.warning)(
+                "%s index rebuilt from stored vectors: %s", name, reason
+            )
         return index, SyncReport(
             name, len(db_ids), in_file, added=added, rebuilt=bool(reason), reason=reason
         )

@@ -10,6 +10,7 @@ from vsearch.db.queries.labels import (
     labelled_video_ids,
     list_labels,
     list_predictions,
+    remove_labels,
     replace_predictions,
 )
 from vsearch.db.queries.vectors import (
@@ -74,6 +75,7 @@ __all__ = [
     "rename_video",
     "replace_clips",
     "replace_frames",
+    "remove_labels",
     "replace_predictions",
     "save_video",
     "set_meta",

@@ -12,13 +12,48 @@ from vsearch.db.schema import LabelRow, PredictionRow, VideoRow
 from vsearch.types import LabelRecord
 
 
+def _same_label(video_id: int, label: str | None, start: float | None, end: float | None):
+    conditions = [LabelRow.video_id == video_id]
+    if label is not None:
+        conditions.append(LabelRow.label == label)
+    for column, value in ((LabelRow.start, start), (LabelRow.end, end)):
+        conditions.append(column.is_(None) if value is None else column == value)
+    return conditions
+
+
 def add_label(
     video_id: int, label: str, start: float | None, end: float | None, *, session: Session
 ) -> int:
+    """Add a label; the same label on the same span again is not a second row."""
+    existing = session.scalar(
+        select(LabelRow.id).where(*_same_label(video_id, label, start, end)).limit(1)
+    )
+    if existing is not None:
+        return existing
     row = LabelRow(video_id=video_id, label=label, start=start, end=end, created_at=now_iso())
     session.add(row)
     session.flush()
     return row.id
+
+
+def remove_labels(
+    video_id: int,
+    label: str | None,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    any_span: bool = True,
+    session: Session,
+) -> int:
+    """Delete a video's labels (``label`` or all; the one span, or any with ``any_span``);
+    return how many were deleted."""
+    if any_span:
+        conditions = [LabelRow.video_id == video_id]
+        if label is not None:
+            conditions.append(LabelRow.label == label)
+    else:
+        conditions = _same_label(video_id, label, start, end)
+    return session.execute(delete(LabelRow).where(*conditions)).rowcount
 
 
 def list_labels(*, session: Session, label: str | None = None) -> list[LabelRecord]:
