@@ -240,6 +240,7 @@ class IndexReport:
     wall_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    index_builds: list[str] = field(default_factory=list)  # indexes rebuilt (exact <-> IVF)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -254,6 +255,7 @@ class IndexReport:
             "wall_seconds": round(self.wall_seconds, 3),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "interrupted": self.interrupted,
+            "index_builds": self.index_builds,
         }
 
 

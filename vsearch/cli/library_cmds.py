@@ -104,6 +104,8 @@ def index(
             f"({rate:.1f} video-s/s)",
             markup=False,
         )
+        for line in report.index_builds:
+            out.print(f"index rebuilt: {line}", markup=False)
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
@@ -180,6 +182,7 @@ def stats(json_out: JsonOpt = False) -> None:
         ("labels", f"{data['labels']} ({', '.join(data['label_names'][:10]) or 'none'})"),
         ("disk", _size(data["disk_bytes"])),
     ]
+    lines += [(f"{name} index", info["summary"]) for name, info in data["indexes"].items()]
     for key, value in lines:
         out.print(one_line(f"{key:>12}: {value}"), markup=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect
@@ -42,12 +43,39 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+_REVISION = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*["\']?([\w-]+|None)', re.M)
+
+
+def _at_head_without_alembic(engine: Engine) -> bool:
+    """True when the database is stamped with the one head of the migration files.
+
+    Read with plain SQL and a scan of the ``revision``/``down_revision`` lines; anything
+    unusual (no stamp, several heads, unreadable files) answers False and Alembic decides.
+    """
+    try:
+        revisions, parents = set(), set()
+        for path in (migrations_dir() / "versions").glob("*.py"):
+            found = dict(m.groups() for m in _REVISION.finditer(path.read_text()))
+            if "revision" not in found:
+                return False
+            revisions.add(found["revision"])
+            parents.add(found.get("down_revision", "None"))
+        heads = revisions - parents
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except Exception:  # no table yet, odd files: let Alembic look  # noqa: BLE001
+        return False
+    return len(heads) == 1 and [r[0] for r in rows] == list(heads)
+
+
 def upgrade_database(engine: Engine, revision: str = "head") -> bool:
     """Upgrade to ``revision``; return True when something was applied.
 
     Refuses a database stamped with a revision this vsearch does not know (written by a newer
     version) instead of touching it.
     """
+    if revision == "head" and _at_head_without_alembic(engine):
+        return False  # the common case, decided without importing Alembic (~0.3 s of start-up)
     from alembic import command
     from alembic.script import ScriptDirectory
 

@@ -1,13 +1,21 @@
-"""FAISS implementation of VectorIndex (faiss-gpu used for search when a GPU is visible)."""
+"""FAISS implementation of VectorIndex: exact search, on a GPU when one is visible (devices.py).
+
+Files written by an approximate index (approx.IvfIndex) load as one: a library's index file
+may hold either, and the loader returns what the file holds.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vsearch.index.base import IndexFileError, as_matrix, atomic_write, register_index
+
+if TYPE_CHECKING:
+    from vsearch.index.approx import IvfIndex
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +26,16 @@ def _faiss():
     return faiss
 
 
-def _load(path: Path) -> FaissIndex:
+def _load(path: Path) -> FaissIndex | IvfIndex:
     faiss = _faiss()
     try:
         raw = faiss.read_index(str(path))
     except (RuntimeError, OSError) as exc:
         raise IndexFileError(f"{path}: unreadable index file ({exc})") from exc
+    if isinstance(raw, faiss.IndexIVF | faiss.IndexPreTransform):
+        from vsearch.index.approx import wrap_loaded
+
+        return wrap_loaded(raw, path)
     if not isinstance(raw, faiss.IndexIDMap2):
         raise IndexFileError(f"{path}: not a vsearch index (no id map)")
     return FaissIndex(raw.d, raw=raw)
@@ -33,8 +45,8 @@ def _load(path: Path) -> FaissIndex:
 class FaissIndex:
     """Exact inner-product search (IndexFlatIP) under an id map (IndexIDMap2).
 
-    Exact search is what a library of up to a few million frames needs on CPU with batched
-    queries; the id map lets a video's vectors be removed by id.
+    Exact search serves libraries below approx.APPROX_MIN_VECTORS; the id map lets a video's
+    vectors be removed by id.
     """
 
     def __init__(self, dim: int, raw=None):
@@ -73,15 +85,37 @@ class FaissIndex:
             .copy()
         )
 
+    @property
+    def setting(self):
+        from vsearch.index.approx import EXACT
+
+        return EXACT
+
+    def describe(self) -> str:
+        return f"exact (IDMap2,Flat) over {self.ntotal} vectors"
+
     def _searcher(self):
-        faiss = _faiss()
-        if self._gpu is None and self.ntotal > 50_000 and hasattr(faiss, "StandardGpuResources"):
-            try:
-                if faiss.get_num_gpus() > 0:
-                    self._gpu = faiss.index_cpu_to_all_gpus(self._raw)
-            except RuntimeError as exc:  # pragma: no cover - needs a GPU
-                log.warning("FAISS GPU search unavailable, using CPU: %s", exc)
+        """FAISS on GPU, else torch on CUDA, else FAISS on the CPU (see devices.py)."""
+        if self._gpu is None:
+            from vsearch.index.devices import (
+                GPU_MIN_VECTORS,
+                TorchExactSearch,
+                faiss_gpu_clone,
+                torch_cuda_device,
+            )
+
+            self._gpu = faiss_gpu_clone(self._raw, self.ntotal) or False
+            device = torch_cuda_device() if self.ntotal >= GPU_MIN_VECTORS else None
+            if not self._gpu and device:
+                self._gpu = TorchExactSearch(self.ids(), self._vector_view(), device)
         return self._gpu or self._raw
+
+    def _vector_view(self) -> np.ndarray:
+        """The stored vectors without a copy (valid until the next add or remove)."""
+        faiss = _faiss()
+        flat = faiss.downcast_index(self._raw.index)
+        ptr = faiss.rev_swig_ptr(flat.get_xb(), self.ntotal * self.dim)
+        return ptr.reshape(self.ntotal, self.dim)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = as_matrix(queries, self.dim)
@@ -90,7 +124,10 @@ class FaissIndex:
                 np.full((q.shape[0], max(k, 0)), -np.inf, dtype=np.float32),
                 np.full((q.shape[0], max(k, 0)), -1, dtype=np.int64),
             )
-        scores, ids = self._searcher().search(q, k)
+        from vsearch.index.devices import cpu_threads_for
+
+        with cpu_threads_for(q.shape[0]):
+            scores, ids = self._searcher().search(q, k)
         scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
         return scores, ids.astype(np.int64)
 

@@ -107,6 +107,13 @@ def _finish(
     t0 = time.perf_counter()
     store.save_indexes()
     stages.add("write", time.perf_counter() - t0)
+    if not interrupted:
+        t0 = time.perf_counter()
+        cards = store.rebuild_indexes()  # exact <-> approximate as the library's size asks
+        assert isinstance(cards, dict)
+        report.index_builds = [f"{name}: {card.summary()}" for name, card in cards.items()]
+        if cards:
+            stages.add("index-build", time.perf_counter() - t0)
     report.wall_seconds = time.perf_counter() - started
     report.stage_seconds = dict(stages.seconds)
     report.interrupted = interrupted

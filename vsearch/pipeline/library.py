@@ -6,7 +6,7 @@ The CLI is a thin layer over these methods; each hands the library's store
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -221,6 +221,22 @@ class Library:
         from vsearch.pipeline.dups import find_duplicates
 
         return find_duplicates(self.store, **options)
+
+    # --- scale: exact or approximate search ------------------------------------------------
+
+    def import_frames(self, videos: Iterable[tuple[str, Any, Any, dict[str, Any]]]) -> int:
+        """Store precomputed frame vectors ``(path, times, vectors, video fields)`` per video,
+        many per transaction (see ``LibraryStore.import_frames``); returns the frames stored."""
+        return self.store.import_frames(videos)
+
+    def rebuild_indexes(self, **options: Any) -> Any:
+        """Switch the frame and clip indexes between exact and IVF search as their sizes ask
+        (options ``force``, ``background``, ``codec``: see ``LibraryStore.rebuild_indexes``)."""
+        return self.store.rebuild_indexes(**options)
+
+    def index_cards(self) -> dict[str, Any]:
+        """Per index, its setting, recall@10 against exact search and memory per vector."""
+        return self.store.index_cards()
 
     # --- serving -------------------------------------------------------------------------
 

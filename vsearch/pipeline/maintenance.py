@@ -58,7 +58,28 @@ def library_stats(store: LibraryStore) -> dict[str, Any]:
         ),
         "disk_bytes": sum(disk.values()),
         "disk_bytes_by_file": dict(sorted(disk.items())),
+        "indexes": index_summaries(store),
     }
+
+
+def index_summaries(store: LibraryStore) -> dict[str, dict[str, Any]]:
+    """Per index: its setting, memory per vector and recall@10 vs exact, from its card."""
+    out: dict[str, dict[str, Any]] = {}
+    for label, card in store.index_cards().items():
+        if card is None:
+            out[label] = {"summary": "exact (no build card yet)"}
+            continue
+        out[label] = {
+            "summary": card.summary(),
+            "factory": card.factory,
+            "approximate": card.index_setting.approximate,
+            "nprobe": card.nprobe,
+            "recall_at_10": card.recall_at_10,
+            "bytes_per_vector": card.bytes_per_vector,
+            "vectors_at_build": card.vectors,
+            "built_at": card.built_at,
+        }
+    return out
 
 
 def run_doctor(store: LibraryStore) -> dict[str, Any]:
@@ -117,6 +138,20 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
             )
         return f"{sync.name} index agrees with the database ({sync.in_db} vectors)"
 
+    def search() -> str:
+        from vsearch.index.devices import faiss_has_gpu, torch_cuda_device
+
+        parts = []
+        for label, index in (("frames", store.frame_index), ("clips", store.clip_index)):
+            card = store.index_cards()[label]
+            what = card.summary() if card else index.describe()  # type: ignore[attr-defined]
+            parts.append(f"{label}: {what}")
+        device = "faiss GPU" if faiss_has_gpu() else (torch_cuda_device() or "CPU")
+        low = [c for c in store.index_cards().values() if c and c.recall_at_10 < 0.9]
+        if low:
+            raise VsearchError(f"low recall ({'; '.join(parts)}): run `vsearch index` to retrain")
+        return f"search on {device}; " + "; ".join(parts)
+
     def disk() -> str:
         free = shutil.disk_usage(store.root).free
         return f"{free / 2**30:.1f} GiB free at {store.root}"
@@ -137,6 +172,7 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
         ("schema", schema),
         ("index", lambda: agreement(store.frame_sync)),
         ("clips", lambda: agreement(store.clip_sync)),
+        ("search", search),
         ("disk", disk),
         ("files", files),
     ]:

@@ -11,9 +11,10 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +35,8 @@ from vsearch.errors import (
     StorageError,
     UsageError,
 )
+from vsearch.index.approx import choose_setting
+from vsearch.index.build import IndexCard, build_index, load_card, needs_rebuild, save_card
 from vsearch.match.clips import make_clips
 from vsearch.store import faults
 from vsearch.store.clips import (
@@ -75,6 +78,7 @@ DB_NAME = "library.db"
 LIBRARY_ID_META = "library_id"  # a random id that index files record (see index_identity)
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
+IMPORT_BATCH_FRAMES = 50_000  # frames per transaction of import_frames
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
 SEARCHABLE = ("indexed", "partial")  # statuses of videos with stored frames
 
@@ -106,6 +110,7 @@ class LibraryStore:
         self._dirty = False
         self._clip_index: VectorIndex | None = None
         self._clip_sync: SyncReport | None = None
+        self._swap = threading.RLock()  # index swaps vs. adds/removes of this process
         self._watch: Any = None  # a connection kept open to notice other processes' commits
         self._seen_version: int | None = None
         self._pooler_seen: dict[str, Any] | None = None
@@ -341,7 +346,7 @@ class LibraryStore:
             # reader never waits for the lock and still works when the save fails.
             try:
                 with self.writing(wait=False):
-                    self._save_index(index, name)
+                    self._save_index(index, name, report.card)
             except LibraryLockedError:
                 pass
             except StorageError as exc:
@@ -359,12 +364,14 @@ class LibraryStore:
             made_with = f"{made_with}|{record.get('name')}|{record.get('sha256')}"
         return {"library": library_id, "index": name, "vectors": made_with}
 
-    def _save_index(self, index: VectorIndex, name: str) -> None:
+    def _save_index(self, index: VectorIndex, name: str, card: IndexCard | None = None) -> None:
         try:
             index.save(self.root / name)
             identity = self.index_identity(name)
             if identity is not None:
                 write_identity(self.root / name, identity, index.ntotal)
+            if card is not None:
+                save_card(card, self.root / name)
         except OSError as exc:
             raise storage_error(self.root / name, exc) from exc
         except RuntimeError as exc:  # faiss reports write errors as RuntimeError
@@ -417,6 +424,46 @@ class LibraryStore:
         self.drop_vectors(old_ids, old_clips)
         self.add_vectors(new_ids, vectors, new_clips, clips.vectors)
         return video_id
+
+    def import_frames(
+        self, videos: Iterable[tuple[str, np.ndarray, np.ndarray, dict[str, Any]]]
+    ) -> int:
+        """Store precomputed frame vectors: ``(path, times, vectors, video fields)`` per video.
+
+        Many videos per transaction and no in-memory index kept up to date: the bulk path for
+        vectors made elsewhere (and for benchmarks). The indexes catch up from the database
+        when next opened, or at once with ``rebuild_indexes``. Returns the frames stored.
+        """
+        stored = 0
+        batch: list[tuple[str, np.ndarray, np.ndarray, dict[str, Any]]] = []
+        with self.writing():
+            for video in videos:
+                batch.append(video)
+                if sum(len(v[1]) for v in batch) >= IMPORT_BATCH_FRAMES:
+                    stored += self._import_batch(batch)
+                    batch = []
+            stored += self._import_batch(batch)
+        return stored
+
+    def _import_batch(self, batch) -> int:
+        if not batch:
+            return 0
+        done = []
+        with self._committing() as session:
+            for path, times, vectors, fields in batch:
+                informative = np.ones(len(times), dtype=bool)
+                clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
+                fields = {**fields, "indexed_at": queries.now_iso()}
+                video_id = queries.save_video(path, session=session, **fields)
+                new_ids, old_ids = queries.replace_frames(
+                    video_id, times, informative, vectors, session=session
+                )
+                new_clips, old_clips = save_clips(video_id, clips, session=session)
+                done.append((new_ids, old_ids, vectors, new_clips, old_clips, clips.vectors))
+        for new_ids, old_ids, vectors, new_clips, old_clips, clip_vectors in done:  # committed
+            self.drop_vectors(old_ids, old_clips)
+            self.add_vectors(new_ids, vectors, new_clips, clip_vectors)
+        return sum(len(d[0]) for d in done)
 
     def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
         """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
@@ -477,21 +524,106 @@ class LibraryStore:
         An index not loaded yet is left alone: it is read from the database, committed rows
         included, when first used (adding to it then would add them twice).
         """
-        if len(frame_ids) and self._frame_index is not None:
-            self._frame_index.add(np.asarray(frame_ids, dtype=np.int64), frame_vectors)
-            self._dirty = True
-        if len(clip_ids) and self._clip_index is not None:
-            self._clip_index.add(np.asarray(clip_ids, dtype=np.int64), clip_vectors)
-            self._dirty = True
+        with self._swap:
+            if len(frame_ids) and self._frame_index is not None:
+                self._frame_index.add(np.asarray(frame_ids, dtype=np.int64), frame_vectors)
+                self._dirty = True
+            if len(clip_ids) and self._clip_index is not None:
+                self._clip_index.add(np.asarray(clip_ids, dtype=np.int64), clip_vectors)
+                self._dirty = True
 
     def drop_vectors(self, frame_ids: Sequence[int] = (), clip_ids: Sequence[int] = ()) -> None:
         """Take vectors whose rows were just deleted out of the loaded indexes."""
-        if len(frame_ids) and self._frame_index is not None:
-            self._frame_index.remove(np.asarray(frame_ids, dtype=np.int64))
-            self._dirty = True
-        if len(clip_ids) and self._clip_index is not None:
-            self._clip_index.remove(np.asarray(clip_ids, dtype=np.int64))
-            self._dirty = True
+        with self._swap:
+            if len(frame_ids) and self._frame_index is not None:
+                self._frame_index.remove(np.asarray(frame_ids, dtype=np.int64))
+                self._dirty = True
+            if len(clip_ids) and self._clip_index is not None:
+                self._clip_index.remove(np.asarray(clip_ids, dtype=np.int64))
+                self._dirty = True
+
+    # --- exact or approximate search (index/approx.py, index/build.py) ---------------------
+
+    def index_cards(self) -> dict[str, IndexCard | None]:
+        """What each index file is and how well it searches (None: no card written yet)."""
+        return {label: load_card(self.root / name) for label, name, *_ in self._index_specs()}
+
+    def _index_specs(self):
+        return (
+            ("frames", FRAME_INDEX, queries.frame_ids, queries.iter_frame_vectors),
+            ("clips", CLIP_INDEX, queries.clip_ids, queries.iter_clip_vectors),
+        )
+
+    def rebuild_indexes(
+        self, *, force: bool = False, background: bool = False, codec: str | None = None
+    ) -> dict[str, IndexCard] | threading.Thread:
+        """Switch each index between exact and approximate search as its size asks, or
+        retrain it once it grew (``force``: rebuild with the chosen setting regardless).
+
+        Readers are never blocked: the new index is built from the stored vectors beside the
+        one in use, brought up to date with rows committed meanwhile, swapped in and saved
+        (atomically, when no other writer holds the lock). ``background`` runs it in a
+        thread (for a long-lived process) and returns the thread; otherwise the cards of the
+        indexes rebuilt are returned by name ("frames", "clips"). ``codec`` rebuilds the frame
+        index with that setting whatever its size: ``exact``, or IVF with ``flat``, ``sq8``,
+        ``sq4`` or ``pq`` codes (index/approx.py).
+        """
+        if background:
+            thread = threading.Thread(
+                target=self._rebuild_logged, kwargs={"force": force, "codec": codec}, daemon=True,
+                name=f"vsearch-index-build:{self.root.name}",
+            )  # fmt: skip
+            thread.start()
+            return thread
+        built = {
+            spec[0]: self._rebuild_one(spec, force, codec if spec[0] == "frames" else None)
+            for spec in self._index_specs()
+            if codec is None or spec[0] == "frames"
+        }
+        return {label: card for label, card in built.items() if card is not None}
+
+    def _rebuild_logged(self, force: bool, codec: str | None) -> None:
+        try:
+            self.rebuild_indexes(force=force, codec=codec)
+        except Exception:  # a background build must not die silently
+            log.exception("background index build of %s failed", self.root)
+
+    def _rebuild_one(self, spec, force: bool, codec: str | None = None) -> IndexCard | None:
+        label, name, stored_ids, stored_vectors = spec
+        current = self.frame_index if label == "frames" else self.clip_index
+        dim = self.model_info.dim
+        card = load_card(self.root / name)
+        have = current.setting  # type: ignore[attr-defined]
+        built_for = card.vectors if card and card.factory == have.factory(dim) else current.ntotal
+        setting = needs_rebuild(have, built_for, current.ntotal, dim)
+        if codec is not None:
+            setting = choose_setting(max(current.ntotal, 1), dim, codec=codec)
+        elif setting is None and not force:
+            return None
+        with self.sessions() as session:
+            n = len(stored_ids(session=session))
+            index, card = build_index(
+                dim, n, lambda: stored_vectors(session=session), setting=setting
+            )
+        with self._swap:  # rows committed during the build, then the swap
+            with self.sessions() as session:
+                ids = stored_ids(session=session)
+                reconcile_index(index, ids, lambda w: stored_vectors(session=session, ids=w))
+            card.vectors = index.ntotal
+            if label == "frames":
+                self._frame_index = index
+                self._frame_sync = SyncReport(label, len(ids), len(ids))
+            else:
+                self._clip_index = index
+                self._clip_sync = SyncReport(label, len(ids), len(ids))
+        log.info("%s index: %s", label, card.summary())
+        try:
+            with self.writing(wait=False):
+                self._save_index(index, name, card)
+        except (LibraryLockedError, StorageError) as exc:
+            self._dirty = True  # saved by the writer later, or repaired on the next open
+            log.info("%s index rebuilt in memory only: %s", label, exc)
+        return card
 
     # --- following other processes' commits ----------------------------------------------
 
@@ -518,7 +650,7 @@ class LibraryStore:
             self._clip_index = self._clip_sync = None
             self.__dict__.pop("pooler", None)
             changes["clips_repooled"] = 1
-        with self.sessions() as session:
+        with self._swap, self.sessions() as session:  # not while an index is swapped
             for kind, index, stored_ids, stored_vectors in (
                 ("frames", self._frame_index, queries.frame_ids, queries.iter_frame_vectors),
                 ("clips", self._clip_index, queries.clip_ids, queries.iter_clip_vectors),
@@ -807,12 +939,12 @@ class LibraryStore:
 
     def rebuild_clip_index(self) -> None:
         """Rebuild the clip index from the stored clip vectors and save it."""
-        from vsearch.index import create_index
-
-        index = create_index("faiss", self.model_info.dim)
         with self.sessions() as session:
-            for ids, vectors in queries.iter_clip_vectors(session=session):
-                index.add(ids, vectors)
-        self._clip_index = index
-        self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
-        self._save_index(index, CLIP_INDEX)
+            n = len(queries.clip_ids(session=session))
+            index, card = build_index(
+                self.model_info.dim, n, lambda: queries.iter_clip_vectors(session=session)
+            )
+        with self._swap:
+            self._clip_index = index
+            self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
+        self._save_index(index, CLIP_INDEX, card)

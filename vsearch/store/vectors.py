@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vsearch.atomic import atomic_write
-from vsearch.index import IndexFileError, VectorIndex, create_index, load_index
+from vsearch.index import IndexFileError, VectorIndex, load_index
+from vsearch.index.build import IndexCard, build_index
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class SyncReport:
     removed: int = 0
     rebuilt: bool = False
     reason: str | None = None
+    card: IndexCard | None = field(default=None, compare=False)  # set when built anew
 
     @property
     def changed(self) -> bool:
@@ -120,15 +122,21 @@ def open_synced_index(
     elif len(db_ids):
         reason = "index file missing"
     if index is None:
-        index = create_index(kind, dim)
-        added = _add_from_db(index, fetch, None)
+        # Built from the stored vectors, streamed: exact, or approximate for a large library.
+        index, card = build_index(dim, len(db_ids), lambda: fetch(None))
         if reason:
             legacy = reason.startswith("no identity record")  # once, after an upgrade
             (log.info if legacy else log.warning)(
                 "%s index rebuilt from stored vectors: %s", name, reason
             )
         return index, SyncReport(
-            name, len(db_ids), in_file, added=added, rebuilt=bool(reason), reason=reason
+            name,
+            len(db_ids),
+            in_file,
+            added=index.ntotal,
+            rebuilt=bool(reason),
+            reason=reason,
+            card=card,
         )
     added, removed = reconcile_index(index, db_ids, fetch)
     if removed or added:
