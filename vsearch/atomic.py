@@ -38,7 +38,6 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        _fault_pause()
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -48,13 +47,3 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _fault_pause() -> None:
-    """Test hook: ``VSEARCH_FAULT_SLOW_SAVE=SECONDS`` sleeps between write and rename, so a
-    crash test can kill a process in the middle of a save (see vsearch.store.faults)."""
-    delay = os.environ.get("VSEARCH_FAULT_SLOW_SAVE")
-    if delay:
-        import time
-
-        time.sleep(float(delay))

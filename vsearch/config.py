@@ -21,6 +21,7 @@ from vsearch.errors import UsageError
 __version__ = "0.1.0"
 
 DEFAULT_MODEL = "open_clip:ViT-B-32@laion2b_s34b_b79k"
+DEFAULT_FPS = 1.0  # sampled frames per second of a new library
 
 
 def _home() -> Path:
@@ -43,7 +44,7 @@ class Settings:
 
     library: Path
     model: str = DEFAULT_MODEL  # used when a library is created; an existing one keeps its own
-    fps: float = 1.0  # sampled frames per second, fixed per library
+    fps: float = DEFAULT_FPS  # sampled frames per second, fixed per library
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1"
     decoders: int = 0  # parallel ffmpeg processes; 0 = auto
     batch_size: int = 0  # encoder batch; 0 = encoder default
@@ -139,7 +140,8 @@ def read_config_file(path: Path, *, allow_library: bool = False) -> dict[str, An
             continue
         _var, conv, check, _doc = SETTING_VARS[key]
         if isinstance(value, bool) or not isinstance(
-            value, conv | (int if conv is float else conv)
+            value,
+            conv | (int if conv is float else conv),  # type: ignore[operator]
         ):
             raise UsageError(f"{path}: {key} must be a {conv.__name__}, got {value!r}")
         problem = check(conv(value))

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 
 class VsearchError(Exception):
-    """Base class of every error vsearch raises on purpose."""
+    """Base class of every error vsearch raises on purpose.
+
+    A message names a parameter of the Python API in backquotes (`` `end` must come after
+    `start` ``); the CLI shows the flag of that parameter instead (``--end``, ``--start``).
+    """
 
     exit_code = 1
 

@@ -5,9 +5,32 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
+
+
+class VideoStatus(str, Enum):
+    """What indexing made of a file (stored as the value in the videos table).
+
+    A ``str``: it compares equal to, prints and serialises as its value ("indexed").
+    """
+
+    PENDING = "pending"  # a row being written
+    INDEXED = "indexed"
+    PARTIAL = "partial"  # decoding stopped part-way; the frames before the failure are kept
+    FAILED = "failed"  # no frames: the error says why
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+# Videos with stored frames: the ones searched, classified and trained on.
+WITH_FRAMES = (VideoStatus.INDEXED, VideoStatus.PARTIAL)
 
 
 @dataclass(frozen=True)
@@ -83,7 +106,7 @@ class VideoRecord:
 
     id: int
     path: str
-    status: str  # "indexed", "partial", "failed", "pending"
+    status: VideoStatus
     size: int
     mtime: float
     content_hash: str | None

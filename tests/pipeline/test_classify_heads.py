@@ -169,7 +169,7 @@ def test_training_needs_two_labels_and_a_held_out_video(library, clips):
     library.label(clips["mandel"], "b")
     with pytest.raises(UsageError, match="held out"):
         library.train_classifier(arch="linear")
-    with pytest.raises(UsageError, match="unknown classifier arch"):
+    with pytest.raises(UsageError, match="unknown classifier `arch`"):
         library.train_classifier(arch="transformer")
     with pytest.raises(CheckpointError, match="train classifier"):
         library.classify(clips["testsrc"])

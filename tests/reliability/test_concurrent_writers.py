@@ -56,7 +56,7 @@ def test_readers_work_while_a_writer_runs(tmp_path, monkeypatch):
     videos = make_videos(tmp_path / "videos", 7)
     lib = tmp_path / "lib"
     image = lavfi(tmp_path / "q.png", "testsrc2=s=64x48", "-frames:v", "1")
-    writer = start_index(lib, videos, VSEARCH_FAULT_SLOW_SAVE="1.0")
+    writer = start_index(lib, videos, slow_save=1.0)
     deadline = time.monotonic() + 60
     while indexed_count(lib) < 1 and writer.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -242,3 +242,23 @@ def test_vectors_match_after_repooling_was_interrupted(tmp_path, clips):
     (root / "clips.faiss.id.json").write_bytes(stale[1])
     with open_lib(root) as lib:
         assert lib.store.clip_sync.rebuilt and "vectors" in lib.store.clip_sync.reason
+
+
+def test_retry_failed_also_retries_partial_files(tmp_path):
+    from reliability_helpers import ffmpeg_run
+
+    src = lavfi(tmp_path / "src.mp4", "testsrc2=s=96x64:r=10:d=6")
+    whole = tmp_path / "fast.mp4"
+    ffmpeg_run("-i", str(src), "-c", "copy", "-movflags", "+faststart", str(whole))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = whole.read_bytes()
+    (folder / "cut.mp4").write_bytes(data[: len(data) // 2])
+    lib = tmp_path / "lib"
+    r = run(lib, "index", str(folder), "--json", "--model", "colorgrid")
+    assert [p["path"] for p in json.loads(r.stdout)["partial"]] == [str(folder / "cut.mp4")]
+    r = run(lib, "index", str(folder), "--json")
+    assert json.loads(r.stdout)["skipped"] == [str(folder / "cut.mp4")]
+    r = run(lib, "index", str(folder), "--retry-failed", "--json")
+    report = json.loads(r.stdout)
+    assert report["skipped"] == [] and len(report["partial"]) == 1, report

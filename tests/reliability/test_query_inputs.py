@@ -8,9 +8,9 @@ import pytest
 from reliability_helpers import lavfi
 from typer.testing import CliRunner
 
+from vsearch.checks import time_range
 from vsearch.cli import app
 from vsearch.errors import UsageError
-from vsearch.pipeline.search import check_time_range
 
 runner = CliRunner()
 
@@ -22,28 +22,28 @@ runner = CliRunner()
         (2.0, None, 10.0, (2.0, 10.0)),
         (2.0, 50.0, 10.0, (2.0, 10.0)),  # an end past the clip is clamped
         (0.0, 4.0, 0.0, (0.0, 4.0)),  # unknown duration: taken as given
-        (None, None, None, (0.0, None)),
+        (None, None, None, (None, None)),  # nothing known: nothing made up
     ],
 )
 def test_time_range_accepted(start, end, duration, expected):
-    assert check_time_range(start, end, duration) == expected
+    assert time_range(start, end, duration=duration) == expected
 
 
 @pytest.mark.parametrize(
     ("start", "end", "duration", "match"),
     [
-        (-1.0, None, 10.0, "--start must be >= 0"),
-        (5.0, 5.0, 10.0, "must be after --start"),
-        (6.0, 2.0, 10.0, "must be after --start"),
+        (-1.0, None, 10.0, r"`start` must be in \[0"),
+        (5.0, 5.0, 10.0, "must come after `start`"),
+        (6.0, 2.0, 10.0, "must come after `start`"),
         (10.0, None, 10.0, "past the end"),
         (1e9, None, 10.0, "past the end"),
-        (math.nan, None, 10.0, "number of seconds"),
-        (0.0, math.inf, 10.0, "number of seconds"),
+        (math.nan, None, 10.0, "finite number"),
+        (0.0, math.inf, 10.0, "finite number"),
     ],
 )
 def test_absurd_time_range_refused(start, end, duration, match):
     with pytest.raises(UsageError, match=match):
-        check_time_range(start, end, duration)
+        time_range(start, end, duration=duration)
 
 
 def one_error_line(result) -> str:

@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import traceback
+import typing
 from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
@@ -156,7 +157,8 @@ def handle_errors(fn: F) -> F:
         except VsearchError as exc:
             if debug:
                 traceback.print_exc()
-            err.print(f"vsearch: error: {one_line(str(exc))}", markup=False, highlight=False)
+            message = one_line(with_flags(str(exc), fn))
+            err.print(f"vsearch: error: {message}", markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("vsearch: interrupted", markup=False)
@@ -177,6 +179,37 @@ def handle_errors(fn: F) -> F:
             signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
+
+
+def with_flags(message: str, command: Callable[..., Any]) -> str:
+    """A library message with each `parameter` of ``command`` (or of the global options)
+    shown as its flag (``--end``) or argument (``FILE``); other backquoted words stay."""
+    shown = {**_shown_names(main), **_shown_names(command)}
+    return re.sub(r"`([a-z_][a-z0-9_]*)`", lambda m: shown.get(m[1], m[0]), message)
+
+
+def _shown_names(command: Callable[..., Any]) -> dict[str, str]:
+    """Python parameter name -> how the command line spells it, from the Typer annotations."""
+    from typer.models import ArgumentInfo, OptionInfo
+
+    try:
+        hints = typing.get_type_hints(command, include_extras=True)
+    except (NameError, TypeError):
+        return {}
+    shown: dict[str, str] = {}
+    for name, hint in hints.items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, OptionInfo):
+                decls = [
+                    d
+                    for d in (info.default, *(info.param_decls or ()))
+                    if isinstance(d, str) and d.startswith("-")
+                ]
+                longs = [d for d in decls if d.startswith("--")]
+                shown[name] = (longs or decls or ["--" + name.replace("_", "-")])[0]
+            elif isinstance(info, ArgumentInfo):
+                shown[name] = info.metavar or name.upper()
+    return shown
 
 
 def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:
@@ -240,9 +273,10 @@ def emit_listing(
     elif kind == "jsonl":
         text = "".join(to_json(r, indent=None) + "\n" for r in rows)
     elif kind == "paths":
-        text = "".join(str(r[path_key]) + "\n" for r in rows if r.get(path_key) is not None)
+        listing = typing.cast(list[dict[str, Any]], rows)
+        text = "".join(str(r[path_key]) + "\n" for r in listing if r.get(path_key) is not None)
     else:
-        text = _csv_text(rows)
+        text = _csv_text(typing.cast(list[dict[str, Any]], rows))
     if output in (None, "-"):
         # names that are not UTF-8 go out as their own bytes (paths, csv) or \udcXX (json)
         sys.stdout.flush()
@@ -333,8 +367,8 @@ class RichProgress:
         self._plain_state: dict[str, Any] = {}
         verbose = _state.get("verbose", 0) > 0
         self.show_messages = verbose if show_messages is None else show_messages
-        self._bar = None
-        self._task = None
+        self._bar: Any = None  # a rich Progress while shown
+        self._task: Any = None
         self._frames = 0.0
         self._videos = 0
         self.reported: set[str] = set()  # failure lines already printed (each is printed once)
@@ -379,7 +413,7 @@ class RichProgress:
         if self._bar is None:
             return
         self._frames += info.get("frames", 0)
-        self._videos += info.get("videos", 0)
+        self._videos += int(info.get("videos", 0))
         task = self._bar.tasks[0]
         elapsed = max(task.elapsed or 0.0, 1e-6)
         fields: dict[str, str] = {}

@@ -25,6 +25,13 @@ from vsearch.cli._app import (
 )
 from vsearch.cli.train_app import train_app
 from vsearch.errors import UsageError
+from vsearch.pipeline.classify import DEFAULT_K, DEFAULT_PROMPT, EXAMPLE_TEMPERATURE
+from vsearch.pipeline.train_heads import (
+    DEFAULT_HEAD,
+    DEFAULT_MAX_EPOCHS,
+    DEFAULT_PATIENCE,
+    DEFAULT_VAL_FRACTION,
+)
 from vsearch.types import timecode
 
 
@@ -180,15 +187,18 @@ def predictions(
 @app.command()
 @handle_errors
 def classify(
-    file: Annotated[Path | None, typer.Argument(help="A video (in the library or not).")] = None,
-    whole_library: Annotated[
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A video (in the library or not).", metavar="FILE", show_default=False),
+    ] = None,
+    library: Annotated[
         bool,
         typer.Option("--all", help="Classify every library video and store the predictions."),
     ] = False,
     unlabelled: Annotated[
         bool, typer.Option(help="With --all: only videos that have no label.")
     ] = False,
-    label_list: Annotated[
+    labels: Annotated[
         str | None,
         typer.Option(
             "--labels",
@@ -198,16 +208,18 @@ def classify(
     ] = None,
     prompt: Annotated[
         str, typer.Option(help="Zero-shot prompt; {} is replaced by each label.")
-    ] = "a video of {}",
+    ] = DEFAULT_PROMPT,
     by_examples: Annotated[
         bool,
         typer.Option(
             "--by-examples",
             help="Vote over the k most similar labelled clips (weights: softmax of "
-            "similarity / 0.05).",
+            f"similarity / {EXAMPLE_TEMPERATURE:g}).",
         ),
     ] = False,
-    k: Annotated[int, typer.Option("-k", help="Labelled clips voting with --by-examples.")] = 10,
+    k: Annotated[
+        int, typer.Option("-k", help="Labelled clips voting with --by-examples.")
+    ] = DEFAULT_K,
     head: Annotated[
         str | None,
         typer.Option(help="Trained head: a checkpoint path or an arch (default: latest)."),
@@ -219,20 +231,20 @@ def classify(
     Zero-shot with --labels, by labelled examples with --by-examples, else with the latest head
     made by `vsearch train classifier`.
     """
-    labels_arg = label_list.split(",") if label_list is not None else None
+    labels_arg = labels.split(",") if labels is not None else None
     with open_library() as lib:
         for label in labels_arg or ():
             matched = lib.words_for(label) if label.strip() else None
             if matched and not json_out:
                 err.print(f"matched {matched}", markup=False)
         results = lib.classify(
-            file,
+            path,
             labels=labels_arg,
             prompt=prompt,
             by_examples=by_examples,
             k=k,
             head=head,
-            library=whole_library,
+            library=library,
             unlabelled=unlabelled,
             progress=RichProgress(),
         )
@@ -241,7 +253,7 @@ def classify(
         return
     for r in results:
         out.print(one_line(f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]"), markup=False)
-        if file is not None:
+        if path is not None:
             render_table(
                 "segments",
                 ["start", "end", "label", "score"],
@@ -252,14 +264,16 @@ def classify(
 @train_app.command("classifier")
 @handle_errors
 def train_classifier(
-    arch: Annotated[str, typer.Option(help="Head: linear, lstm or tcn.")] = "linear",
-    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping ends sooner).")] = 200,
+    arch: Annotated[str, typer.Option(help="Head: linear, lstm or tcn.")] = DEFAULT_HEAD,
+    max_epochs: Annotated[
+        int, typer.Option("--epochs", help="Most epochs (early stopping ends sooner).")
+    ] = DEFAULT_MAX_EPOCHS,
     patience: Annotated[
         int, typer.Option(help="Epochs without held-out gain before stopping.")
-    ] = 15,
+    ] = DEFAULT_PATIENCE,
     val_fraction: Annotated[
         float, typer.Option(help="Share of each label's videos held out for validation.")
-    ] = 0.25,
+    ] = DEFAULT_VAL_FRACTION,
     seed: Annotated[int, typer.Option(help="Seed of the split and the initial weights.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -267,7 +281,7 @@ def train_classifier(
     with open_library() as lib:
         report = lib.train_classifier(
             arch=arch,
-            max_epochs=epochs,
+            max_epochs=max_epochs,
             patience=patience,
             val_fraction=val_fraction,
             seed=seed,

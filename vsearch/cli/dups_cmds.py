@@ -23,12 +23,14 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
+from vsearch.pipeline.dups import DEFAULT_MIN_DURATION
 from vsearch.pipeline.dups import DEFAULT_THRESHOLD as FRAME_MIN_SIMILARITY
 from vsearch.types import timecode
 
 THRESHOLD_HELP = (
     "Frame similarity (cosine) at or above which two frames count as the same footage. "
-    "What the default 0.90 means, measured with the colorgrid encoder at 4 frames/s on a "
+    f"What the default {FRAME_MIN_SIMILARITY:.2f} means, measured with the colorgrid encoder at "
+    "4 frames/s on a "
     "copy-detection benchmark of real footage (scripts/bench_dups.py quality, "
     "docs/benchmarks.md): precision 1.0 (all 16 reported segment pairs are true copies) and "
     "recall 0.70 of the 23 known copy pairs: mirrored, recoloured, low-quality, 1.5x fast and "
@@ -41,16 +43,16 @@ THRESHOLD_HELP = (
 @app.command()
 @handle_errors
 def dups(
-    min_similarity: Annotated[
+    threshold: Annotated[
         float | None,
         typer.Option("--min-similarity", help=THRESHOLD_HELP, show_default=False),
     ] = None,
-    threshold: Annotated[
+    old_threshold: Annotated[
         float | None, typer.Option("--threshold", "-t", hidden=True, show_default=False)
     ] = None,
     min_duration: Annotated[
         float, typer.Option("--min-duration", help="Shortest matched segment, in seconds.")
-    ] = 2.0,
+    ] = DEFAULT_MIN_DURATION,
     within: Annotated[
         bool, typer.Option("--within", help="Also report repeats inside one video.")
     ] = False,
@@ -88,9 +90,9 @@ def dups(
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
-    if min_similarity is not None and threshold is not None:
+    if threshold is not None and old_threshold is not None:
         raise UsageError("--threshold is the old name of --min-similarity: give one of them")
-    similarity = min_similarity if min_similarity is not None else threshold
+    similarity = threshold if threshold is not None else old_threshold
     with open_library() as lib:
         report = lib.find_duplicates(
             threshold=FRAME_MIN_SIMILARITY if similarity is None else similarity,

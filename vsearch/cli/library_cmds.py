@@ -24,6 +24,7 @@ from vsearch.cli._app import (
     render_table,
     settings,
 )
+from vsearch.config import DEFAULT_FPS, DEFAULT_MODEL
 from vsearch.types import timecode
 
 ModelOpt = Annotated[
@@ -33,7 +34,7 @@ ModelOpt = Annotated[
         "-m",
         help=(
             "Frame encoder of a new library [env: VSEARCH_MODEL]. "
-            "'open_clip:ARCH@TAG' (default open_clip:ViT-B-32@laion2b_s34b_b79k, semantic, "
+            f"'open_clip:ARCH@TAG' (default {DEFAULT_MODEL}, semantic, "
             "text search), 'open_clip:ARCH@/path/ckpt.pt', 'torchvision:resnet50[@/path.pth]', "
             "or 'colorgrid': a small deterministic colour-layout descriptor that needs no "
             "download: good for tests, offline demos and finding copies, not for meaning."
@@ -45,7 +46,7 @@ FpsOpt = Annotated[
     float | None,
     typer.Option(
         "--fps",
-        help="Frames sampled per second of video (new library; default 1).",
+        help=f"Frames sampled per second of video (new library; default {DEFAULT_FPS:g}).",
         show_default=False,
     ),
 ]

@@ -25,7 +25,7 @@ from vsearch.cli._app import (
 )
 from vsearch.errors import UsageError
 from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD as SEGMENT_MIN_SCORE
-from vsearch.pipeline.search import REFINE_TOP, is_image_query
+from vsearch.pipeline.search import DEFAULT_K, REFINE_TOP, is_image_query
 from vsearch.types import timecode
 
 
@@ -40,7 +40,7 @@ def search(
             show_default=False,
         ),
     ] = None,
-    k: Annotated[int, typer.Option("-k", "--top", help="Number of results.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top", help="Number of results.")] = DEFAULT_K,
     frames: Annotated[
         bool, typer.Option("--frames", help="Raw frame hits, not one per video.")
     ] = False,
@@ -61,7 +61,7 @@ def search(
         float | None,
         typer.Option("--end", help="With --video: query up to this second.", show_default=False),
     ] = None,
-    min_score: Annotated[
+    threshold: Annotated[
         float | None,
         typer.Option(
             "--min-score",
@@ -71,7 +71,7 @@ def search(
             show_default=False,
         ),
     ] = None,
-    threshold: Annotated[
+    old_threshold: Annotated[
         float | None, typer.Option("--threshold", hidden=True, show_default=False)
     ] = None,
     exclude_self: Annotated[
@@ -130,9 +130,9 @@ def search(
     batches); a query file that cannot be read gets a one-line error and the rest go on
     (exit code 3).
     """
-    if min_score is not None and threshold is not None:
+    if threshold is not None and old_threshold is not None:
         raise UsageError("--threshold is the old name of --min-score: give one of them")
-    min_score = threshold if min_score is None else min_score
+    min_score = old_threshold if threshold is None else threshold
     if batch is not None:
         if image is not None or video is not None or text is not None:
             raise UsageError("--batch takes the place of FILE, --video and --text")

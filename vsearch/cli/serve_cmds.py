@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -86,7 +86,7 @@ def serve(
         ) from None
     from vsearch.serve.security import LOOPBACK_NAMES
 
-    changes = {
+    changes: dict[str, Any] = {
         "timeout": timeout,
         "workers": workers,
         "max_image_bytes": None if max_image_mb is None else int(max_image_mb * MB),

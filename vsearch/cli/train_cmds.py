@@ -16,6 +16,13 @@ from vsearch.cli._app import (
     out,
 )
 from vsearch.cli.train_app import train_app
+from vsearch.pipeline.training import (
+    DEFAULT_ARCH,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    DEFAULT_VAL_FRACTION,
+)
 
 
 @train_app.command("temporal")
@@ -24,13 +31,17 @@ def temporal(
     arch: Annotated[
         str,
         typer.Option("--arch", help="lstm or tcn (or mean: back to the parameter-free pooler)."),
-    ] = "tcn",
-    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the clips.")] = 30,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Clips per batch.")] = 128,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate (AdamW).")] = 2e-3,
+    ] = DEFAULT_ARCH,
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="Passes over the clips.")
+    ] = DEFAULT_EPOCHS,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Clips per batch.")
+    ] = DEFAULT_BATCH_SIZE,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (AdamW).")] = DEFAULT_LR,
     val_fraction: Annotated[
         float, typer.Option("--val-fraction", help="Share of videos held out for validation.")
-    ] = 0.2,
+    ] = DEFAULT_VAL_FRACTION,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     force: Annotated[
         bool,

@@ -30,7 +30,7 @@ def _config():
     return cfg
 
 
-def head_revision() -> str:
+def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config()).get_current_head()
@@ -55,7 +55,9 @@ def _at_head_without_alembic(engine: Engine) -> bool:
     try:
         revisions, parents = set(), set()
         for path in (migrations_dir() / "versions").glob("*.py"):
-            found = dict(m.groups() for m in _REVISION.finditer(path.read_text()))
+            found: dict[str, str] = {
+                m.group(1): m.group(2) for m in _REVISION.finditer(path.read_text())
+            }
             if "revision" not in found:
                 return False
             revisions.add(found["revision"])

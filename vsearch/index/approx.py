@@ -16,6 +16,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,7 @@ class IvfIndex:
         self.dim = dim
         self._raw = raw
         self.setting = setting
-        self._gpu = None
+        self._gpu: Any = None  # a GPU copy, False when none can be made
 
     @classmethod
     def train(

@@ -89,7 +89,11 @@ def card_path(index_path: Path) -> Path:
 
 def save_card(card: IndexCard, index_path: Path) -> None:
     text = json.dumps(card.to_dict(), indent=1)
-    atomic_write(card_path(index_path), lambda tmp: Path(tmp).write_text(text))
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text)
+
+    atomic_write(card_path(index_path), write)
 
 
 def load_card(index_path: Path) -> IndexCard | None:
@@ -203,7 +207,8 @@ def _draw_sample(
     """Training rows and recall queries drawn uniformly over the stream, in one pass."""
     train_rows = np.sort(rng.choice(n, n_train, replace=False))
     query_rows = np.sort(rng.choice(n, n_queries, replace=False))
-    train, picked = [], []
+    train: list[np.ndarray] = []
+    picked: list[np.ndarray] = []
     offset = 0
     for _ids, vecs in stream():
         end = offset + len(vecs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class FaissIndex:
         faiss = _faiss()
         self.dim = dim
         self._raw = raw if raw is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._gpu = None
+        self._gpu: Any = None  # a GPU copy, False when none can be made
 
     @property
     def ntotal(self) -> int:

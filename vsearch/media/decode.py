@@ -19,11 +19,12 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import ffmpeg
 import numpy as np
 
+from vsearch.checks import time_range
 from vsearch.errors import (
     DecodeError,
     FfmpegNotFoundError,
@@ -84,7 +85,7 @@ def iter_frames(
     end: float | None = None,
     chunk: int = 32,
     threads: int = 2,
-) -> Iterator[FrameBatch]:
+) -> Generator[FrameBatch, None, None]:
     """Yield FrameBatch chunks (at most ``chunk`` frames) of ``path`` sampled at ``fps``.
 
     Frames are upright (rotation applied), RGB, ``size`` x ``size``; times are seconds from the
@@ -99,8 +100,11 @@ def iter_frames(
         info = probe_video(name)
     else:
         check_readable(name)
-    if info.duration > 0 and start is not None and start >= info.duration:
-        raise UsageError(f"start {start:g} s is past the end of {name} ({info.duration:.3f} s)")
+    if start is not None:
+        try:
+            time_range(start, end, duration=info.duration)
+        except UsageError as exc:
+            raise UsageError(f"{name}: {exc}") from None
     aliases = contextlib.ExitStack()
     alias = aliases.enter_context(utf8_alias(name))
     try:
@@ -147,10 +151,7 @@ def iter_frames(
 def _check_args(fps: float, size: int, chunk: int, start: float | None, end: float | None) -> None:
     if not fps > 0 or not size > 0 or not chunk > 0:
         raise UsageError(f"fps, size and chunk must be positive (got {fps}, {size}, {chunk})")
-    if start is not None and start < 0:
-        raise UsageError(f"start must be >= 0 (got {start})")
-    if end is not None and end <= (start or 0.0):
-        raise UsageError(f"end ({end}) must be after start ({start or 0.0})")
+    time_range(start, end)
 
 
 def _start_ffmpeg(

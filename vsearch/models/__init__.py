@@ -14,7 +14,7 @@ from .base import FrameEncoder, l2_normalize
 from .colorgrid import ColorGridEncoder, colorgrid_features
 from .descriptor import Descriptor
 from .effnet import EffnetEncoder
-from .open_clip_encoder import OpenClipEncoder, register_tiny_test_configs
+from .open_clip_encoder import OpenClipEncoder
 from .registry import (
     DEFAULT_ENCODER,
     create_encoder,
@@ -47,7 +47,6 @@ __all__ = [
     "list_encoders",
     "parse_spec",
     "register_encoder",
-    "register_tiny_test_configs",
     "TemporalPooler",
     "TrainConfig",
     "create_pooler",

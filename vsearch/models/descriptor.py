@@ -110,6 +110,7 @@ def save_descriptor(path: Path, descriptor: Descriptor, *, weights: str, arch: s
         "in_dim": np.array(descriptor.in_dim),
     }
     if descriptor.projection is not None:
+        assert descriptor.mean is not None  # fitted together with the projection
         arrays["mean"] = descriptor.mean.astype(np.float32)
         arrays["projection"] = descriptor.projection.astype(np.float32)
     if descriptor.background is not None:

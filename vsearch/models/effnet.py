@@ -103,7 +103,7 @@ def package_weights(arch: str) -> tuple[Path, str]:
     files = [f for f in dist.files or () if str(f).endswith(".pth")]
     if not files:
         raise WeightsNotFoundError(f"package {package} {dist.version} holds no .pth weights file")
-    path = Path(dist.locate_file(files[0])).resolve()
+    path = Path(str(dist.locate_file(files[0]))).resolve()
     if not path.is_file():
         raise WeightsNotFoundError(f"{package} {dist.version}: weights file missing at {path}")
     return path, f"{package}=={dist.version}"

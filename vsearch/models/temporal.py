@@ -243,7 +243,7 @@ class TorchPooler:
         import torch
 
         path = Path(path)
-        record = {
+        record: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT,
             "arch": self.name,
             "dim": self.dim,

@@ -42,7 +42,7 @@ def supported_archs() -> list[str]:
     return [a for a in models.list_models(module=models) if not a.startswith(UNSUPPORTED)]
 
 
-def _final_linear(model: Any) -> tuple[Any, str | int, Any, str]:
+def _final_linear(model: Any) -> tuple[Any, str, Any, str]:
     """The classifier's last Linear: (its container, name or index there, it, state-dict prefix)."""
     from torch import nn
 
@@ -73,7 +73,7 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            state = load_file(str(path))
+            state: Any = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and format errors of all kinds

@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Protocol, TypeGuard
 
 import numpy as np
 
@@ -135,7 +136,17 @@ FRAME_MIN_PROBABILITY = 0.01  # ... when at least this probable
 VIDEO_TAGS = 5  # tags kept per video
 
 
-def has_imagenet_head(encoder: object) -> bool:
+class ImageNetEncoder(Protocol):
+    """An encoder that also gives ImageNet-1k class probabilities (effnet)."""
+
+    num_classes: int
+
+    def encode_and_classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def classify_images(self, images: np.ndarray) -> np.ndarray: ...
+
+
+def has_imagenet_head(encoder: object) -> TypeGuard[ImageNetEncoder]:
     """Whether an encoder gives ImageNet-1k class probabilities beside its vectors."""
     return (
         callable(getattr(encoder, "encode_and_classify", None))

@@ -31,7 +31,7 @@ import numpy as np
 from vsearch.errors import CheckpointError, EmptyLibraryError, UsageError
 from vsearch.pipeline.video_windows import VideoWindows, stored_windows, windows_of
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import LabelRecord, SegmentLabel, VideoClassification
+from vsearch.types import WITH_FRAMES, LabelRecord, SegmentLabel, VideoClassification
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -53,7 +53,7 @@ def file_windows(store: LibraryStore, path: str | Path) -> VideoWindows:
     """Windows of a file: stored vectors when the library holds it, else decode + encode."""
     given = os.path.abspath(os.fspath(path))
     video = store.video_at(given)
-    if video is not None and video.status in ("indexed", "partial") and video.n_frames:
+    if video is not None and video.status in WITH_FRAMES and video.n_frames:
         return stored_windows(store, video.id, video.path)
     from vsearch.pipeline.clip_search import encode_video
 
@@ -137,7 +137,7 @@ class ExampleClassifier:
         self, store: LibraryStore, k: int = DEFAULT_K, temperature: float = EXAMPLE_TEMPERATURE
     ):
         if k <= 0:
-            raise UsageError(f"k must be a positive number of examples, got {k}")
+            raise UsageError(f"`k` must be a positive number of examples, got {k}")
         vws, labels = labelled_windows(store)
         vecs, owners, names = [], [], []
         for vw, labs in zip(vws, labels, strict=True):
@@ -196,7 +196,7 @@ def resolve_head(store: LibraryStore, head: str | Path | None) -> Path:
     if not found:
         what = f"no '{head}' classifier" if head else "no trained classifier"
         raise CheckpointError(
-            f"{what} in {folder}: run `vsearch train classifier`, or use --labels / --by-examples"
+            f"{what} in {folder}: run `vsearch train classifier`, or use `labels` / `by_examples`"
         )
     return found[-1]
 
@@ -223,9 +223,9 @@ def classify(
     head (``head``: a checkpoint path or an arch; default the latest trained).
     """
     if (path is None) == (not library):
-        raise UsageError("classify a FILE or the whole --library (one of them)")
+        raise UsageError("classify a `path` or the whole `library` (one of them)")
     if labels is not None and by_examples:
-        raise UsageError("--labels (zero-shot) and --by-examples are two different classifiers")
+        raise UsageError("`labels` (zero-shot) and `by_examples` are two different classifiers")
     progress = progress or NullProgress()
     if labels is not None:
         from vsearch.pipeline.words import WordClassifier, uses_words
@@ -239,6 +239,7 @@ def classify(
     else:
         classifier = HeadClassifier(store, head)
     if not library:
+        assert path is not None  # checked above: a path, or the whole library
         if hasattr(classifier, "file_windows"):
             return [_classify_windows(classifier, classifier.file_windows(path))]
         return [_classify_windows(classifier, file_windows(store, path))]
@@ -290,7 +291,9 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
 
 
 def _store(store: LibraryStore, video_id: int, name: str, result: VideoClassification) -> None:
-    rows = [(result.label, result.score, None, None)]
+    rows: list[tuple[str, float, float | None, float | None]] = [
+        (result.label, result.score, None, None)
+    ]
     rows += [(s.label, s.score, s.start, s.end) for s in result.segments]
     store.replace_predictions(video_id, name, rows)
 

@@ -34,7 +34,7 @@ from vsearch.errors import (
 )
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.match.clips import make_clips
-from vsearch.pipeline.search import check_k, search_vector
+from vsearch.pipeline.search import DEFAULT_K, check_k, search_vector
 from vsearch.types import Answers, FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def search_video(
     *,
     start: float | None = None,
     end: float | None = None,
-    k: int = 10,
+    k: int = DEFAULT_K,
     threshold: float = DEFAULT_THRESHOLD,
     flip: bool = True,
     exclude_self: bool = False,
@@ -84,7 +84,7 @@ def check_clip_query(
             f"library {store.root} has no indexed frames yet: run `vsearch index`"
         )
     start, end = time_range(start, end, min_length=1.0 / store.fps)
-    threshold = finite_number("--min-score", threshold, low=-1.0, high=1.0)
+    threshold = finite_number("threshold", threshold, low=-1.0, high=1.0)
     return start, end, threshold
 
 
@@ -92,7 +92,7 @@ def match_query(
     store: LibraryStore,
     query: tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None,
     *,
-    k: int = 10,
+    k: int = DEFAULT_K,
     threshold: float = DEFAULT_THRESHOLD,
     exclude: set[str] | None = None,
 ) -> Answers:
@@ -149,7 +149,9 @@ def encode_video(
     from vsearch.media import iter_frames
 
     encoder = store.encoder
-    times, informative, views = [], [], [[], []]
+    times: list[np.ndarray] = []
+    informative: list[np.ndarray] = []
+    views: list[list[np.ndarray]] = [[], []]
     for batch in iter_frames(
         path, fps=store.fps, size=encoder.info.input_size, start=start, end=end
     ):
@@ -202,7 +204,7 @@ def _candidates(
     evidence: dict[int, float] = defaultdict(float)
     if frame_index.ntotal:
         kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
-        best = defaultdict(float)  # (query frame, video) -> best similarity
+        best: dict[tuple[int, int], float] = defaultdict(float)  # (query frame, video) -> best
         for v in views:
             rows = np.nonzero(informative)[0]
             scores, ids = frame_index.search(v[rows], kf)

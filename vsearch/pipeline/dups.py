@@ -146,10 +146,10 @@ def find_duplicates(
 def check_options(threshold: float, min_duration: float, neighbors: int) -> None:
     finite_number("threshold", threshold)
     if not -1.0 < threshold < 1.0:
-        raise UsageError(f"threshold must be a similarity in (-1, 1), got {threshold}")
-    finite_number("min duration", min_duration, low=0.0)
+        raise UsageError(f"`threshold` must be a similarity in (-1, 1), got {threshold}")
+    finite_number("min_duration", min_duration, low=0.0)
     if neighbors < 1:
-        raise UsageError(f"neighbors must be >= 1, got {neighbors}")
+        raise UsageError(f"`neighbors` must be >= 1, got {neighbors}")
 
 
 def exact_duplicates(videos: list) -> tuple[list[DupMatch], set[tuple[int, int]]]:

@@ -26,7 +26,7 @@ import numpy as np
 from vsearch.checks import check_paths
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import FrameBatch, IndexReport, VideoInfo
+from vsearch.types import FrameBatch, IndexReport, VideoInfo, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -151,7 +151,11 @@ def _plan(
             continue
         known = store.video_at(path)
         unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-        if unchanged and (known.status not in ("failed", "partial") or not retry_failed):
+        failed_before = known is not None and known.status in (
+            VideoStatus.FAILED,
+            VideoStatus.PARTIAL,
+        )
+        if unchanged and (not failed_before or not retry_failed):
             report.skipped.append(path)
             continue
         try:
@@ -228,7 +232,7 @@ def _run_jobs(
     from vsearch.models.words import has_imagenet_head
 
     encoder = store.encoder
-    with_classes = has_imagenet_head(encoder)
+    classifier = encoder if has_imagenet_head(encoder) else None  # one pass gives both
     size = encoder.info.input_size
     batch = store.settings.batch_size or getattr(encoder, "batch_size", 32)
     workers = min(store.settings.decoder_count(), len(jobs))
@@ -285,8 +289,8 @@ def _run_jobs(
             return
         images = np.concatenate([b.images for _, b in pending])
         t0 = time.perf_counter()
-        if with_classes:  # one forward pass gives both
-            vectors, classes = encoder.encode_and_classify(images)
+        if classifier is not None:
+            vectors, classes = classifier.encode_and_classify(images)
         else:
             vectors, classes = encoder.encode_images(images), None
         stages.add("encode", time.perf_counter() - t0)
@@ -378,7 +382,7 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
     informative = np.concatenate(job.informative) if job.informative else np.zeros(0, bool)
     dim = store.model_info.dim
     vectors = np.concatenate(job.vectors) if job.vectors else np.zeros((0, dim), np.float32)
-    status = "partial" if error is not None else "indexed"
+    status = VideoStatus.PARTIAL if error is not None else VideoStatus.INDEXED
     fields |= {
         "status": status,
         "error": error.cause if error is not None else None,
@@ -401,7 +405,7 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
         fields=fields,
         classes=classes,
     )
-    if status == "partial":
+    if error is not None:  # partial
         report.partial.append((job.path, error.cause))
     else:
         report.indexed.append(job.path)

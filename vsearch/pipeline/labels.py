@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vsearch.checks import time_range
 from vsearch.errors import UsageError
-from vsearch.types import LabelRecord
+from vsearch.types import LabelRecord, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -52,7 +52,7 @@ def _video_id(store: LibraryStore, path: str | Path, *, allow_failed: bool = Fal
         raise UsageError(
             f"{given} is not in library {store.root}: index it first (`vsearch index`)"
         )
-    if video.status == "failed" and not allow_failed:
+    if video.status == VideoStatus.FAILED and not allow_failed:
         raise UsageError(f"{given} failed to index ({video.error}): it has no frames to label")
     return video.id
 

@@ -10,6 +10,19 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vsearch.pipeline import (
+    batch_search,
+    clip_search,
+    dups,
+    indexing,
+    maintenance,
+    search,
+    train_heads,
+    training,
+    words,
+)
+from vsearch.pipeline import classify as classification
+from vsearch.pipeline import labels as labelling
 from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 
 if TYPE_CHECKING:
@@ -18,13 +31,12 @@ if TYPE_CHECKING:
     from vsearch.config import Settings
     from vsearch.progress import Progress
     from vsearch.types import (
+        Answers,
         BatchAnswer,
-        DupReport,
         FrameHit,
         IndexReport,
         LabelRecord,
         ModelInfo,
-        SegmentMatch,
         TrainReport,
         VideoClassification,
         VideoRecord,
@@ -107,88 +119,99 @@ class Library:
         retry_failed: bool = False,
         progress: Progress | None = None,
     ) -> IndexReport:
-        """Index videos under ``paths`` incrementally (see ``pipeline.indexing``)."""
-        from vsearch.pipeline.indexing import index_videos
+        """Index the videos under ``paths`` (files or folders, recursive), incrementally.
 
-        return index_videos(
+        Unchanged files (size, mtime) are skipped, renamed or copied ones reuse their stored
+        vectors; each video is committed as soon as it is done. ``prune`` forgets library
+        videos under ``paths`` whose files are gone; ``retry_failed`` tries unchanged files
+        that failed before. A bad file is reported in the result, never raised.
+        """
+        return indexing.index_videos(
             self.store, paths, prune=prune, retry_failed=retry_failed, progress=progress
         )
 
     def remove(self, path: str | Path) -> list[str]:
         """Forget a video, or every video under a folder; return the removed paths."""
-        from vsearch.pipeline.maintenance import remove_videos
-
-        return remove_videos(self.store, path)
+        return maintenance.remove_videos(self.store, path)
 
     def stats(self) -> dict[str, Any]:
-        from vsearch.pipeline.maintenance import library_stats
-
-        return library_stats(self.store)
+        """Counts of videos (by status) and frames, hours indexed, size on disk."""
+        return maintenance.library_stats(self.store)
 
     def doctor(self) -> dict[str, Any]:
         """Check tools, schema and index agreement (repairing indexes that disagree)."""
-        from vsearch.pipeline.maintenance import run_doctor
-
-        return run_doctor(self.store)
+        return maintenance.run_doctor(self.store)
 
     # --- searching -----------------------------------------------------------------------
 
     def search_image(
-        self, image: str | Path, *, k: int = 10, frames: bool = False, refine: int | None = None
+        self,
+        image: str | Path,
+        *,
+        k: int = search.DEFAULT_K,
+        frames: bool = False,
+        refine: int = search.REFINE_TOP,
     ) -> list[FrameHit]:
-        """Videos that show ``image``, best first, with the time of the best frame.
+        """The ``k`` videos that show ``image`` best, with the time of the best frame.
 
-        The ``refine`` best hits (default ``REFINE_TOP``; 0: none) are re-timed to their best
-        frame at the video's native frame rate, not only the nearest sampled one.
+        ``frames``: the ``k`` best frames instead, several per video if so. The ``refine``
+        best hits (0: none) are re-timed to their best frame at the video's native frame
+        rate, not only the nearest sampled one.
         """
-        from vsearch.pipeline.search import REFINE_TOP, search_image
-
-        refine = REFINE_TOP if refine is None else refine
-        return search_image(self.store, image, k=k, frames=frames, refine=refine)
+        return search.search_image(self.store, image, k=k, frames=frames, refine=refine)
 
     def search_video(
         self,
         path: str | Path,
         start: float | None = None,
         end: float | None = None,
-        k: int = 10,
-        **options: Any,
-    ) -> list[SegmentMatch]:
-        """Where the footage of ``path`` (or its [start, end) part) appears, as segments.
+        k: int = search.DEFAULT_K,
+        *,
+        threshold: float = clip_search.DEFAULT_THRESHOLD,
+        flip: bool = True,
+        exclude_self: bool = False,
+    ) -> Answers:
+        """Where the footage of ``path`` (or its [``start``, ``end``) seconds) appears.
 
-        ``options``: ``threshold`` (minimum score), ``flip`` (also query the mirrored clip),
-        ``exclude_self`` (leave out the query file itself). The list's ``hidden`` counts the
-        answers below the threshold.
+        Returns at most ``k`` matched segment pairs scoring at least ``threshold``, best
+        first; the list's ``hidden`` counts the answers below the threshold. ``flip`` also
+        queries the mirrored clip (a flipped copy is still a copy); ``exclude_self`` leaves
+        out the query file itself when it is in the library.
         """
-        from vsearch.pipeline.clip_search import search_video
-
-        return search_video(self.store, path, start=start, end=end, k=k, **options)
+        return clip_search.search_video(
+            self.store,
+            path,
+            start=start,
+            end=end,
+            k=k,
+            threshold=threshold,
+            flip=flip,
+            exclude_self=exclude_self,
+        )
 
     def words_for(self, text: str) -> str | None:
         """For encoders that take text as ImageNet words (no text tower, an ImageNet head):
         which classes ``text`` names, e.g. "dog: 118 classes via dog (Chihuahua, ...)";
         None for encoders with a text tower. UsageError (near misses) for an unknown word."""
-        from vsearch.pipeline.words import match_text, uses_words, vocabulary
-
-        if not uses_words(self.store):
+        if not words.uses_words(self.store):
             return None
-        return match_text(self.store, text).describe(vocabulary())
+        return words.match_text(self.store, text).describe(words.vocabulary())
 
-    def search_text(self, text: str, k: int = 10, *, frames: bool = False) -> list[FrameHit]:
+    def search_text(
+        self, text: str, k: int = search.DEFAULT_K, *, frames: bool = False
+    ) -> list[FrameHit]:
         """Videos matching a text: through the text tower (CLIP), or as ImageNet words ranked
         by class probability (encoders with an ImageNet head, e.g. effnet)."""
-        from vsearch.pipeline.clip_search import search_text
-
-        return search_text(self.store, text, k=k, frames=frames)
+        return clip_search.search_text(self.store, text, k=k, frames=frames)
 
     def search_batch(
         self,
         source: str | Path | Sequence[str],
         *,
-        k: int = 10,
+        k: int = search.DEFAULT_K,
         frames: bool = False,
-        threshold: float | None = None,
-        refine: int | None = None,
+        threshold: float = clip_search.DEFAULT_THRESHOLD,
+        refine: int = search.REFINE_TOP,
         progress: Progress | None = None,
     ) -> Iterator[BatchAnswer]:
         """Answers to many image and clip queries: a folder, a list file or a list of paths.
@@ -196,31 +219,46 @@ class Library:
         Images are encoded and searched in batches, clips decoded ahead of their matching;
         a file that cannot be read is answered with its error (see ``pipeline.batch_search``).
         """
-        from vsearch.pipeline.batch_search import search_batch
-        from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
-        from vsearch.pipeline.search import REFINE_TOP
-
-        return search_batch(
+        return batch_search.search_batch(
             self.store,
             source,
             k=k,
             frames=frames,
-            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-            refine=REFINE_TOP if refine is None else refine,
+            threshold=threshold,
+            refine=refine,
             progress=progress,
         )
 
-    def group_duplicates(self, report: DupReport) -> list[dict[str, Any]]:
+    def group_duplicates(self, report: dups.DupReport) -> list[dict[str, Any]]:
         """The copies of ``report`` clustered, each group with the copy worth keeping."""
-        from vsearch.pipeline.dups import group_duplicates
+        return dups.group_duplicates(self.store, report)
 
-        return group_duplicates(self.store, report)
+    def find_duplicates(
+        self,
+        *,
+        threshold: float = dups.DEFAULT_THRESHOLD,
+        min_duration: float = dups.DEFAULT_MIN_DURATION,
+        within: bool = False,
+        neighbors: int = dups.DEFAULT_NEIGHBORS,
+        approximate: bool | None = None,
+        progress: Progress | None = None,
+    ) -> dups.DupReport:
+        """Every pair of segments of two library videos that show the same footage.
 
-    def find_duplicates(self, **options: Any) -> DupReport:
-        """Near-duplicate segment pairs across the library (options: see ``pipeline.dups``)."""
-        from vsearch.pipeline.dups import find_duplicates
-
-        return find_duplicates(self.store, **options)
+        ``threshold``: frame cosine similarity at or above which two frames match;
+        ``min_duration``: shortest segment reported (seconds); ``within``: also repeats inside
+        one video; ``neighbors``: neighbours searched per frame; ``approximate``: force (True)
+        or forbid (False) the approximate search, None lets the library size decide.
+        """
+        return dups.find_duplicates(
+            self.store,
+            threshold=threshold,
+            min_duration=min_duration,
+            within=within,
+            neighbors=neighbors,
+            approximate=approximate,
+            progress=progress,
+        )
 
     # --- scale: exact or approximate search ------------------------------------------------
 
@@ -229,10 +267,16 @@ class Library:
         many per transaction (see ``LibraryStore.import_frames``); returns the frames stored."""
         return self.store.import_frames(videos)
 
-    def rebuild_indexes(self, **options: Any) -> Any:
-        """Switch the frame and clip indexes between exact and IVF search as their sizes ask
-        (options ``force``, ``background``, ``codec``: see ``LibraryStore.rebuild_indexes``)."""
-        return self.store.rebuild_indexes(**options)
+    def rebuild_indexes(
+        self, *, force: bool = False, background: bool = False, codec: str | None = None
+    ) -> Any:
+        """Switch the frame and clip indexes between exact and IVF search as their sizes ask.
+
+        ``force`` rebuilds with the chosen setting regardless; ``background`` runs in a thread
+        (returned); ``codec`` picks the frame index's setting (see
+        ``LibraryStore.rebuild_indexes``). Returns the cards of the rebuilt indexes by name.
+        """
+        return self.store.rebuild_indexes(force=force, background=background, codec=codec)
 
     def index_cards(self) -> dict[str, Any]:
         """Per index, its setting, recall@10 against exact search and memory per vector."""
@@ -279,11 +323,32 @@ class Library:
 
     # --- training and classification -----------------------------------------------------
 
-    def train_temporal(self, arch: str, **options: Any) -> dict[str, Any]:
-        """Train an LSTM/TCN clip model without labels and re-pool the clips with it."""
-        from vsearch.pipeline.training import train_temporal
+    def train_temporal(
+        self,
+        arch: str = training.DEFAULT_ARCH,
+        *,
+        epochs: int = training.DEFAULT_EPOCHS,
+        batch_size: int = training.DEFAULT_BATCH_SIZE,
+        lr: float = training.DEFAULT_LR,
+        val_fraction: float = training.DEFAULT_VAL_FRACTION,
+        seed: int = 0,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Train an LSTM/TCN clip model (``arch``) without labels and re-pool the clips.
 
-        return train_temporal(self.store, arch, **options)
+        ``arch="mean"`` goes back to the parameter-free pooler. Two views of a clip must
+        agree (InfoNCE); ``val_fraction`` of the videos is held out to pick the best epoch.
+        """
+        return training.train_temporal(
+            self.store,
+            arch,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            val_fraction=val_fraction,
+            seed=seed,
+            progress=progress,
+        )
 
     def label(
         self,
@@ -293,10 +358,8 @@ class Library:
         start: float | None = None,
         end: float | None = None,
     ) -> LabelRecord:
-        """Label a library video, or its [start, end) segment."""
-        from vsearch.pipeline.labels import add_label
-
-        return add_label(self.store, path, label, start=start, end=end)
+        """Label a library video, or its [``start``, ``end``) seconds."""
+        return labelling.add_label(self.store, path, label, start=start, end=end)
 
     def unlabel(
         self,
@@ -318,28 +381,67 @@ class Library:
         return list_predictions(self.store, path)
 
     def import_labels(self, csv_path: str | Path) -> list[LabelRecord]:
-        """Labels from a CSV of ``path,label[,start,end]`` lines."""
-        from vsearch.pipeline.labels import import_labels
-
-        return import_labels(self.store, csv_path)
+        """Labels from a CSV of ``path,label[,start,end]`` lines, all or none."""
+        return labelling.import_labels(self.store, csv_path)
 
     def labels(self) -> list[LabelRecord]:
-        from vsearch.pipeline.labels import list_labels
+        """Every label of the library."""
+        return labelling.list_labels(self.store)
 
-        return list_labels(self.store)
+    def classify(
+        self,
+        path: str | Path | None = None,
+        *,
+        labels: Sequence[str] | None = None,
+        prompt: str = classification.DEFAULT_PROMPT,
+        by_examples: bool = False,
+        k: int = classification.DEFAULT_K,
+        head: str | Path | None = None,
+        library: bool = False,
+        unlabelled: bool = False,
+        progress: Progress | None = None,
+    ) -> list[VideoClassification]:
+        """What the video at ``path`` is (or, ``library=True``, every library video), per clip.
 
-    def classify(self, path: str | Path | None = None, **options: Any) -> list[VideoClassification]:
-        """Labels of a video (or, with ``library=True``, of the library) per segment.
-
-        Zero-shot with ``labels=[...]``, by example with ``by_examples=True``, else by the
-        latest trained head (``head=`` chooses one); see ``pipeline.classify``.
+        Zero-shot with ``labels`` (``prompt`` around each), by the ``k`` most similar labelled
+        clips with ``by_examples``, else by a trained head (``head``: a checkpoint path or an
+        arch; default the latest trained). With ``library`` the predictions are stored;
+        ``unlabelled`` skips videos that have labels.
         """
-        from vsearch.pipeline.classify import classify
+        return classification.classify(
+            self.store,
+            path,
+            labels=labels,
+            prompt=prompt,
+            by_examples=by_examples,
+            k=k,
+            head=head,
+            library=library,
+            unlabelled=unlabelled,
+            progress=progress,
+        )
 
-        return classify(self.store, path, **options)
+    def train_classifier(
+        self,
+        *,
+        arch: str = train_heads.DEFAULT_HEAD,
+        val_fraction: float = train_heads.DEFAULT_VAL_FRACTION,
+        max_epochs: int = train_heads.DEFAULT_MAX_EPOCHS,
+        patience: int = train_heads.DEFAULT_PATIENCE,
+        seed: int = 0,
+        progress: Progress | None = None,
+    ) -> TrainReport:
+        """Train a ``arch`` head (linear, lstm, tcn) on the labelled clips, split by video.
 
-    def train_classifier(self, **options: Any) -> TrainReport:
-        """Train a linear/LSTM/TCN head on the labelled clips (see ``pipeline.train_heads``)."""
-        from vsearch.pipeline.train_heads import train_classifier
-
-        return train_classifier(self.store, **options)
+        Stops after ``patience`` epochs without held-out gain (at most ``max_epochs``) and
+        saves the checkpoint in the library's heads/ folder.
+        """
+        return train_heads.train_classifier(
+            self.store,
+            arch=arch,
+            val_fraction=val_fraction,
+            max_epochs=max_epochs,
+            patience=patience,
+            seed=seed,
+            progress=progress,
+        )

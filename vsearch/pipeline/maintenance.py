@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsearch.errors import UsageError, VsearchError
+from vsearch.types import VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -54,7 +55,7 @@ def library_stats(store: LibraryStore) -> dict[str, Any]:
         "labels": len(labels),
         "label_names": sorted({r.label for r in labels}),
         "hours_indexed": round(
-            sum((v.duration or 0.0) for v in videos if v.status != "failed") / 3600, 4
+            sum((v.duration or 0.0) for v in videos if v.status != VideoStatus.FAILED) / 3600, 4
         ),
         "disk_bytes": sum(disk.values()),
         "disk_bytes_by_file": dict(sorted(disk.items())),
@@ -138,6 +139,30 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
             )
         return f"{sync.name} index agrees with the database ({sync.in_db} vectors)"
 
+    def models() -> str:
+        """The clip model in use loads and matches its record (file present, same sha256,
+        made for this encoder); so do the trained heads."""
+        from vsearch.store.clips import load_pooler, pooler_record
+
+        record = pooler_record(store.meta)
+        load_pooler(
+            record,
+            dim=store.model_info.dim,
+            root=store.root,
+            device="cpu",
+            encoder_key=store.model_info.key(),
+        )
+        from vsearch.pipeline.classify import HEADS_DIR
+
+        heads = sorted((store.root / HEADS_DIR).glob("*.pt"))
+        if heads:
+            from vsearch.models.heads import load_head
+
+            for head in heads:
+                load_head(head)
+        used = record.get("checkpoint") or record.get("name")
+        return f"clip model {used} matches its record; {len(heads)} trained heads load"
+
     def search() -> str:
         from vsearch.index.devices import faiss_has_gpu, torch_cuda_device
 
@@ -172,6 +197,7 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
         ("schema", schema),
         ("index", lambda: agreement(store.frame_sync)),
         ("clips", lambda: agreement(store.clip_sync)),
+        ("models", models),
         ("search", search),
         ("disk", disk),
         ("files", files),

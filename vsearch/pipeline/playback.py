@@ -31,6 +31,7 @@ def library_video(
         video = store.video_by_id(int(video_id))
         wanted = f"video {video_id}"
     else:
+        assert path is not None  # one of the two, checked above
         video = store.video_at(os.fspath(path))
         wanted = os.fspath(path)
     if video is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ log = logging.getLogger(__name__)
 # REFINE_MAX_FRAMES frames each (a 1 frame/s library at 30 frames/s decodes 60 per hit).
 REFINE_TOP = 3
 REFINE_MAX_FRAMES = 64
+DEFAULT_K = 10  # results of a query
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -27,33 +27,7 @@ if TYPE_CHECKING:
 
 def check_k(k: int) -> None:
     if k <= 0:
-        raise UsageError(f"k must be a positive number of results, got {k}")
-
-
-def check_time_range(
-    start: float | None, end: float | None, duration: float | None
-) -> tuple[float, float | None]:
-    """Validate a --start/--end range of a query clip of ``duration`` seconds (0/None: unknown).
-
-    Returns ``(start, end)`` with ``start`` defaulting to 0 and ``end`` clamped to the duration
-    (None when neither is known). Raises UsageError for a negative, non-finite or empty range
-    and for a start at or past the end of the clip.
-    """
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and not math.isfinite(value):
-            raise UsageError(f"--{name} must be a number of seconds, got {value}")
-    begin = 0.0 if start is None else float(start)
-    if begin < 0:
-        raise UsageError(f"--start must be >= 0 seconds, got {begin:g}")
-    if end is not None and end <= begin:
-        raise UsageError(f"--end ({end:g} s) must be after --start ({begin:g} s)")
-    known = duration if duration and duration > 0 else None
-    if known is not None and begin >= known:
-        raise UsageError(f"--start {begin:g} s is past the end of the clip ({known:.3f} s)")
-    stop = end if end is not None else known
-    if stop is not None and known is not None:
-        stop = min(stop, known)
-    return begin, stop
+        raise UsageError(f"`k` must be a positive number of results, got {k}")
 
 
 def is_image_query(path: str | Path) -> bool:
@@ -69,7 +43,7 @@ def search_image(
     store: LibraryStore,
     image: str | Path,
     *,
-    k: int = 10,
+    k: int = DEFAULT_K,
     frames: bool = False,
     refine: int = REFINE_TOP,
 ) -> list[FrameHit]:
@@ -82,7 +56,7 @@ def search_image(
 
     check_k(k)
     if refine < 0:
-        raise UsageError(f"refine must be >= 0 hits, got {refine}")
+        raise UsageError(f"`refine` must be >= 0 hits, got {refine}")
     pixels = load_image(image, size=store.model_info.input_size)
     query = store.encoder.encode_images(pixels[None])[0]
     hits = search_vector(store, query, k=k, frames=frames)
@@ -135,7 +109,7 @@ def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameH
 
 
 def search_vector(
-    store: LibraryStore, vector: np.ndarray, *, k: int = 10, frames: bool = False
+    store: LibraryStore, vector: np.ndarray, *, k: int = DEFAULT_K, frames: bool = False
 ) -> list[FrameHit]:
     """Best-matching videos (or frames) for one query vector."""
     return search_vectors(store, vector[None], k=k, frames=frames)[0]

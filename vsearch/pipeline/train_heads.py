@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_VAL_FRACTION = 0.25
+DEFAULT_VAL_FRACTION = 0.25  # share of each label's videos held out for validation
+DEFAULT_HEAD = "linear"
+DEFAULT_MAX_EPOCHS = 200  # early stopping usually ends sooner
+DEFAULT_PATIENCE = 15  # epochs without held-out gain before stopping
 
 
 def split_by_video(
@@ -68,10 +71,10 @@ def _samples(
 def train_classifier(
     store: LibraryStore,
     *,
-    arch: str = "linear",
+    arch: str = DEFAULT_HEAD,
     val_fraction: float = DEFAULT_VAL_FRACTION,
-    max_epochs: int = 200,
-    patience: int = 15,
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
+    patience: int = DEFAULT_PATIENCE,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> TrainReport:
@@ -87,9 +90,9 @@ def train_classifier(
     )
 
     if arch not in list_heads():
-        raise UsageError(f"unknown classifier arch '{arch}'; known: {', '.join(list_heads())}")
+        raise UsageError(f"unknown classifier `arch` '{arch}'; known: {', '.join(list_heads())}")
     if not 0 < val_fraction < 1:
-        raise UsageError(f"the held-out fraction must be in (0, 1), got {val_fraction}")
+        raise UsageError(f"`val_fraction` must be in (0, 1), got {val_fraction}")
     progress = progress or NullProgress()
     videos, labels = labelled_windows(store)
     train_idx, val_idx = split_by_video(videos, labels, val_fraction, seed)

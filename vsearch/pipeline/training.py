@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -25,11 +25,17 @@ from vsearch.progress import NullProgress, Progress
 from vsearch.store.clips import pooler_record
 
 if TYPE_CHECKING:
+    from vsearch.models.temporal import TorchPooler
     from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
 
 TRAINABLE = ("lstm", "tcn")
+DEFAULT_ARCH = "tcn"
+DEFAULT_EPOCHS = 30  # passes over the clips
+DEFAULT_BATCH_SIZE = 128  # clips per batch
+DEFAULT_LR = 2e-3  # AdamW learning rate
+DEFAULT_VAL_FRACTION = 0.2  # share of videos held out for validation
 
 
 def checkpoint_name(arch: str) -> str:
@@ -99,12 +105,12 @@ def split_clips(clips: Keyed, val_fraction: float, seed: int) -> tuple[Keyed, Ke
 
 def train_temporal(
     store: LibraryStore,
-    arch: str,
+    arch: str = DEFAULT_ARCH,
     *,
-    epochs: int = 30,
-    batch_size: int = 128,
-    lr: float = 2e-3,
-    val_fraction: float = 0.2,
+    epochs: int = DEFAULT_EPOCHS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    lr: float = DEFAULT_LR,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
     seed: int = 0,
     force: bool = False,
     progress: Progress | None = None,
@@ -125,9 +131,11 @@ def train_temporal(
             n = store.use_pooler(create_pooler("mean", store.model_info.dim), None)
         return {"arch": "mean", "checkpoint": None, "clips": n}
     if arch not in TRAINABLE:
-        raise UsageError(f"unknown temporal arch '{arch}'; known: mean, {', '.join(TRAINABLE)}")
+        raise UsageError(f"unknown temporal `arch` '{arch}'; known: mean, {', '.join(TRAINABLE)}")
     if epochs <= 0 or batch_size < 2 or not 0 < val_fraction < 1 or lr <= 0:
-        raise UsageError("need epochs > 0, batch size >= 2, 0 < val fraction < 1 and lr > 0")
+        raise UsageError(
+            "need `epochs` > 0, `batch_size` >= 2, 0 < `val_fraction` < 1 and `lr` > 0"
+        )
     progress = progress or NullProgress()
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     dim = store.model_info.dim
@@ -142,9 +150,11 @@ def train_temporal(
         previous = pooler_record(store.meta)
         if len(train) >= 4 and len(val) >= 2:
             untrained = create_pooler(arch, dim, device="cpu")
-            baseline = evaluate_loss(untrained, val, cfg, val_groups)
+            baseline = evaluate_loss(cast("TorchPooler", untrained), val, cfg, val_groups)
             if previous.get("checkpoint"):  # the model in use, judged on the same clips
-                previous_loss = evaluate_loss(store.pooler, val, cfg, val_groups)
+                previous_loss = evaluate_loss(
+                    cast("TorchPooler", store.pooler), val, cfg, val_groups
+                )
         batches = epochs * max(1, math.ceil(len(train) / batch_size))
         progress.begin(batches, "batches", f"training {arch} on {len(train)} clips")
         try:

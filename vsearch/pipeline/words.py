@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vsearch.errors import EmptyLibraryError, UsageError
-from vsearch.types import FrameHit
+from vsearch.types import WITH_FRAMES, FrameHit
 
 if TYPE_CHECKING:
     from vsearch.models.words import ImageNetWords, WordMatch
@@ -144,7 +144,7 @@ class WordClassifier:
         store = self.store
         given = os.path.abspath(os.fspath(path))
         video = store.video_at(given)
-        if video is not None and video.status in ("indexed", "partial") and video.n_frames:
+        if video is not None and video.status in WITH_FRAMES and video.n_frames:
             from vsearch.pipeline.video_windows import stored_windows
 
             return stored_windows(store, video.id, video.path)
@@ -175,10 +175,14 @@ def _decode_and_classify(
     store: LibraryStore, path: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from vsearch.media import iter_frames
+    from vsearch.models.words import has_imagenet_head
 
     encoder = store.encoder
+    size = encoder.info.input_size
+    if not has_imagenet_head(encoder):
+        raise UsageError(f"encoder '{store.model_info.spec}' has no ImageNet head")
     times, vectors, probs = [], [], []
-    for batch in iter_frames(path, fps=store.fps, size=encoder.info.input_size):
+    for batch in iter_frames(path, fps=store.fps, size=size):
         v, p = encoder.encode_and_classify(batch.images)
         times.append(batch.times)
         vectors.append(v)

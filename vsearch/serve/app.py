@@ -40,7 +40,9 @@ from starlette.staticfiles import StaticFiles
 
 from vsearch.config import __version__
 from vsearch.errors import VsearchError
+from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
 from vsearch.pipeline.library import Library
+from vsearch.pipeline.search import REFINE_TOP
 from vsearch.serve.errors import (
     HTTPError,
     JSONResponse,
@@ -233,7 +235,7 @@ class _Api:
 
     async def thumbnail(self, request: Request) -> Response:
         vid = request.path_params["video_id"]
-        t = _float(request.query_params, "t", 0.0)
+        t = _float(request.query_params, "t", 0.0) or 0.0
         width = _int(request.query_params, "w", 320, hi=1920)
         jpeg = await self._run(
             lambda lib: lib.thumbnail(vid, t, width),
@@ -250,7 +252,9 @@ class _Api:
         def query(lib: Library, path: Path, params) -> list[dict]:
             k, frames = _int(params, "k", 10, hi=MAX_K), _bool(params, "frames")
             refine = _int(params, "refine", -1, lo=0, hi=MAX_K)  # absent: the library default
-            hits = lib.search_image(path, k=k, frames=frames, refine=None if refine < 0 else refine)
+            hits = lib.search_image(
+                path, k=k, frames=frames, refine=REFINE_TOP if refine < 0 else refine
+            )
             return [_with_id(h.to_dict(), h.video_id) for h in hits]
 
         hits, _ = await self._with_upload(request, "image", query)
@@ -258,15 +262,12 @@ class _Api:
 
     async def search_clip(self, request: Request) -> Response:
         def query(lib: Library, path: Path, params) -> list[dict]:
-            options = {}
-            if params.get("threshold") not in (None, ""):
-                options["threshold"] = _float(params, "threshold", None)
             matches = lib.search_video(
                 path,
                 start=_float(params, "start", None),
                 end=_float(params, "end", None),
                 k=_int(params, "k", 10, hi=MAX_K),
-                **options,
+                threshold=_float(params, "threshold", DEFAULT_THRESHOLD) or 0.0,
             )
             return [_with_id(m.to_dict(), m.video_id) for m in matches]
 

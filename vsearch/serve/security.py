@@ -13,7 +13,7 @@ import hmac
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vsearch.serve.errors import error_response
@@ -57,6 +57,7 @@ class AccessGuard:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
+        response: Response
         if self.allowed_hosts is not None and host_of(host) not in self.allowed_hosts:
             response = error_response(421, "this server answers only requests to localhost")
             await response(scope, receive, send)

@@ -1,19 +1,13 @@
-"""Keeping a library safe when things go wrong: stale files, read-only schemas, test hooks.
+"""Keeping a library safe when things go wrong: stale files, read-only schemas, full disks.
 
-Fault-injection hooks (for the crash tests; they change nothing unless set):
-
-``VSEARCH_FAULT_SLOW_SAVE=SECONDS``
-    Every index save sleeps this long after the temporary file is written and before it is
-    renamed over the index (see ``vsearch.atomic.atomic_write``), and a long run saves the
-    index after every video instead of every ``INDEX_SAVE_INTERVAL`` seconds, so that a test
-    can kill ``vsearch index`` in the middle of a save.
+The crash tests slow index saves down from outside (tests/reliability/slow_save_cli.py);
+nothing here reads a test switch.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -26,13 +20,6 @@ from vsearch.errors import LibraryError, SchemaTooNewError, StorageError
 
 log = logging.getLogger(__name__)
 
-SLOW_SAVE_ENV = "VSEARCH_FAULT_SLOW_SAVE"
-
-
-def save_interval(default: float) -> float:
-    """Seconds between index saves during a run: 0 under ``VSEARCH_FAULT_SLOW_SAVE``."""
-    return 0.0 if os.environ.get(SLOW_SAVE_ENV) else default
-
 
 def remove_stale_temp_files(root: Path) -> list[Path]:
     """Delete the temporary files of index saves that a killed process left behind.
@@ -41,7 +28,7 @@ def remove_stale_temp_files(root: Path) -> list[Path]:
     progress and every temporary file vsearch made in the library folder is garbage. Files
     vsearch did not make are never deleted, whatever their name looks like.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = [p for p in root.glob(".*.tmp") if is_own_temp_file(p.name)]
     except OSError:

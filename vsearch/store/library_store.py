@@ -57,6 +57,7 @@ from vsearch.store.vectors import (
     write_identity,
 )
 from vsearch.types import (
+    WITH_FRAMES,
     ClipLocation,
     FrameLocation,
     FrameTable,
@@ -65,6 +66,7 @@ from vsearch.types import (
     StoredClips,
     StoredFrames,
     VideoRecord,
+    VideoStatus,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +82,6 @@ FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 IMPORT_BATCH_FRAMES = 50_000  # frames per transaction of import_frames
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
-SEARCHABLE = ("indexed", "partial")  # statuses of videos with stored frames
 
 _L = TypeVar("_L", bound="LibraryStore")
 
@@ -171,7 +172,7 @@ class LibraryStore:
         spec = model or settings.model
         fps = float(settings.fps if fps is None else fps)
         if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
-            raise UsageError(f"--fps must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
+            raise UsageError(f"`fps` must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         try:
             settings.library.mkdir(parents=True, exist_ok=True)
@@ -227,7 +228,7 @@ class LibraryStore:
             ):
                 raise ModelMismatchError(
                     f"library {self.root} holds vectors of {info.spec}; refusing to add vectors "
-                    f"of {model}. Use another --library for that model."
+                    f"of {model}. Use another `library` for that model."
                 )
         if fps is not None and abs(float(fps) - self.fps) > 1e-9:
             raise ModelMismatchError(
@@ -387,7 +388,7 @@ class LibraryStore:
         """
         if not self._dirty:
             return
-        interval = faults.save_interval(max(INDEX_SAVE_INTERVAL, SAVE_COST_FACTOR * self._save_s))
+        interval = max(INDEX_SAVE_INTERVAL, SAVE_COST_FACTOR * self._save_s)
         if not force and time.monotonic() - self._last_save < interval:
             return
         started = time.monotonic()
@@ -407,7 +408,7 @@ class LibraryStore:
         informative: np.ndarray,
         vectors: np.ndarray,
         fields: dict[str, Any],
-        classes: list[bytes] | None = None,
+        classes: Sequence[bytes | None] | None = None,
     ) -> int:
         """Commit one video's frames and facts in one transaction, then update the index.
 
@@ -471,7 +472,7 @@ class LibraryStore:
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
             queries.save_video(
-                path, session=session, status="failed", error=error, n_frames=0, **fields
+                path, session=session, status=VideoStatus.FAILED, error=error, n_frames=0, **fields
             )
         self.drop_vectors(removed, removed_clips)
 
@@ -514,9 +515,9 @@ class LibraryStore:
 
     def add_vectors(
         self,
-        frame_ids: Sequence[int] = (),
+        frame_ids: Sequence[int] | np.ndarray = (),
         frame_vectors: np.ndarray | None = None,
-        clip_ids: Sequence[int] = (),
+        clip_ids: Sequence[int] | np.ndarray = (),
         clip_vectors: np.ndarray | None = None,
     ) -> None:
         """Add vectors whose rows were just committed to the loaded indexes.
@@ -526,9 +527,11 @@ class LibraryStore:
         """
         with self._swap:
             if len(frame_ids) and self._frame_index is not None:
+                assert frame_vectors is not None, "frame ids without their vectors"
                 self._frame_index.add(np.asarray(frame_ids, dtype=np.int64), frame_vectors)
                 self._dirty = True
             if len(clip_ids) and self._clip_index is not None:
+                assert clip_vectors is not None, "clip ids without their vectors"
                 self._clip_index.add(np.asarray(clip_ids, dtype=np.int64), clip_vectors)
                 self._dirty = True
 
@@ -684,14 +687,14 @@ class LibraryStore:
 
     def videos(self, *, errors_only: bool = False, under: str | None = None) -> list[VideoRecord]:
         """Every video (``errors_only``: failed or partial ones; ``under``: in that folder)."""
-        status = ("failed", "partial") if errors_only else None
+        status = (VideoStatus.FAILED, VideoStatus.PARTIAL) if errors_only else None
         with self.sessions() as session:
             return queries.list_videos(session=session, status=status, under=under)
 
     def searchable_videos(self) -> list[VideoRecord]:
         """Videos with stored frames (indexed, or partly decoded)."""
         with self.sessions() as session:
-            return queries.list_videos(session=session, status=SEARCHABLE)
+            return queries.list_videos(session=session, status=WITH_FRAMES)
 
     def video_at(self, path: str) -> VideoRecord | None:
         with self.sessions() as session:
@@ -882,7 +885,7 @@ class LibraryStore:
         total = 0
         with self.writing():
             with transaction(self.sessions) as session:
-                videos = queries.list_videos(session=session, status=SEARCHABLE)
+                videos = queries.list_videos(session=session, status=WITH_FRAMES)
                 for video in videos:
                     _fids, times, informative, vectors = queries.video_frames(
                         video.id, session=session

@@ -64,7 +64,11 @@ def identity_path(path: Path) -> Path:
 def write_identity(path: Path, identity: dict[str, Any], count: int) -> None:
     """Record whose index ``path`` is (after the index file itself was saved)."""
     record = json.dumps({**identity, "count": int(count)}, sort_keys=True).encode()
-    atomic_write(identity_path(path), lambda tmp: Path(tmp).write_bytes(record))
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(record)
+
+    atomic_write(identity_path(path), write)
 
 
 def identity_problem(path: Path, identity: dict[str, Any] | None) -> str | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from vsearch.db.queries.videos import now_iso
@@ -53,7 +54,8 @@ def remove_labels(
             conditions.append(LabelRow.label == label)
     else:
         conditions = _same_label(video_id, label, start, end)
-    return session.execute(delete(LabelRow).where(*conditions)).rowcount
+    result = cast("CursorResult[Any]", session.execute(delete(LabelRow).where(*conditions)))
+    return result.rowcount
 
 
 def list_labels(*, session: Session, label: str | None = None) -> list[LabelRecord]:
@@ -124,4 +126,4 @@ def list_predictions(
     ).order_by(PredictionRow.video_id, PredictionRow.start.is_not(None), PredictionRow.start)
     if video_id is not None:
         query = query.where(PredictionRow.video_id == video_id)
-    return [tuple(r) for r in session.execute(query)]
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(query)]

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from vsearch.db.schema import ClipRow, FrameRow, VideoRow
+from vsearch.types import WITH_FRAMES
 
 # --- frames --------------------------------------------------------------------------------
 
@@ -20,7 +21,7 @@ def replace_frames(
     vectors: np.ndarray,
     *,
     session: Session,
-    classes: Sequence[bytes] | None = None,
+    classes: Sequence[bytes | None] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """Store a video's frames (replacing old ones); return (new ids, removed old ids).
 
@@ -50,7 +51,7 @@ def frame_classes_of(ids: Sequence[int], *, session: Session) -> dict[int, bytes
             FrameRow.id.in_(list(ids)), FrameRow.classes.is_not(None)
         )
     ).all()
-    return {int(i): bytes(b) for i, b in rows}
+    return {int(i): bytes(b) for i, b in rows if b is not None}
 
 
 def iter_frame_classes(
@@ -67,7 +68,7 @@ def iter_frame_classes(
         ).all()
         if not rows:
             return
-        yield [(int(i), bytes(b)) for i, b in rows]
+        yield [(int(i), bytes(b)) for i, b in rows if b is not None]
         last = int(rows[-1][0])
 
 
@@ -277,6 +278,6 @@ def videos_without_clips(*, session: Session) -> list[int]:
     """Ids of videos with frames but no clips (indexed before clips existed)."""
     has_clip = select(ClipRow.id).where(ClipRow.video_id == VideoRow.id).exists()
     query = select(VideoRow.id).where(
-        VideoRow.status.in_(("indexed", "partial")), VideoRow.n_frames > 0, ~has_clip
+        VideoRow.status.in_(WITH_FRAMES), VideoRow.n_frames > 0, ~has_clip
     )
     return list(session.scalars(query.order_by(VideoRow.id)))

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from vsearch.db.schema import ClipRow, FrameRow, MetaRow, VideoRow
-from vsearch.types import VideoRecord
+from vsearch.types import WITH_FRAMES, VideoRecord, VideoStatus
 
 
 def now_iso() -> str:
@@ -39,7 +39,7 @@ def _record(row: VideoRow) -> VideoRecord:
     return VideoRecord(
         id=row.id,
         path=row.path,
-        status=row.status,
+        status=VideoStatus(row.status),
         size=row.size,
         mtime=row.mtime,
         content_hash=row.content_hash,
@@ -68,7 +68,7 @@ def get_video_by_id(video_id: int, *, session: Session) -> VideoRecord | None:
 def videos_with_hash(content_hash: str, *, session: Session) -> list[VideoRecord]:
     rows = session.scalars(
         select(VideoRow)
-        .where(VideoRow.content_hash == content_hash, VideoRow.status.in_(("indexed", "partial")))
+        .where(VideoRow.content_hash == content_hash, VideoRow.status.in_(WITH_FRAMES))
         .order_by(VideoRow.id)
     )
     return [_record(r) for r in rows]
@@ -91,7 +91,7 @@ def save_video(path: str, *, session: Session, **fields: object) -> int:
     """Insert or update the row for ``path``; return its id."""
     row = session.scalar(select(VideoRow).where(VideoRow.path == path))
     if row is None:
-        row = VideoRow(path=path, size=0, mtime=0.0, status="pending", n_frames=0)
+        row = VideoRow(path=path, size=0, mtime=0.0, status=VideoStatus.PENDING, n_frames=0)
         session.add(row)
     for key, value in fields.items():
         setattr(row, key, value)
