@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Benchmarks of near-duplicate detection (`vsearch dups`).
 
-quality (default): build a colorgrid library of the sample footage (scripts/sample_data.py:
+quality (default): for each of --models, a library of the sample footage (sample_data.py:
     known copies of bigbuckbunny flipped, cropped, recoloured, low quality, 1.5x fast and
     embedded in other footage; carphone_distorted a compressed copy of carphone_pristine; the
     rest unrelated) and print precision / recall of the reported segment pairs at several
     thresholds.
 
-    python scripts/bench_dups.py quality SAMPLE_DIR [--fps 4]
+    python scripts/bench_dups.py quality SAMPLE_DIR [--fps 4] [--models colorgrid effnet:lite0]
 
 scale: synthetic clustered frame vectors (dim 128 like colorgrid) with planted duplicate runs;
     time and peak memory of the whole frame-matching stage, planted runs found, and the IVF
@@ -84,10 +84,21 @@ def is_true(m, pairs) -> bool:
     return True
 
 
+RAW_THRESHOLDS = [0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99]
+CALIBRATED_THRESHOLDS = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
+
+
 def quality(args: argparse.Namespace) -> None:
+    for model in args.models:
+        quality_of(model, args)
+
+
+def quality_of(model: str, args: argparse.Namespace) -> None:
+    from vsearch.pipeline.scoring import scoring_for
+
     root = Path(args.sample).resolve() / "library"
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load(library=Path(tmp) / "lib", model="colorgrid")
+        settings = Settings.load(library=Path(tmp) / "lib", model=model)
         lib = Library.open(settings=settings, create=True, fps=args.fps)
         with lib:
             lib.index([root])
@@ -95,13 +106,18 @@ def quality(args: argparse.Namespace) -> None:
             bikes = videos[str(root / "originals/bikes.mp4")].duration or 0.0
             pairs = truth(root, bikes)
             n_pairs = len(videos) * (len(videos) - 1) // 2
+            scale = scoring_for(lib.model_info).scale
             print(
-                f"library: {len(videos)} videos at {args.fps:g} frames/s (colorgrid); "
+                f"library: {len(videos)} videos at {args.fps:g} frames/s ({model}, {scale.name} "
+                f"scores, default {scale.dups.threshold:g}); "
                 f"{len(pairs)} known copy pairs, {n_pairs - len(pairs)} unrelated pairs"
             )
             print(f"{'threshold':>9} {'matches':>7} {'true':>5} {'false':>5} {'precision':>9} "
                   f"{'pair recall':>11} {'seconds':>7}")  # fmt: skip
-            for th in args.thresholds:
+            thresholds = args.thresholds or (
+                CALIBRATED_THRESHOLDS if scale.name == "calibrated" else RAW_THRESHOLDS
+            )
+            for th in thresholds:
                 t0 = time.perf_counter()
                 rep = lib.find_duplicates(threshold=th)
                 dt = time.perf_counter() - t0
@@ -308,9 +324,8 @@ def main() -> None:
     q = sub.add_parser("quality")
     q.add_argument("sample", help="output directory of scripts/sample_data.py")
     q.add_argument("--fps", type=float, default=4.0)
-    q.add_argument(
-        "--thresholds", type=float, nargs="+", default=[0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99]
-    )
+    q.add_argument("--models", nargs="+", default=["colorgrid"])
+    q.add_argument("--thresholds", type=float, nargs="+", default=None, help="default: per scale")
     q.add_argument("-v", "--verbose", action="store_true")
     s = sub.add_parser("scale")
     s.add_argument("--vectors", type=int, default=1_000_000)

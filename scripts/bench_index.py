@@ -114,6 +114,11 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
     report = lib.index([str(v) for v in videos])
     index_s = time.perf_counter() - t0
     lib.close()
+    from vsearch.pipeline.library import DB_NAME, FRAME_INDEX
+
+    stored = max(1, report.frames)
+    faiss_b = (settings.library / FRAME_INDEX).stat().st_size / stored
+    sqlite_b = sum(p.stat().st_size for p in settings.library.glob(DB_NAME + "*")) / stored
     rates = {
         "decode": seconds / decode_s,
         "encode": seconds / encode_s,
@@ -132,6 +137,10 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
         # Both stages on one CPU: running them one after the other gives 1 / (1/d + 1/e).
         "serial_ratio": round(rates["index"] * (1 / rates["decode"] + 1 / rates["encode"]), 2),
         "index_stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
+        "dim": encoder.info.dim,
+        # the frame index file, and the whole database (frames, clips, videos) per frame
+        "faiss_bytes_per_frame": round(faiss_b),
+        "sqlite_bytes_per_frame": round(sqlite_b),
     }
 
 
@@ -161,14 +170,16 @@ def main() -> None:
     )
     print(
         "| model | frames | decode (video-s/s) | encode (video-s/s) | encode (frames/s) "
-        "| index (video-s/s) | index / slower stage | index / stages in series |"
+        "| index (video-s/s) | index / slower stage | index / stages in series "
+        "| dims | FAISS B/frame | SQLite B/frame |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['model']} | {r['frames']} | {r['decode_video_s_per_s']} | "
             f"{r['encode_video_s_per_s']} | {r['encode_frames_per_s']} | "
-            f"{r['index_video_s_per_s']} | {r['overlap_ratio']} | {r['serial_ratio']} |"
+            f"{r['index_video_s_per_s']} | {r['overlap_ratio']} | {r['serial_ratio']} | "
+            f"{r['dim']} | {r['faiss_bytes_per_frame']} | {r['sqlite_bytes_per_frame']} |"
         )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,11 @@ DEBIAN_PACKAGES = (
     "sway-backgrounds",
     "desktop-base",
     "propaganda-debian",
+    "plasma-workspace-wallpapers",
+    "lomiri-wallpapers",
+    "lomiri-wallpapers-16.04",
+    "lomiri-wallpapers-20.04",
+    "lxqt-themes",
 )
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MIN_SIDE = 96  # icons and thumbnails are not photographs
@@ -119,11 +125,13 @@ def collect_debian(package: str, cache: Path, out: Path, max_side: int) -> list[
                 continue
             if path.is_symlink() or path.stat().st_size < 4096:
                 continue
-            stem = path.stem
-            if stem in seen:  # the same wallpaper at several resolutions: keep the first
+            # the same wallpaper at several resolutions (name-1920x1080.jpg, or
+            # Name/contents/images/1920x1080.jpg): keep the first
+            key = re.sub(r"\d{3,4}x\d{3,4}", "", str(path.relative_to(tmp).with_suffix("")))
+            if key in seen:
                 continue
-            seen.add(stem)
-            target = out / package / f"{len(seen):04d}-{stem}.jpg"
+            seen.add(key)
+            target = out / package / f"{len(seen):04d}-{path.stem}.jpg"
             size = _save(path, target, max_side)
             if size:
                 rows.append(

@@ -17,18 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from vsearch.errors import UsageError
+from vsearch.types import DEFAULT_MODEL
 
 __version__ = "0.1.0"
 
-DEFAULT_MODEL = "open_clip:ViT-B-32@laion2b_s34b_b79k"
 DEFAULT_FPS = 1.0  # sampled frames per second of a new library
 
 
 def _home() -> Path:
     if os.environ.get("VSEARCH_HOME"):
         return Path(os.environ["VSEARCH_HOME"]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vsearch"
+    from platformdirs import user_data_path  # ~/.local/share/vsearch on Linux ($XDG_DATA_HOME)
+
+    return user_data_path("vsearch")
 
 
 def default_library() -> Path:

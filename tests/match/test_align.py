@@ -68,7 +68,9 @@ def test_weakly_matching_copy_chains_with_the_search_bias():
     every such hit cost more than it added and the copy was never found, though its video
     was the first candidate. The search's bias must chain it, and still not chain scattered
     hits of the same similarity."""
-    from vsearch.pipeline.clip_search import CHAIN_BIAS, HIT_SIMILARITY
+    from vsearch.pipeline.scoring import RAW
+
+    HIT_SIMILARITY, CHAIN_BIAS = RAW.hit_similarity, RAW.chain_bias
 
     rng = np.random.default_rng(3)
     sim = rng.uniform(0.0, 0.4, size=(18, 12))

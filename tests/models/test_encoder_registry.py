@@ -39,9 +39,13 @@ def test_bad_spec_syntax_explains_the_grammar(spec):
         parse_spec(spec)
 
 
-def test_default_encoder_and_families():
-    assert DEFAULT_ENCODER == "open_clip:ViT-B-32@laion2b_s34b_b79k"
-    assert {"colorgrid", "open_clip", "torchvision"} <= set(list_encoders())
+def test_default_encoder_and_families(monkeypatch):
+    from vsearch.config import DEFAULT_MODEL, Settings
+
+    monkeypatch.delenv("VSEARCH_MODEL", raising=False)
+    assert DEFAULT_ENCODER == DEFAULT_MODEL == "effnet:lite0"  # offline: no hub download
+    assert Settings.load(library="/tmp/x").model == DEFAULT_ENCODER
+    assert {"colorgrid", "effnet", "open_clip", "torchvision"} <= set(list_encoders())
 
 
 def test_unknown_family_lists_the_known_ones():

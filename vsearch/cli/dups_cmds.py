@@ -24,19 +24,11 @@ from vsearch.cli._app import (
 )
 from vsearch.errors import UsageError
 from vsearch.pipeline.dups import DEFAULT_MIN_DURATION
-from vsearch.pipeline.dups import DEFAULT_THRESHOLD as FRAME_MIN_SIMILARITY
+from vsearch.pipeline.scoring import help_thresholds
 from vsearch.types import timecode
 
 THRESHOLD_HELP = (
-    "Frame similarity (cosine) at or above which two frames count as the same footage. "
-    f"What the default {FRAME_MIN_SIMILARITY:.2f} means, measured with the colorgrid encoder at "
-    "4 frames/s on a "
-    "copy-detection benchmark of real footage (scripts/bench_dups.py quality, "
-    "docs/benchmarks.md): precision 1.0 (all 16 reported segment pairs are true copies) and "
-    "recall 0.70 of the 23 known copy pairs: mirrored, recoloured, low-quality, 1.5x fast and "
-    "embedded copies are found, 20% crops are not. 0.85 also found a fast-motion re-encode "
-    "(recall 0.74, precision 1.0); 0.80 made the first false match; 0.97 keeps near-exact "
-    "copies only (recall 0.48)."
+    "Frame score at or above which two frames count as the same footage. " + help_thresholds("dups")
 )
 
 
@@ -83,7 +75,9 @@ def dups(
     """Find footage shown in two library videos: re-uploads, re-edits, reused clips.
 
     Each match gives both files, both segments (start, end in seconds) and a score: the
-    mean similarity of the matched frames (1.0 and "exact" for byte-identical files).
+    mean similarity of the matched frames, calibrated for models that ship a background set
+    (the default effnet: 0 is as similar as unrelated footage), raw cosine for others; 1.0
+    and "exact" for byte-identical files.
     Black, blank, single-colour frames and still title cards never make a match. --json
     prints a JSON array, best first: {"a": {"path", "start", "end"}, "b": {...}, "score",
     "exact", "frames"}; a one-line summary goes to stderr.
@@ -95,7 +89,7 @@ def dups(
     similarity = threshold if threshold is not None else old_threshold
     with open_library() as lib:
         report = lib.find_duplicates(
-            threshold=FRAME_MIN_SIMILARITY if similarity is None else similarity,
+            threshold=similarity,  # None: the default of the library's score scale
             min_duration=min_duration,
             within=within,
             progress=RichProgress(),

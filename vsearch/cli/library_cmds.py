@@ -33,11 +33,14 @@ ModelOpt = Annotated[
         "--model",
         "-m",
         help=(
-            "Frame encoder of a new library [env: VSEARCH_MODEL]. "
-            f"'open_clip:ARCH@TAG' (default {DEFAULT_MODEL}, semantic, "
-            "text search), 'open_clip:ARCH@/path/ckpt.pt', 'torchvision:resnet50[@/path.pth]', "
-            "or 'colorgrid': a small deterministic colour-layout descriptor that needs no "
-            "download: good for tests, offline demos and finding copies, not for meaning."
+            f"Frame encoder of a new library [env: VSEARCH_MODEL; default {DEFAULT_MODEL}: "
+            "EfficientNet-Lite0, ImageNet weights installed with vsearch, no download; "
+            "copies, image queries, footage of the same kind; 'effnet:lite1', 'effnet:lite2' "
+            "are larger]. 'open_clip:ARCH@TAG' or 'open_clip:ARCH@/path/ckpt.pt' (CLIP: text "
+            "search and zero-shot classification; weights from the hub cache or a file), "
+            "'torchvision:resnet50[@/path.pth]', or 'colorgrid': a tiny deterministic "
+            "colour-layout descriptor for tests and very small machines. An existing library "
+            "keeps the model it was created with."
         ),
         show_default=False,
     ),

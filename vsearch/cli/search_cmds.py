@@ -24,7 +24,7 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
-from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD as SEGMENT_MIN_SCORE
+from vsearch.pipeline.scoring import help_thresholds
 from vsearch.pipeline.search import DEFAULT_K, REFINE_TOP, is_image_query
 from vsearch.types import timecode
 
@@ -65,9 +65,9 @@ def search(
         float | None,
         typer.Option(
             "--min-score",
-            help="Clip queries: lowest segment score shown (default "
-            f"{SEGMENT_MIN_SCORE:g}; how many are hidden below it is said on stderr). Not the "
-            "frame similarity of `dups --min-similarity`.",
+            help="Clip queries: lowest segment score shown (how many are hidden below it is "
+            "said on stderr). Not the frame similarity of `dups --min-similarity`. "
+            + help_thresholds("clip_search"),
             show_default=False,
         ),
     ] = None,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.errors import CheckpointError
+from vsearch.types import ModelInfo
 
 from .base import file_sha256, l2_normalize
 
@@ -38,63 +39,123 @@ DEFAULT_GEM_P = 3.0
 DESCRIPTOR_DIR = "descriptors"  # package data folder of vsearch.models
 
 
+# Regions pooled by "gem-bands", as fractions (top, bottom, left, right) of the feature map:
+# the whole frame, its top and bottom halves and its centre. Halves split horizontally keep
+# a mirror image's regions in place; the centre survives letterboxes and moderate crops.
+BANDS = ((0.0, 1.0, 0.0, 1.0), (0.0, 0.5, 0.0, 1.0), (0.5, 1.0, 0.0, 1.0), (0.25, 0.75, 0.25, 0.75))
+POOLINGS = ("gem", "mean", "gem-bands")
+LAYOUT_DIM = 128  # colorgrid
+
+
 @dataclass(frozen=True)
 class Descriptor:
     """Pooling, optional projection and background set of one backbone's features."""
 
-    in_dim: int
-    pooling: str = DEFAULT_POOLING  # "gem" or "mean"
+    in_dim: int  # channels of the backbone's feature map
+    pooling: str = DEFAULT_POOLING  # one of POOLINGS
     p: float = DEFAULT_GEM_P
-    mean: np.ndarray | None = None  # (in_dim,) centre of the normalised pooled features
-    projection: np.ndarray | None = None  # (in_dim, dim) PCA-whitening
+    mean: np.ndarray | None = None  # (pooled_dim,) centre of the normalised pooled features
+    projection: np.ndarray | None = None  # (pooled_dim, dim) PCA-whitening
     background: np.ndarray | None = None  # (B, dim) unit-length background descriptors
     source: str = ""  # "sha256:<hex>" of the file it came from, "" when built in code
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    # share of a pair's similarity that comes from the colour layout (colorgrid) of the two
+    # frames rather than from the CNN: exact copies keep their layout, footage of the same
+    # kind does not
+    layout_weight: float = 0.0
+
+    @property
+    def parts(self) -> int:
+        return len(BANDS) if self.pooling == "gem-bands" else 1
+
+    @property
+    def pooled_dim(self) -> int:
+        return self.in_dim * self.parts
+
+    @property
+    def cnn_dim(self) -> int:
+        return self.pooled_dim if self.projection is None else int(self.projection.shape[1])
 
     @property
     def dim(self) -> int:
-        return self.in_dim if self.projection is None else int(self.projection.shape[1])
+        return self.cnn_dim + (LAYOUT_DIM if self.layout_weight > 0 else 0)
 
     def describe(self) -> str:
         """The preprocessing string part of a ModelInfo: changes whenever vectors would."""
-        pool = f"gem{self.p:g}" if self.pooling == "gem" else "mean"
+        pool = "mean" if self.pooling == "mean" else f"{self.pooling}{self.p:g}"
+        layout = f"+colorgrid{self.layout_weight:g}" if self.layout_weight > 0 else ""
         if self.projection is None:
-            return pool
-        return f"{pool}+pcaw{self.dim}({self.source})"
+            return pool + layout
+        return f"{pool}+pcaw{self.cnn_dim}{layout}({self.source})"
 
     def pool_torch(self, fmap: Any) -> Any:
-        """(N, C, h, w) feature map -> (N, C) pooled features (torch)."""
+        """(N, C, h, w) feature map -> (N, parts * C) pooled features (torch)."""
         if self.pooling == "mean":
             return fmap.mean(dim=(2, 3))
         x = fmap.float().clamp(min=1e-6).pow(self.p)
-        return x.mean(dim=(2, 3)).pow(1.0 / self.p)
+        if self.pooling == "gem":
+            return x.mean(dim=(2, 3)).pow(1.0 / self.p)
+        import torch
 
-    def project(self, pooled: np.ndarray) -> np.ndarray:
-        """Pooled features (N, in_dim) -> unit-length float32 descriptors (N, dim)."""
-        x = l2_normalize(pooled)
-        if self.projection is None:
+        h, w = x.shape[2], x.shape[3]
+        regions = []
+        for top, bottom, left, right in BANDS:
+            y0, y1 = int(round(top * h)), max(int(round(bottom * h)), int(round(top * h)) + 1)
+            x0, x1 = int(round(left * w)), max(int(round(right * w)), int(round(left * w)) + 1)
+            regions.append(x[:, :, y0:y1, x0:x1].mean(dim=(2, 3)).pow(1.0 / self.p))
+        return torch.cat(regions, dim=1)
+
+    def normalise_parts(self, pooled: np.ndarray) -> np.ndarray:
+        """Each region's pooled vector to unit length, all of them to unit length together."""
+        x = np.asarray(pooled, dtype=np.float32).reshape(len(pooled), self.parts, self.in_dim)
+        x = x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-12)
+        return l2_normalize(x.reshape(len(pooled), self.pooled_dim))
+
+    def project(self, pooled: np.ndarray, layout: np.ndarray | None = None) -> np.ndarray:
+        """Pooled features (N, pooled_dim) [and layout features (N, LAYOUT_DIM) when the
+        descriptor has a layout part] -> unit-length float32 descriptors (N, dim)."""
+        x = self.normalise_parts(pooled)
+        if self.projection is not None:
+            assert self.mean is not None
+            x = l2_normalize((x - self.mean) @ self.projection)
+        if self.layout_weight <= 0:
             return x
-        assert self.mean is not None
-        return l2_normalize((x - self.mean) @ self.projection)
+        if layout is None or len(layout) != len(x):
+            raise ValueError("this descriptor needs the frames' layout features")
+        w = float(self.layout_weight)
+        return l2_normalize(np.hstack([np.sqrt(1.0 - w) * x, np.sqrt(w) * layout]))
+
+
+def layout_features(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB (N, S, S, 3) frames -> colorgrid layout descriptors (N, LAYOUT_DIM)."""
+    import torch
+
+    from .colorgrid import INPUT_SIZE, colorgrid_features
+
+    if len(images) == 0:
+        return np.zeros((0, LAYOUT_DIM), np.float32)
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    small = torch.nn.functional.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="area")
+    small = small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return colorgrid_features(np.ascontiguousarray(small))
 
 
 def fit_pca_whitening(
-    pooled: np.ndarray, dim: int, *, shrink: float = 0.0
+    normalised: np.ndarray, dim: int, *, shrink: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PCA-whitening of L2-normalised pooled features -> (mean, projection, eigenvalues).
+    """PCA-whitening of normalised pooled features -> (mean, projection, eigenvalues).
 
     ``shrink`` in [0, 1) blends each eigenvalue towards their mean before whitening
     (1 / sqrt((1 - shrink) * l + shrink * mean(l))): 0 is full whitening; more keeps the
     strongest directions stronger, which helps when the fitting set is small.
     """
-    x = l2_normalize(pooled).astype(np.float64)
+    x = np.asarray(normalised, dtype=np.float64)
     if x.shape[0] <= dim:
         raise ValueError(f"need more than {dim} images to fit {dim} dimensions, got {len(x)}")
     mean = x.mean(axis=0)
-    cov = np.cov((x - mean).T)
-    values, vectors = np.linalg.eigh(cov)
-    order = np.argsort(values)[::-1][:dim]
-    values, vectors = values[order], vectors[:, order]
+    _u, singular, vt = np.linalg.svd(x - mean, full_matrices=False)
+    values = singular[:dim] ** 2 / (len(x) - 1)
+    vectors = vt[:dim].T
     scale = (1.0 - shrink) * values + shrink * values.mean()
     projection = vectors / np.sqrt(np.maximum(scale, 1e-12))
     return mean.astype(np.float32), projection.astype(np.float32), values.astype(np.float32)
@@ -108,6 +169,7 @@ def save_descriptor(path: Path, descriptor: Descriptor, *, weights: str, arch: s
         "pooling": np.array(descriptor.pooling),
         "p": np.array(descriptor.p, dtype=np.float32),
         "in_dim": np.array(descriptor.in_dim),
+        "layout_weight": np.array(descriptor.layout_weight, dtype=np.float32),
     }
     if descriptor.projection is not None:
         assert descriptor.mean is not None  # fitted together with the projection
@@ -137,6 +199,7 @@ def read_descriptor(path: Path) -> tuple[Descriptor, dict[str, Any]]:
                 else l2_normalize(background.astype(np.float32)),
                 source=f"sha256:{file_sha256(path)}",
                 meta=meta,
+                layout_weight=float(z["layout_weight"]) if "layout_weight" in z else 0.0,
             )
     except (OSError, KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: unreadable descriptor file ({e})") from e
@@ -158,13 +221,34 @@ def load_descriptor(arch: str, weights: str, *, in_dim: int) -> Descriptor:
     import os
 
     candidates = shipped_descriptors()
-    if os.environ.get("VSEARCH_DESCRIPTOR"):
-        candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser()]
+    if os.environ.get("VSEARCH_DESCRIPTOR"):  # first, for the backbone it was fitted on
+        candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser(), *candidates]
     for path in candidates:
         descriptor, meta = read_descriptor(path)
         if meta.get("weights") == weights and meta.get("arch") == arch:
             if descriptor.in_dim != in_dim:
-                raise CheckpointError(f"{path}: fitted on {descriptor.in_dim}-d features")
+                raise CheckpointError(f"{path}: fitted on {descriptor.in_dim}-channel features")
             log.debug("descriptor %s for %s", path.name, weights)
             return descriptor
     return Descriptor(in_dim=in_dim)
+
+
+def background_for(info: ModelInfo) -> np.ndarray | None:
+    """The background set of the descriptor a library's vectors were made with, or None.
+
+    Read from the shipped file (no model is loaded): it must be the very file named in the
+    library's preprocessing string (its SHA-256), for the same backbone weights.
+    """
+    if info.family != "effnet" or "pcaw" not in info.preprocess:
+        return None
+    import os
+
+    candidates = shipped_descriptors()
+    if os.environ.get("VSEARCH_DESCRIPTOR"):
+        candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser(), *candidates]
+    for path in candidates:
+        descriptor, meta = read_descriptor(path)
+        if meta.get("weights") == info.weights and info.preprocess.endswith(descriptor.describe()):
+            return descriptor.background
+    log.warning("no background set found for %s: scores are not calibrated", info.spec)
+    return None

@@ -44,7 +44,7 @@ from .base import (
     seeded_init,
     warn_random,
 )
-from .descriptor import Descriptor, load_descriptor
+from .descriptor import Descriptor, layout_features, load_descriptor
 from .registry import register_encoder, unknown_arch
 
 log = logging.getLogger(__name__)
@@ -211,8 +211,9 @@ class EffnetEncoder(TorchImageEncoder):
                 if with_classes:
                     logits = self.model.forward_head(fmap).float()
                     probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
-        feats = np.concatenate(pooled) if pooled else np.zeros((0, self.descriptor.in_dim))
-        vectors = self.descriptor.project(feats)
+        feats = np.concatenate(pooled) if pooled else np.zeros((0, self.descriptor.pooled_dim))
+        layout = layout_features(images) if self.descriptor.layout_weight > 0 else None
+        vectors = self.descriptor.project(feats, layout)
         classes = np.concatenate(probs) if with_classes and probs else None
         if with_classes and classes is None:
             classes = np.zeros((0, self.num_classes), dtype=np.float32)
@@ -248,7 +249,7 @@ class EffnetEncoder(TorchImageEncoder):
             for start in range(0, images.shape[0], self.batch_size):
                 fmap = self._features(self._to_input(images[start : start + self.batch_size]))
                 out.append(self.descriptor.pool_torch(fmap).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.descriptor.in_dim), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, self.descriptor.pooled_dim), np.float32)
 
 
 def build_effnet_encoder(

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vsearch.errors import UnknownModelError, UsageError
+from vsearch.types import DEFAULT_MODEL
 
 from .base import FrameEncoder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "open_clip:ViT-B-32@laion2b_s34b_b79k"
+DEFAULT_ENCODER = DEFAULT_MODEL  # vsearch.types holds it (config and models both read it)
 
 EncoderBuilder = Callable[[str, "str | None", str], FrameEncoder]
 

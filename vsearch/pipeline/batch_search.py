@@ -93,7 +93,7 @@ def search_batch(
     *,
     k: int = 10,
     frames: bool = False,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = DEFAULT_THRESHOLD,
     refine: int = REFINE_TOP,
     batch_size: int = IMAGE_BATCH,
     progress: Progress | None = None,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,9 @@ from vsearch.errors import (
     UsageError,
 )
 from vsearch.match.align import chain_segments, hits_from_matrix
+from vsearch.match.calibrate import calibrate_matrix
 from vsearch.match.clips import make_clips
+from vsearch.pipeline.scoring import Scoring, scoring_for
 from vsearch.pipeline.search import DEFAULT_K, check_k, search_vector
 from vsearch.types import Answers, FrameHit, SegmentMatch
 
@@ -42,11 +45,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Chosen on scripts/bench_copy.py (docs/benchmarks.md, colorgrid, 2 frames/s): precision 0.88,
-# recall 0.70 there; 0.75 let hard negatives through (precision 0.61).
-DEFAULT_THRESHOLD = 0.85  # segment score below which an answer is not a copy
-HIT_SIMILARITY = 0.5  # frame pairs less similar than this are no evidence at all
-CHAIN_BIAS = 0.6  # subtracted from each hit's similarity when chaining (align.py)
+# Segment score below which an answer is not a copy: None takes the default of the library's
+# score scale (raw or calibrated: vsearch.pipeline.scoring, which also holds the frame-level
+# evidence floor and chain bias of each scale).
+DEFAULT_THRESHOLD = None
 FRAME_NEIGHBOURS = 64  # frame-index neighbours per query frame
 CLIP_NEIGHBOURS = 32  # clip-index neighbours per query clip
 MAX_CANDIDATES = 20  # videos aligned per query
@@ -59,14 +61,15 @@ def search_video(
     start: float | None = None,
     end: float | None = None,
     k: int = DEFAULT_K,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = DEFAULT_THRESHOLD,
     flip: bool = True,
     exclude_self: bool = False,
 ) -> Answers:
     """Segments of library videos that match (part of) the query video, best first.
 
     The answer also counts the segments ``threshold`` hid (``.hidden``); ``exclude_self``
-    leaves out the query file itself when it is in the library.
+    leaves out the query file itself when it is in the library. ``threshold`` None: the
+    default of the library's score scale.
     """
     start, end, threshold = check_clip_query(store, k, start, end, threshold)
     query = encode_query(store, path, start=start, end=end, flip=flip)
@@ -75,10 +78,12 @@ def search_video(
 
 
 def check_clip_query(
-    store: LibraryStore, k: int, start: float | None, end: float | None, threshold: float
+    store: LibraryStore, k: int, start: float | None, end: float | None, threshold: float | None
 ) -> tuple[float | None, float | None, float]:
     """The checks a clip query passes before anything is decoded: (start, end, threshold)."""
     check_k(k)
+    if threshold is None:
+        threshold = scoring_for(store.model_info).scale.clip_search.threshold
     if store.frame_index.ntotal == 0:
         raise EmptyLibraryError(
             f"library {store.root} has no indexed frames yet: run `vsearch index`"
@@ -93,19 +98,24 @@ def match_query(
     query: tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None,
     *,
     k: int = DEFAULT_K,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = DEFAULT_THRESHOLD,
     exclude: set[str] | None = None,
 ) -> Answers:
     """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment.
 
     Answers below ``threshold`` are counted (``.hidden``), those of files in ``exclude``
     dropped."""
+    scoring = scoring_for(store.model_info)
+    if threshold is None:
+        threshold = scoring.scale.clip_search.threshold
     if query is None:
         return Answers(threshold=threshold)
     times, informative, views = query
-    candidates = _candidates(store, views, informative, times)
+    offsets = [scoring.offsets(v) for v in views]
+    candidates = _candidates(store, views, offsets, informative, times, scoring)
     step = 1.0 / store.fps
     query_clips = [make_clips(times, informative, v, step, store.pooler) for v in views]
+    clip_offsets = [scoring.offsets(qc.vectors) for qc in query_clips]
     matches: list[SegmentMatch] = []
     for video_id in candidates:
         video = store.video_by_id(video_id)
@@ -114,17 +124,15 @@ def match_query(
         frames_b = store.frames_of(video_id)
         clips_b = store.clips_of(video_id)
         matches += _align(
-            views,
-            informative,
-            times,
+            _Query(views, offsets, informative, times, query_clips, clip_offsets),
             frames_b.times,
             frames_b.informative,
             frames_b.vectors,
-            query_clips,
             clips_b,
             step,
             video.path,
             video_id,
+            scoring,
         )
     if exclude:
         matches = [m for m in matches if m.path not in exclude]
@@ -197,22 +205,33 @@ def encode_query(
 
 
 def _candidates(
-    store: LibraryStore, views: list[np.ndarray], informative: np.ndarray, times: np.ndarray
+    store: LibraryStore,
+    views: list[np.ndarray],
+    offsets: list[np.ndarray],
+    informative: np.ndarray,
+    times: np.ndarray,
+    scoring: Scoring,
 ) -> list[int]:
-    """Videos worth aligning, best first: frame-index and clip-index evidence summed."""
+    """Videos worth aligning, best first: frame-index and clip-index evidence summed.
+
+    Frame similarities are calibrated on the query side only (the library side would need a
+    look-up per neighbour); ranking is all they are used for.
+    """
+    hit_similarity = scoring.scale.hit_similarity
     frame_index, clip_index = store.frame_index, store.clip_index
     evidence: dict[int, float] = defaultdict(float)
     if frame_index.ntotal:
         kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
         best: dict[tuple[int, int], float] = defaultdict(float)  # (query frame, video) -> best
-        for v in views:
+        for v, off in zip(views, offsets, strict=True):
             rows = np.nonzero(informative)[0]
             scores, ids = frame_index.search(v[rows], kf)
+            scores = scores - off[rows, None]
             where = store.frame_locations(np.unique(ids[ids >= 0]))
             for r, (srow, irow) in enumerate(zip(scores, ids, strict=True)):
                 for s, fid in zip(srow, irow, strict=True):
                     loc = where.get(int(fid))
-                    if loc is None or not loc.informative or s < HIT_SIMILARITY:
+                    if loc is None or not loc.informative or s < hit_similarity:
                         continue
                     key = (r, loc.video_id)
                     best[key] = max(best[key], float(s))
@@ -239,25 +258,35 @@ def _candidates(
     return ranked[:MAX_CANDIDATES]
 
 
+@dataclass(frozen=True)
+class _Query:
+    """An encoded query: its views (plain, mirrored), their offsets, its clips."""
+
+    views: list[np.ndarray]
+    offsets: list[np.ndarray]
+    informative: np.ndarray
+    times: np.ndarray
+    clips: list
+    clip_offsets: list[np.ndarray]
+
+
 def _align(
-    views, informative, ta, tb, inf_b, vec_b, query_clips, clips_b, step, path, video_id
+    q: _Query, tb, inf_b, vec_b, clips_b, step, path, video_id, scoring: Scoring
 ) -> list[SegmentMatch]:
     if len(tb) == 0:
         return []
-    sim = np.max(np.stack([v @ vec_b.T for v in views]), axis=0)
-    sim[~informative, :] = -1.0
+    off_b = scoring.offsets(vec_b)
+    pairs = zip(q.views, q.offsets, strict=True)
+    sim = np.max(np.stack([calibrate_matrix(v @ vec_b.T, o, off_b) for v, o in pairs]), axis=0)
+    sim[~q.informative, :] = -1.0
     sim[:, ~inf_b] = -1.0
-    hits = hits_from_matrix(sim, HIT_SIMILARITY, top=3)
-    segments = chain_segments(hits, ta, tb, step=step, bias=CHAIN_BIAS, max_segments=3)
-    cb_start, cb_end, cb_inf, cb_vec = (
-        clips_b.starts,
-        clips_b.ends,
-        clips_b.informative,
-        clips_b.vectors,
-    )
+    scale = scoring.scale
+    hits = hits_from_matrix(sim, scale.hit_similarity, top=3)
+    segments = chain_segments(hits, q.times, tb, step=step, bias=scale.chain_bias, max_segments=3)
+    cb_off = scoring.offsets(clips_b.vectors)
     out = []
     for seg in segments:
-        clip_score = _clip_score(seg, query_clips, cb_start, cb_end, cb_inf, cb_vec)
+        clip_score = _clip_score(seg, q, clips_b, cb_off)
         score = 0.5 * (seg.score + clip_score) if clip_score is not None else seg.score
         out.append(
             SegmentMatch(
@@ -273,17 +302,18 @@ def _align(
     return out
 
 
-def _clip_score(seg, query_clips, cb_start, cb_end, cb_inf, cb_vec) -> float | None:
+def _clip_score(seg, q: _Query, clips_b, cb_off: np.ndarray) -> float | None:
     """Best similarity of a query clip inside the query segment to a video clip inside its
     matched segment (clips overlapping each segment by at least half their length)."""
-    in_b = cb_inf & _inside(cb_start, cb_end, seg.b_start, seg.b_end)
+    in_b = clips_b.informative & _inside(clips_b.starts, clips_b.ends, seg.b_start, seg.b_end)
     if not in_b.any():
         return None
     best = None
-    for qc in query_clips:
+    for qc, q_off in zip(q.clips, q.clip_offsets, strict=True):
         in_a = qc.informative & _inside(qc.starts, qc.ends, seg.a_start, seg.a_end)
         if in_a.any():
-            s = float((qc.vectors[in_a] @ cb_vec[in_b].T).max())
+            sims = qc.vectors[in_a] @ clips_b.vectors[in_b].T
+            s = float(calibrate_matrix(sims, q_off[in_a], cb_off[in_b]).max())
             best = s if best is None else max(best, s)
     return best
 

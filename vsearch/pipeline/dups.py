@@ -34,6 +34,7 @@ from vsearch.checks import finite_number
 from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.match.align import Segment, chain_segments
+from vsearch.pipeline.scoring import RAW, scoring_for
 from vsearch.progress import NullProgress, Progress
 from vsearch.types import DupMatch
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.90  # frame cosine similarity; see docs/benchmarks.md for what it means
+DEFAULT_THRESHOLD = RAW.dups.threshold  # raw cosine; calibrated models: scoring.CALIBRATED
 DEFAULT_MIN_DURATION = 2.0  # seconds
 DEFAULT_NEIGHBORS = 16  # neighbours per frame (widened automatically when crowded)
 STATIC_SIMILARITY = 0.995  # consecutive frames at least this similar belong to one static run
@@ -91,14 +92,21 @@ class FrameMatch:
 def find_duplicates(
     store: LibraryStore,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     min_duration: float = DEFAULT_MIN_DURATION,
     within: bool = False,
     neighbors: int = DEFAULT_NEIGHBORS,
     approximate: bool | None = None,
     progress: Progress | None = None,
 ) -> DupReport:
-    """Every pair of segments of two library videos (or, ``within``, one) with the same footage."""
+    """Every pair of segments of two library videos (or, ``within``, one) with the same footage.
+
+    ``threshold``: frame score at or above which two frames show the same footage; None
+    takes the default of the library's score scale (``vsearch.pipeline.scoring``).
+    """
+    scoring = scoring_for(store.model_info)
+    if threshold is None:
+        threshold = scoring.scale.dups.threshold
     check_options(threshold, min_duration, neighbors)
     report = DupReport(threshold=threshold)
     started = time.perf_counter()
@@ -121,10 +129,13 @@ def find_duplicates(
     report.stage_seconds["load"] = time.perf_counter() - started
 
     exact, same_file = exact_duplicates(list(videos.values()))
+    vectors = vectors[keep]
+    offsets = scoring.offsets(vectors) if scoring.background is not None else None
     frame_matches = match_frames(
-        video_ids[keep], times[keep], informative[keep], vectors[keep],
+        video_ids[keep], times[keep], informative[keep], vectors,
         step=1.0 / store.fps, threshold=threshold, min_duration=min_duration, within=within,
         neighbors=neighbors, approximate=approximate, progress=progress, report=report,
+        offsets=offsets,
     )  # fmt: skip
     matches = list(exact)
     for fm in frame_matches:
@@ -211,10 +222,14 @@ def match_frames(
     ivf: IvfParams | None = None,
     progress: Progress | None = None,
     report: DupReport | None = None,
+    offsets: np.ndarray | None = None,
 ) -> list[FrameMatch]:
     """Segment pairs showing the same footage, from frame arrays (any order; see module doc).
 
-    ``ivf`` overrides how the approximate index is built (benchmarks compare settings)."""
+    ``ivf`` overrides how the approximate index is built (benchmarks compare settings).
+    ``offsets``: per-frame calibration offsets (``vsearch.match.calibrate``); a pair's score
+    is then its similarity minus the mean of its two offsets, and ``threshold`` applies to
+    that score."""
     progress = progress or NullProgress()
     report = report if report is not None else DupReport(threshold=threshold)
     t0 = time.perf_counter()
@@ -222,6 +237,9 @@ def match_frames(
     video_ids, times = video_ids[order], times[order]
     kept, run_last = thin_frames(video_ids, informative[order], vectors[order])
     rows = order[kept]  # kept frames, sorted by (video, time), as rows of ``vectors``
+    k_off = np.zeros(len(rows), np.float32) if offsets is None else offsets[rows]
+    # raw similarity any calibrated hit must reach (the search itself ranks raw cosines)
+    raw_floor = threshold + (float(k_off.min()) if len(k_off) else 0.0)
     k_video, k_time = video_ids[kept], times[kept]
     k_end = times[run_last[kept]]  # last moment each kept frame stands for
     report.searched_frames = len(rows)
@@ -240,12 +258,13 @@ def match_frames(
     progress.begin(len(rows), "frames", "finding duplicates")
     try:
         for lo in range(0, len(rows), BATCH):
-            q, n, s = neighbors_above(search, data[lo : lo + BATCH], threshold, neighbors + 1)
+            q, n, s = neighbors_above(search, data[lo : lo + BATCH], raw_floor, neighbors + 1)
             q += lo
+            s = s - 0.5 * (k_off[q] + k_off[n])
             same = k_video[q] == k_video[n]
-            ok = ~same
+            ok = ~same & (s >= threshold)
             if within:
-                ok |= same & (np.abs(k_time[q] - k_time[n]) >= min_offset)
+                ok |= same & (s >= threshold) & (np.abs(k_time[q] - k_time[n]) >= min_offset)
             q, n, s = q[ok], n[ok], s[ok]
             parts.append((np.stack([np.minimum(q, n), np.maximum(q, n)], 1), s))
             progress.advance(min(BATCH, len(rows) - lo), frames=min(BATCH, len(rows) - lo))
