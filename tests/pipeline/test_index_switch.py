@@ -117,3 +117,17 @@ def test_background_rebuild_keeps_serving_and_catches_up(library):
     assert swapped is not exact and isinstance(swapped, IvfIndex)
     ids, _ = all_frames(library)
     assert sorted(library.store.frame_index.ids().tolist()) == sorted(ids.tolist())
+
+
+def test_search_stops_asking_an_exhausted_ivf_index_for_more(library):
+    library.import_frames(synthetic_videos(60))
+    library.rebuild_indexes()
+    index = library.store.frame_index
+    assert isinstance(index, IvfIndex)
+    index.nprobe = 1  # one cell: fewer neighbours than the first fetch asks for
+    calls = []
+    search = index.search
+    index.search = lambda q, k: calls.append(k) or search(q, k)
+    _, vecs = all_frames(library)
+    hits = search_vector(library.store, vecs[10], k=50)
+    assert hits and len(calls) == 1  # not 64, 256, 1024, ... up to every vector

@@ -146,7 +146,10 @@ def search_vectors(
             for hit in hits:  # hits are best first: keep each video's first
                 best.setdefault(hit.video_id, hit)
             results[query] = list(best.values())[:k]
-            if len(best) < k and fetch < index.ntotal:
+            # An approximate index that returned fewer neighbours than asked has nothing more
+            # in the cells it probes: asking again for more would only cost time.
+            exhausted = int((ids[row] >= 0).sum()) < fetch
+            if len(best) < k and fetch < index.ntotal and not exhausted:
                 again.append(query)
         todo = np.asarray(again, dtype=np.int64)
         fetch = min(index.ntotal, fetch * 4)
