@@ -20,6 +20,14 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# The tests run the DB-facing cases on a throwaway PostgreSQL server too (tests/postgres_server.py).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    echo "setup: installing postgresql (server binaries for the tests)" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV" >&2
     python3 -m venv "$VENV"
@@ -32,7 +40,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$PY" -m pip install -q --upgrade pip
     # Pinned torch pair: a CUDA build that also runs on the CPU.
     "$PY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-    "$PY" -m pip install -q -e ".[dev,cpu,serve]"
+    "$PY" -m pip install -q -e ".[dev,cpu,serve,postgres,ray]"
     echo "$want" > "$stamp"
 fi
 "$PY" -c "import vsearch" >/dev/null

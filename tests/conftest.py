@@ -95,3 +95,53 @@ def library(settings):
     lib = Library.open(settings=settings, create=True)
     yield lib
     lib.close()
+
+
+# --- database backends: every DB-facing test runs on SQLite and on a real PostgreSQL --------
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of this test session (tests/postgres_server.py)."""
+    import importlib.util
+    import os
+
+    from postgres_server import PostgresServer, server_bin
+
+    missing = [
+        what
+        for what, ok in (
+            (
+                "the psycopg driver (pip install -e '.[postgres]')",
+                importlib.util.find_spec("psycopg"),
+            ),
+            ("the PostgreSQL server (apt-get install postgresql)", server_bin("initdb")),
+        )
+        if not ok
+    ]
+    if missing:
+        message = "PostgreSQL tests need " + " and ".join(missing) + ": scripts/setup.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_backend(request, monkeypatch) -> str:
+    """The metadata database of the libraries a test opens: "sqlite" (library.db in the
+    library folder) or "postgresql" (a fresh database on the test server, via VSEARCH_DB_URL,
+    which subprocesses inherit)."""
+    monkeypatch.delenv("VSEARCH_DB_URL", raising=False)
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    server = request.getfixturevalue("postgres")
+    with server.database() as url:
+        monkeypatch.setenv("VSEARCH_DB_URL", url)
+        yield "postgresql"

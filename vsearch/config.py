@@ -50,6 +50,10 @@ class Settings:
     decoders: int = 0  # parallel ffmpeg processes; 0 = auto
     batch_size: int = 0  # encoder batch; 0 = encoder default
     lock_timeout: float = 0.0  # seconds a writer waits for another writer; 0 = fail at once
+    # Where the metadata lives: "" = library.db (SQLite) in the library folder; else an
+    # SQLAlchemy URL of a shared server (postgresql+psycopg://...), with the library folder
+    # holding this host's index files only (caches rebuilt from the database).
+    db_url: str = ""
 
     def __post_init__(self) -> None:
         for name, (_var, _conv, check, _doc) in SETTING_VARS.items():
@@ -184,6 +188,14 @@ def _text(value: Any) -> str:
     return "" if isinstance(value, str) and value.strip() else "must not be empty"
 
 
+def _db_url(value: Any) -> str:
+    if not isinstance(value, str):
+        return "must be a database URL"
+    if value and "://" not in value:
+        return "must be a database URL such as postgresql+psycopg://USER@HOST/DB"
+    return ""
+
+
 MAX_FPS = 60.0
 
 # Every setting a VSEARCH_* variable may give: (variable, parser, check, help).
@@ -209,5 +221,12 @@ SETTING_VARS: dict[str, tuple[str, Callable[[str], Any], Callable[[Any], str], s
         float,
         _finite(0.0, 7 * 86400.0),
         "seconds a writer waits for another writer; 0 = fail at once",
+    ),
+    "db_url": (
+        "VSEARCH_DB_URL",
+        str,
+        _db_url,
+        "metadata on a database server (postgresql+psycopg://USER@HOST/DB); "
+        "empty = SQLite in the library folder",
     ),
 }

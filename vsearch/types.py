@@ -263,6 +263,7 @@ class IndexReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
     partial: list[tuple[str, str]] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)  # left to another writer (shared DB)
     frames: int = 0
     video_seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -278,6 +279,7 @@ class IndexReport:
             "failed": [{"path": p, "error": e} for p, e in self.failed],
             "partial": [{"path": p, "error": e} for p, e in self.partial],
             "pruned": self.pruned,
+            "elsewhere": self.elsewhere,
             "frames": self.frames,
             "video_seconds": round(self.video_seconds, 3),
             "wall_seconds": round(self.wall_seconds, 3),

@@ -13,6 +13,8 @@ from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, LibraryNotFoundError, ModelMismatchError, UsageError
 from vsearch.pipeline.library import FRAME_INDEX, Library
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # SQLite and PostgreSQL metadata
+
 
 @pytest.fixture()
 def videos(tmp_path, clips):

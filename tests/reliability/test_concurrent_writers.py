@@ -17,6 +17,7 @@ from vsearch.errors import LibraryLockedError
 from vsearch.pipeline.library import Library
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("db_backend")  # SQLite and PostgreSQL metadata
 
 
 @pytest.mark.slow

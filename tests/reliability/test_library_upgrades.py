@@ -21,34 +21,45 @@ runner = CliRunner()
 
 
 def old_library(root) -> np.ndarray:
-    """A library as revision 0001 wrote it: meta, one video, three frames with vectors."""
+    """A library as revision 0001 wrote it: meta, one video, three frames with vectors (in
+    library.db, or in the database of VSEARCH_DB_URL when the test runs on PostgreSQL)."""
+    import os
+
+    from sqlalchemy import text
+
+    from vsearch.db.engine import create_server_engine
     from vsearch.models import create_encoder
 
     root.mkdir(parents=True)
-    engine = create_db_engine(root / DB_NAME)
+    url = os.environ.get("VSEARCH_DB_URL")
+    engine = create_server_engine(url) if url else create_db_engine(root / DB_NAME)
     upgrade_database(engine, "0001")
     info = create_encoder("colorgrid").info
     vectors = np.random.default_rng(0).normal(size=(3, info.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO library_meta (key, value) VALUES ('encoder', ?), ('fps', '1.0')",
-            (json.dumps(info.to_dict()),),
+        conn.execute(
+            text("INSERT INTO library_meta (key, value) VALUES ('encoder', :e), ('fps', '1.0')"),
+            {"e": json.dumps(info.to_dict())},
         )
-        conn.exec_driver_sql(
-            "INSERT INTO videos (id, path, size, mtime, status, n_frames) "
-            "VALUES (1, '/videos/old.mp4', 10, 1.0, 'indexed', 3)"
+        conn.execute(
+            text(
+                "INSERT INTO videos (id, path, size, mtime, status, n_frames) "
+                "VALUES (1, '/videos/old.mp4', 10, 1.0, 'indexed', 3)"
+            )
         )
         for i, vec in enumerate(vectors):
-            conn.exec_driver_sql(
-                "INSERT INTO frames (video_id, t, informative, vector) VALUES (1, ?, 1, ?)",
-                (float(i), vec.tobytes()),
+            conn.execute(
+                text(
+                    "INSERT INTO frames (video_id, t, informative, vector) VALUES (1, :t, :inf, :v)"
+                ),
+                {"t": float(i), "inf": True, "v": vec.tobytes()},
             )
     engine.dispose()
     return vectors
 
 
-def test_old_schema_is_migrated_and_keeps_its_data(tmp_path):
+def test_old_schema_is_migrated_and_keeps_its_data(db_backend, tmp_path):
     root = tmp_path / "lib"
     vectors = old_library(root)
     with Library.open(settings=Settings.load(library=root)) as lib:

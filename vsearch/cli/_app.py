@@ -96,7 +96,7 @@ out = Console(
     soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, highlight=False
 )
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
-_state: dict[str, Any] = {"library": None, "quiet": False}
+_state: dict[str, Any] = {"library": None, "quiet": False, "db_url": None}
 
 LibraryOpt = Annotated[
     Path | None,
@@ -217,6 +217,7 @@ def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:
 
 
 def settings(library: Path | None = None, **overrides: Any) -> Settings:
+    overrides.setdefault("db_url", _state.get("db_url"))
     return Settings.load(library=library or _state["library"], **overrides)
 
 
@@ -323,6 +324,16 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def main(
     library: LibraryOpt = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url",
+            help="Keep the metadata in a shared database server instead of the library "
+            "folder's SQLite file, e.g. postgresql+psycopg://USER@HOST/DB (the folder then "
+            "holds this host's index caches) \\[env: VSEARCH_DB_URL].",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[
         int,
         typer.Option(
@@ -342,6 +353,7 @@ def main(
     Set VSEARCH_DEBUG=1 to see tracebacks.
     """
     _state["library"] = library
+    _state["db_url"] = db_url
     _state["quiet"] = quiet
     _state["verbose"] = verbose
     level = max(logging.WARNING - 10 * verbose if not quiet else logging.ERROR, logging.DEBUG)

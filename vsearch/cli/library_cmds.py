@@ -84,6 +84,21 @@ def index(
         bool, typer.Option(help="Try unchanged files that failed before.")
     ] = False,
     decoders: Annotated[int | None, typer.Option(help="Parallel ffmpeg decoders.")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="auto|local|ADDRESS",
+            help="Decode and encode on a Ray cluster (pip install 'vsearch-video[ray]'): "
+            "'auto' joins this machine's cluster, 'local' starts one here, or "
+            "HOST:PORT or ray://HOST:PORT. Files must be at the same path on every node; "
+            "this process still commits.",
+            show_default=False,
+        ),
+    ] = None,
+    ray_actors: Annotated[
+        int, typer.Option(help="Ray actors (0: one per GPU of the cluster, else per CPU).")
+    ] = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Index videos incrementally: new and changed files are decoded, the rest skipped.
@@ -95,7 +110,14 @@ def index(
     lib = open_library(create=True, model=model, fps=fps, decoders=decoders)
     progress = RichProgress()
     with lib:
-        report = lib.index(paths, prune=prune, retry_failed=retry_failed, progress=progress)
+        report = lib.index(
+            paths,
+            prune=prune,
+            retry_failed=retry_failed,
+            progress=progress,
+            ray=ray,
+            ray_actors=ray_actors,
+        )
     if json_out:
         emit_json(report.to_dict())
     else:
@@ -103,7 +125,8 @@ def index(
         out.print(
             f"{len(report.indexed)} indexed, {len(report.reused)} reused, "
             f"{len(report.skipped)} unchanged, {len(report.partial)} partial, "
-            f"{len(report.failed)} failed, {len(report.pruned)} pruned; "
+            f"{len(report.failed)} failed, {len(report.pruned)} pruned"
+            f"{f', {len(report.elsewhere)} left to other writers' if report.elsewhere else ''}; "
             f"{report.frames} frames in {report.wall_seconds:.1f}s "
             f"({rate:.1f} video-s/s)",
             markup=False,

@@ -1,4 +1,4 @@
-"""Engine and session factory for a library's SQLite database."""
+"""Engines and session factories: a library's SQLite file, or a shared PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+
+from vsearch.errors import UsageError
+
+SERVER_DIALECTS = ("postgresql",)  # shared metadata servers vsearch supports
 
 
 def create_db_engine(path: Path, *, readonly: bool = False) -> Engine:
@@ -49,6 +55,37 @@ def create_db_engine(path: Path, *, readonly: bool = False) -> Engine:
         cur.close()
 
     return engine
+
+
+def create_server_engine(url: str) -> Engine:
+    """An engine on a shared database server (``postgresql+psycopg://user@host/db``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UsageError(f"not a database URL: {redact_url(url)} ({exc})") from None
+    if parsed.get_backend_name() not in SERVER_DIALECTS:
+        raise UsageError(
+            f"unsupported database {parsed.get_backend_name()!r} in {redact_url(url)}: "
+            f"use postgresql+psycopg://USER@HOST/DB, or leave the URL empty for SQLite"
+        )
+    try:
+        return create_engine(parsed, future=True, pool_pre_ping=True)
+    except ImportError as exc:  # the driver is an extra
+        raise UsageError(
+            f"no driver for {redact_url(url)} ({exc}): pip install 'vsearch-video[postgres]'"
+        ) from None
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

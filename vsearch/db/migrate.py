@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, inspect
 
+from vsearch.db.claims import lock_for_migration
+from vsearch.db.engine import is_sqlite
 from vsearch.errors import LibraryError, SchemaTooNewError
 
 log = logging.getLogger(__name__)
@@ -96,10 +98,17 @@ def upgrade_database(engine: Engine, revision: str = "head") -> bool:
     if current is None and inspect(engine).has_table("videos"):
         raise LibraryError("the database has vsearch tables but no schema revision: not touched")
     log.info("migrating library database %s -> %s", current, target)
+    sqlite = is_sqlite(engine)
     with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        else:
+            # Several hosts may open a shared database at once: one upgrades, the others
+            # wait here and then find it at head (Alembic reads the revision after the lock).
+            lock_for_migration(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()
-        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     return True

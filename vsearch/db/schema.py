@@ -6,7 +6,10 @@ database upgraded to head has no difference from these classes.
 
 from __future__ import annotations
 
+import base64
+
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -29,6 +32,15 @@ NAMING_CONVENTION = {
 }
 
 
+# 64-bit ids and sizes on a server (files over 2 GiB, more than 2^31 frames); on SQLite every
+# INTEGER is already 64-bit and an autoincrement key must be spelt INTEGER.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+# A name that is not valid UTF-8, on a server whose TEXT must be UTF-8 (PostgreSQL): stored as
+# this prefix and the base64 of its bytes. Stored paths are absolute, so no real one starts so.
+UNDECODABLE_PREFIX = "b64:"
+
+
 class FilePath(TypeDecorator[str]):
     """A file name as Linux allows it: any bytes but NUL and '/' separators.
 
@@ -47,12 +59,18 @@ class FilePath(TypeDecorator[str]):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogateescape")
+            raw = value.encode("utf-8", "surrogateescape")
+            if dialect.name == "sqlite":
+                return raw
+            return UNDECODABLE_PREFIX + base64.b64encode(raw).decode("ascii")
         return value
 
     def process_result_value(self, value: str | bytes | None, dialect) -> str | None:
         if isinstance(value, bytes):
             return value.decode("utf-8", "surrogateescape")
+        if value is not None and value.startswith(UNDECODABLE_PREFIX):
+            raw = base64.b64decode(value[len(UNDECODABLE_PREFIX) :])
+            return raw.decode("utf-8", "surrogateescape")
         return value
 
 
@@ -72,9 +90,9 @@ class MetaRow(Base):
 class VideoRow(Base):
     __tablename__ = "videos"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     path: Mapped[str] = mapped_column(FilePath, unique=True)
-    size: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(BigInt, default=0)
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
     content_hash: Mapped[str | None] = mapped_column(String(80), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # indexed|partial|failed
@@ -101,8 +119,8 @@ class FrameRow(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    video_id: Mapped[int] = mapped_column(BigInt, ForeignKey("videos.id", ondelete="CASCADE"))
     t: Mapped[float] = mapped_column(Float)
     informative: Mapped[bool] = mapped_column(Boolean, default=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, dim of the library's encoder
@@ -120,8 +138,8 @@ class ClipRow(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    video_id: Mapped[int] = mapped_column(BigInt, ForeignKey("videos.id", ondelete="CASCADE"))
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
     informative: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -134,7 +152,9 @@ class LabelRow(Base):
     __tablename__ = "labels"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    video_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("videos.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(200), index=True)
     start: Mapped[float | None] = mapped_column(Float)
     end: Mapped[float | None] = mapped_column(Float)
@@ -147,7 +167,9 @@ class PredictionRow(Base):
     __tablename__ = "predictions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    video_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("videos.id", ondelete="CASCADE"), index=True
+    )
     classifier: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(200))
     score: Mapped[float] = mapped_column(Float)

@@ -29,6 +29,7 @@ from vsearch.progress import NullProgress, Progress
 from vsearch.types import FrameBatch, IndexReport, VideoInfo, VideoStatus
 
 if TYPE_CHECKING:
+    from vsearch.pipeline.ray_index import RayOptions
     from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class _Job:
     classes: list[np.ndarray] = field(default_factory=list)  # ImageNet probabilities, if any
     error: MediaError | None = None
     estimate: float = 0.0  # seconds of video, for the progress bar
+    elsewhere: bool = False  # claimed by, or already committed by, another writer
 
 
 @dataclass
@@ -58,7 +60,7 @@ class _Stages:
 
     def add(self, stage: str, seconds: float) -> None:
         with self.lock:
-            self.seconds[stage] += seconds
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
 _DONE = object()
@@ -71,8 +73,13 @@ def index_videos(
     prune: bool = False,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    ray: RayOptions | None = None,
 ) -> IndexReport:
-    """Index every video under ``paths``; see the module docstring for the stages."""
+    """Index every video under ``paths``; see the module docstring for the stages.
+
+    With ``ray``, decoding and encoding run on a Ray cluster (``pipeline.ray_index``); the
+    planning, the commits and the report stay here.
+    """
     check_paths(paths)
     progress = progress or NullProgress()
     report = IndexReport()
@@ -86,8 +93,17 @@ def index_videos(
         store.backfill_clips()
         stages.add("plan", time.perf_counter() - t0)
         try:
-            if jobs:
-                _run_jobs(store, jobs, report, stages, progress)
+            if jobs and ray is not None:
+                from vsearch.pipeline.ray_index import DriverSteps, run_jobs_on_ray
+
+                steps = DriverSteps(
+                    claim=lambda job: _claim_job(store, job, retry_failed),
+                    write=lambda job: _write_job(store, job, report),
+                    line=_job_line,
+                )
+                run_jobs_on_ray(store, jobs, report, stages, progress, ray, steps)
+            elif jobs:
+                _run_jobs(store, jobs, report, stages, progress, retry_failed=retry_failed)
         except KeyboardInterrupt:
             report = _finish(store, report, stages, started, interrupted=True)
             raise InterruptedRun(
@@ -141,34 +157,68 @@ def _plan(
         if problem is not None:
             report.failed.append((path, problem.cause))
             if os.path.lexists(path) or problem.cause == describe_os_error(_TOO_LONG):
-                store.record_failure(path, problem.cause, {})
+                _record_failure_claimed(store, path, problem.cause, {}, report)
             continue
         try:
             size, mtime = file_fingerprint(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            store.record_failure(path, exc.cause, {})
+            _record_failure_claimed(store, path, exc.cause, {}, report)
             continue
-        known = store.video_at(path)
-        unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
-        failed_before = known is not None and known.status in (
-            VideoStatus.FAILED,
-            VideoStatus.PARTIAL,
-        )
-        if unchanged and (not failed_before or not retry_failed):
+        if _unchanged(store, path, size, mtime, retry_failed=retry_failed):
             report.skipped.append(path)
             continue
         try:
             digest = content_hash(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            store.record_failure(path, exc.cause, {"size": size, "mtime": mtime})
+            fields = {"size": size, "mtime": mtime}
+            _record_failure_claimed(store, path, exc.cause, fields, report)
             continue
-        if _reuse_by_hash(store, path, size, mtime, digest):
-            report.reused.append(path)
+        if not store.claims.shared:
+            if _reuse_by_hash(store, path, size, mtime, digest):
+                report.reused.append(path)
+                continue
+        elif store.claims.claim(path):
+            # Writers sharing a database claim a file before writing its rows; a job's claim
+            # is taken later, by its decoder, so that only the files in flight hold one.
+            try:
+                reused = _reuse_by_hash(store, path, size, mtime, digest)
+            finally:
+                store.claims.release(path)
+            if reused:
+                report.reused.append(path)
+                continue
+        else:
+            report.elsewhere.append(path)
             continue
         jobs.append(_Job(path, size, mtime, digest))
     return jobs
+
+
+def _unchanged(
+    store: LibraryStore, path: str, size: int, mtime: float, *, retry_failed: bool
+) -> bool:
+    known = store.video_at(path)
+    unchanged = known is not None and (known.size, known.mtime) == (size, mtime)
+    failed_before = known is not None and known.status in (
+        VideoStatus.FAILED,
+        VideoStatus.PARTIAL,
+    )
+    return unchanged and (not failed_before or not retry_failed)
+
+
+def _record_failure_claimed(
+    store: LibraryStore, path: str, cause: str, fields: dict[str, Any], report: IndexReport
+) -> None:
+    """Record a failed file, unless another writer sharing the database is on it."""
+    if not store.claims.claim(path):
+        report.elsewhere.append(path)
+        return
+    try:
+        store.record_failure(path, cause, fields)
+    finally:
+        store.claims.release(path)
 
 
 def _reuse_by_hash(store: LibraryStore, path: str, size: int, mtime: float, digest: str) -> bool:
@@ -226,7 +276,13 @@ def _prune(store: LibraryStore, paths: Sequence[str | Path], report: IndexReport
 
 
 def _run_jobs(
-    store: LibraryStore, jobs: list[_Job], report: IndexReport, stages: _Stages, progress: Progress
+    store: LibraryStore,
+    jobs: list[_Job],
+    report: IndexReport,
+    stages: _Stages,
+    progress: Progress,
+    *,
+    retry_failed: bool = False,
 ) -> None:
     from vsearch.media import probe_video
     from vsearch.models.words import has_imagenet_head
@@ -260,6 +316,9 @@ def _run_jobs(
     def decode(job: _Job) -> None:
         from vsearch.media import iter_frames
 
+        if not _claim_job(store, job, retry_failed):
+            put((job, _DONE))
+            return
         if job.error is None and not stop.is_set():
             frames = iter_frames(job.path, fps=store.fps, size=size, info=job.info, chunk=batch)
             try:
@@ -323,7 +382,13 @@ def _run_jobs(
                 flush()
                 pending_frames = 0
                 t0 = time.perf_counter()
-                _write_job(store, job, report)
+                try:
+                    if job.elsewhere:
+                        report.elsewhere.append(job.path)
+                    else:
+                        _write_job(store, job, report)
+                finally:
+                    store.claims.release(job.path)
                 store.save_indexes(force=False)
                 stages.add("write", time.perf_counter() - t0)
                 remaining = job.estimate - last_time.get(job.path, 0.0)
@@ -345,7 +410,23 @@ def _run_jobs(
         progress.end()
 
 
+def _claim_job(store: LibraryStore, job: _Job, retry_failed: bool) -> bool:
+    """Claim a job's file before decoding it (writers sharing a database); False when another
+    writer has it, or committed it since this run planned (then it is left to that one)."""
+    if not store.claims.shared:
+        return True
+    if not store.claims.claim(job.path):
+        job.elsewhere = True
+        return False
+    if _unchanged(store, job.path, job.size, job.mtime, retry_failed=retry_failed):
+        job.elsewhere = True
+        return False
+    return True
+
+
 def _job_line(job: _Job) -> str:
+    if job.elsewhere:
+        return f"skipped {job.path}: indexed by another writer"
     if job.error is None:
         return f"indexed {job.path}"
     if isinstance(job.error, PartialDecodeError):

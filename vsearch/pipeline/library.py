@@ -118,16 +118,28 @@ class Library:
         prune: bool = False,
         retry_failed: bool = False,
         progress: Progress | None = None,
+        ray: str | None = None,
+        ray_actors: int = 0,
     ) -> IndexReport:
         """Index the videos under ``paths`` (files or folders, recursive), incrementally.
 
         Unchanged files (size, mtime) are skipped, renamed or copied ones reuse their stored
         vectors; each video is committed as soon as it is done. ``prune`` forgets library
         videos under ``paths`` whose files are gone; ``retry_failed`` tries unchanged files
-        that failed before. A bad file is reported in the result, never raised.
+        that failed before. A bad file is reported in the result, never raised. ``ray``:
+        decode and encode on a Ray cluster ("auto", "local", "HOST:PORT"; see
+        ``pipeline.ray_index``), with ``ray_actors`` actors (0: one per GPU or CPU).
         """
+        from vsearch.pipeline.ray_index import RayOptions
+
+        options = RayOptions(address=ray, actors=ray_actors) if ray else None
         return indexing.index_videos(
-            self.store, paths, prune=prune, retry_failed=retry_failed, progress=progress
+            self.store,
+            paths,
+            prune=prune,
+            retry_failed=retry_failed,
+            progress=progress,
+            ray=options,
         )
 
     def remove(self, path: str | Path) -> list[str]:

@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 
 from vsearch.config import MAX_FPS, Settings
 from vsearch.db import queries
-from vsearch.db.engine import create_db_engine, make_session_factory, transaction
+from vsearch.db.claims import VideoClaims
+from vsearch.db.engine import (
+    create_db_engine,
+    create_server_engine,
+    make_session_factory,
+    redact_url,
+    transaction,
+)
 from vsearch.db.migrate import current_revision, head_revision, upgrade_database
 from vsearch.errors import (
     DamagedLibraryError,
@@ -99,8 +106,14 @@ class LibraryStore:
         self.root = settings.library
         self.readonly = readonly
         self.db_path = self.root / DB_NAME
-        self.engine = create_db_engine(self.db_path, readonly=readonly)
+        if settings.db_url:  # shared metadata: the folder holds this host's index caches
+            self.db_label = redact_url(settings.db_url)
+            self.engine = create_server_engine(settings.db_url)
+        else:
+            self.db_label = str(self.db_path)
+            self.engine = create_db_engine(self.db_path, readonly=readonly)
         self.sessions = make_session_factory(self.engine)
+        self.claims = VideoClaims(self.engine)  # which files this writer works on
         self._encoder: FrameEncoder | None = None
         self._frame_index: VectorIndex | None = None
         self._frame_sync: SyncReport | None = None
@@ -137,13 +150,16 @@ class LibraryStore:
         if library is not None:
             settings = settings.with_(library=Path(library).expanduser().absolute())
         root = settings.library
-        if not (root / DB_NAME).exists():
+        if not _library_exists(settings):
             if not create:
+                where = redact_url(settings.db_url) if settings.db_url else str(root)
                 raise LibraryNotFoundError(
-                    f"no vsearch library at {root}: create one with `vsearch init` "
+                    f"no vsearch library at {where}: create one with `vsearch init` "
                     "(or `vsearch index`, which creates it)"
                 )
             return cls._create(settings, model=model, fps=fps)
+        if settings.db_url and not root.exists():
+            _make_folder(root)  # a new host joining a shared library: an empty cache folder
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
         try:
             lib._migrate()
@@ -174,20 +190,20 @@ class LibraryStore:
         if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
             raise UsageError(f"`fps` must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
-        try:
-            settings.library.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot create library directory {settings.library}: {exc}"
-            ) from exc
+        _make_folder(settings.library)
         lib = cls(settings.with_(model=spec, fps=fps))
         with lib.writing():
             lib._migrate()
-            with transaction(lib.sessions) as session:
-                queries.set_meta("encoder", json.dumps(encoder.info.to_dict()), session=session)
-                queries.set_meta("fps", repr(fps), session=session)
-                queries.set_meta("created_at", queries.now_iso(), session=session)
-                queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
+            with lib._committing() as session:
+                # With a shared database another host may have created it meanwhile.
+                if "encoder" not in queries.get_meta(session=session):
+                    info = json.dumps(encoder.info.to_dict())
+                    queries.set_meta("encoder", info, session=session)
+                    queries.set_meta("fps", repr(fps), session=session)
+                    queries.set_meta("created_at", queries.now_iso(), session=session)
+                    queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
+        if settings.db_url:
+            lib._check_model(spec, fps)
         lib._encoder = encoder
         log.info("created library %s with %s at %s fps", settings.library, spec, fps)
         return lib
@@ -199,7 +215,12 @@ class LibraryStore:
         try:
             upgrade_database(self.engine)
         except OperationalError as exc:
-            raise storage_error(self.db_path, exc) from exc
+            raise self._db_error(exc) from exc
+
+    def _db_error(self, exc: OperationalError) -> StorageError:
+        if self.settings.db_url:
+            return StorageError(f"{self.db_label}: database error ({getattr(exc, 'orig', exc)})")
+        return storage_error(self.db_path, exc)
 
     def _ensure_library_id(self) -> None:
         """Give a library made by an older vsearch its id (its index files are rebuilt once,
@@ -504,7 +525,7 @@ class LibraryStore:
             with transaction(self.sessions) as session:
                 yield session
         except OperationalError as exc:
-            raise storage_error(self.db_path, exc) from exc
+            raise self._db_error(exc) from exc
 
     # --- keeping the in-memory indexes in step with committed rows -----------------------
 
@@ -675,11 +696,18 @@ class LibraryStore:
         return self._data_version() != self._seen_version
 
     def _data_version(self) -> int:
-        """SQLite's counter of commits made through other connections than ``_watch``."""
+        """SQLite's counter of commits made through other connections than ``_watch``; on a
+        database server, the server's count of commits to this database (this process's
+        included: a refresh after them finds nothing to change)."""
         if self._watch is None:
             self._watch = self.engine.connect()
+        query = (
+            "PRAGMA data_version"
+            if self.engine.dialect.name == "sqlite"
+            else "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
         try:
-            return int(self._watch.exec_driver_sql("PRAGMA data_version").scalar_one())
+            return int(self._watch.exec_driver_sql(query).scalar_one())
         finally:
             self._watch.rollback()  # never hold a read transaction open between calls
 
@@ -842,6 +870,7 @@ class LibraryStore:
             if self._encoder is not None:
                 self._encoder.close()
                 self._encoder = None
+            self.claims.close()
             if self._watch is not None:
                 self._watch.close()
                 self._watch = None
@@ -951,3 +980,33 @@ class LibraryStore:
             self._clip_index = index
             self._clip_sync = SyncReport("clips", index.ntotal, index.ntotal)
         self._save_index(index, CLIP_INDEX, card)
+
+
+def _make_folder(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create library directory {root}: {exc}") from exc
+
+
+def _library_exists(settings: Settings) -> bool:
+    """A library folder with its SQLite file, or a shared database that holds a library."""
+    if not settings.db_url:
+        return (settings.library / DB_NAME).exists()
+    from sqlalchemy import inspect, select
+
+    from vsearch.db.schema import MetaRow
+
+    engine = create_server_engine(settings.db_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(MetaRow.__tablename__):
+                return False
+            return conn.scalar(select(MetaRow.value).where(MetaRow.key == "encoder")) is not None
+    except OperationalError as exc:
+        raise StorageError(
+            f"cannot reach the library database {redact_url(settings.db_url)}: "
+            f"{getattr(exc, 'orig', exc)}".strip()
+        ) from exc
+    finally:
+        engine.dispose()
