@@ -7,9 +7,18 @@ first used.
 from vsearch.config import Settings, __version__
 from vsearch.errors import VsearchError
 from vsearch.pipeline.library import Library
-from vsearch.types import FrameHit, IndexReport, ModelInfo, SegmentMatch, VideoInfo, VideoRecord
+from vsearch.types import (
+    BatchAnswer,
+    FrameHit,
+    IndexReport,
+    ModelInfo,
+    SegmentMatch,
+    VideoInfo,
+    VideoRecord,
+)
 
 __all__ = [
+    "BatchAnswer",
     "FrameHit",
     "IndexReport",
     "Library",

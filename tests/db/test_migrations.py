@@ -112,6 +112,7 @@ def test_migrations_run_from_the_installed_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "vsearch/_migrations/env.py" in names
     assert any(n.startswith("vsearch/_migrations/versions/0001") for n in names)
+    assert "vsearch/serve/static/index.html" in names  # the web page of `vsearch serve`
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (

@@ -82,7 +82,7 @@ def serve(
     except ImportError as exc:
         raise VsearchError(
             f"vsearch serve needs the serve extra ({exc.name} is missing): "
-            "pip install 'vsearch[serve]'"
+            "pip install 'vsearch-video[serve]'"
         ) from None
     from vsearch.serve.security import LOOPBACK_NAMES
 

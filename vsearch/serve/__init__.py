@@ -1,6 +1,6 @@
 """``vsearch serve``: the library answering over HTTP, with a web page.
 
-Needs the ``serve`` extra (``pip install 'vsearch[serve]'``: Starlette, uvicorn,
+Needs the ``serve`` extra (``pip install 'vsearch-video[serve]'``: Starlette, uvicorn,
 python-multipart). ``create_app`` builds the ASGI app over an opened ``vsearch.Library``.
 """
 
