@@ -72,6 +72,14 @@ class FfmpegNotFoundError(VsearchError):
         )
 
 
+class FaissNotFoundError(VsearchError):
+    def __init__(self) -> None:
+        super().__init__(
+            "FAISS is not installed: install vsearch with one of its FAISS builds, "
+            "pip install 'vsearch-video[cpu]' (or [gpu] on a CUDA machine)"
+        )
+
+
 # --- models --------------------------------------------------------------------------------
 
 

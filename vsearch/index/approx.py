@@ -104,7 +104,9 @@ def _pq_m(dim: int) -> int:
 
 
 def _faiss():
-    import faiss
+    from vsearch.index._faiss import load_faiss
+
+    faiss = load_faiss()
 
     return faiss
 

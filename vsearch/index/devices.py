@@ -35,7 +35,9 @@ def cpu_threads_for(n_queries: int) -> Iterator[None]:
     if n_queries >= FEW_QUERIES:
         yield
         return
-    import faiss
+    from vsearch.index._faiss import load_faiss
+
+    faiss = load_faiss()
 
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
@@ -49,7 +51,9 @@ def faiss_gpu_clone(raw, ntotal: int):
     """A GPU copy of FAISS index ``raw``, or None (CPU build, no GPU, small index, cpu asked)."""
     if search_device() == "cpu" or ntotal < GPU_MIN_VECTORS:
         return None
-    import faiss
+    from vsearch.index._faiss import load_faiss
+
+    faiss = load_faiss()
 
     if not hasattr(faiss, "StandardGpuResources"):
         return None

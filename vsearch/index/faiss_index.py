@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def _faiss():
-    import faiss
+    from vsearch.index._faiss import load_faiss
 
-    return faiss
+    return load_faiss()
 
 
 def _load(path: Path) -> FaissIndex | IvfIndex:

@@ -44,7 +44,9 @@ class IvfParams:
 
 
 def _faiss():
-    import faiss
+    from vsearch.index._faiss import load_faiss
+
+    faiss = load_faiss()
 
     return faiss
 

@@ -64,7 +64,9 @@ def default_factory(n: int, dim: int) -> str:
 
 
 def _faiss():
-    import faiss
+    from vsearch.index._faiss import load_faiss
+
+    faiss = load_faiss()
 
     return faiss
 

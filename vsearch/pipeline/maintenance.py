@@ -106,7 +106,9 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
         return "no CUDA device: encoders run on the CPU"
 
     def faiss_check() -> str:
-        import faiss
+        from vsearch.index._faiss import load_faiss
+
+        faiss = load_faiss()
 
         gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
         return f"faiss {faiss.__version__} ({'GPU' if gpus else 'CPU'})"
