@@ -28,7 +28,7 @@ def is_own_temp_file(name: str) -> bool:
     return _OWN_TEMP.match(name) is not None
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: Path, write: Callable[[str], object]) -> None:
     """Write through ``write(tmp_path)`` then rename over ``path``: readers never see half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,11 @@ def _to_bytes(index) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
+def _bytes_writer(blob: bytes) -> Callable[[str], object]:
+    """A writer for ``atomic_write`` that puts ``blob`` in the temporary file."""
+    return lambda tmp: Path(tmp).write_bytes(blob)
+
+
 def _from_bytes(blob: bytes):
     faiss = _faiss()
     return faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
@@ -119,7 +125,7 @@ class ShardedIndex:
     shard_size: int = DEFAULT_SHARD_SIZE
     nprobe: int = DEFAULT_NPROBE
     trained: bytes | None = None
-    shards: dict[int, object] = field(default_factory=dict)  # number -> faiss index
+    shards: dict[int, Any] = field(default_factory=dict)  # number -> faiss index
     infos: dict[int, ShardInfo] = field(default_factory=dict)
 
     # --- training and building ---------------------------------------------------------
@@ -243,10 +249,9 @@ class ShardedIndex:
             raise IndexFileError("nothing to save: the sharded index is not trained")
         folder.mkdir(parents=True, exist_ok=True)
         trained = self.trained
-        atomic_write(folder / TRAINED, lambda tmp: Path(tmp).write_bytes(trained))
+        atomic_write(folder / TRAINED, _bytes_writer(trained))
         for number, shard in self.shards.items():
-            blob = _to_bytes(shard)
-            atomic_write(folder / _shard_name(number), lambda tmp, b=blob: Path(tmp).write_bytes(b))
+            atomic_write(folder / _shard_name(number), _bytes_writer(_to_bytes(shard)))
         for stale in folder.glob("shard-*.faiss"):
             if int(stale.stem.split("-")[1]) not in self.shards:
                 stale.unlink()

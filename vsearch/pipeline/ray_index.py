@@ -74,7 +74,8 @@ class _FileEncoder:
 
         logging.basicConfig(level=logging.WARNING)
         self.encoder = create_encoder(spec, device=device)
-        self.with_classes = has_imagenet_head(self.encoder)
+        # one forward pass gives vectors and classes, as in the local indexer
+        self.classifier = self.encoder if has_imagenet_head(self.encoder) else None
         self.fps = fps
         self.batch = batch or getattr(self.encoder, "batch_size", 32)
 
@@ -100,8 +101,8 @@ class _FileEncoder:
                 except StopIteration:
                     break
                 t1 = time.perf_counter()
-                if self.with_classes:  # one forward pass gives both, as in the local indexer
-                    vectors, classes = self.encoder.encode_and_classify(chunk.images)
+                if self.classifier is not None:
+                    vectors, classes = self.classifier.encode_and_classify(chunk.images)
                 else:
                     vectors, classes = self.encoder.encode_images(chunk.images), None
                 t2 = time.perf_counter()
@@ -252,8 +253,12 @@ def _run(ray, lib, jobs, report, stages, progress, options, steps, started) -> N
                 idle.append(slot.actor)
                 cause, partial = item[1], item[2]
                 if cause is not None:
-                    cls = PartialDecodeError if partial and slot.job.times else MediaError
-                    slot.job.error = cls(slot.job.path, cause)
+                    kept = sum(len(t) for t in slot.job.times)
+                    slot.job.error = (
+                        PartialDecodeError(slot.job.path, cause, kept)
+                        if partial and kept
+                        else MediaError(slot.job.path, cause)
+                    )
                 finish(slot.job)
     finally:
         for slot in flying.values():

@@ -9,6 +9,7 @@ other index files (or in any folder given, such as shared storage for searching 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -76,7 +77,7 @@ def refresh_frame_shards(
         with lib.sessions() as session:  # one session per builder thread
             yield from queries.iter_frame_vectors(session=session, ids=wanted)
 
-    index.build_shards({n: (lambda n=n: source(n)) for n in to_build}, workers=workers)
+    index.build_shards({n: functools.partial(source, n) for n in to_build}, workers=workers)
     index.save(folder)
     refresh = ShardRefresh(
         int(len(ids)), len(index.shards), to_build, trained, time.perf_counter() - started
