@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from vsearch.index.base import IndexFileError, as_matrix, atomic_write
+from vsearch.index._faiss import load_faiss
+from vsearch.index.base import IndexFileError, as_matrix
+from vsearch.index.faiss_base import FaissIdIndex
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +105,7 @@ def _pq_m(dim: int) -> int:
     return 1
 
 
-def _faiss():
-    from vsearch.index._faiss import load_faiss
-
-    faiss = load_faiss()
-
-    return faiss
-
-
-class IvfIndex:
+class IvfIndex(FaissIdIndex):
     """An inverted-file index (VectorIndex protocol) over ids chosen by the caller."""
 
     def __init__(self, dim: int, raw, setting: IndexSetting):
@@ -125,7 +119,7 @@ class IvfIndex:
         cls, dim: int, setting: IndexSetting, sample: np.ndarray, *, seed: int = 0
     ) -> IvfIndex:
         """A new, empty index whose cells (and codes) are trained on ``sample``."""
-        faiss = _faiss()
+        faiss = load_faiss()
         if not setting.approximate:
             raise ValueError("IvfIndex.train needs an IVF setting")
         raw = faiss.index_factory(dim, setting.factory(dim), faiss.METRIC_INNER_PRODUCT)
@@ -144,7 +138,7 @@ class IvfIndex:
 
     @property
     def ivf(self):
-        return _faiss().extract_index_ivf(self._raw)
+        return load_faiss().extract_index_ivf(self._raw)
 
     @property
     def nprobe(self) -> int:
@@ -155,25 +149,8 @@ class IvfIndex:
         self.ivf.nprobe = int(max(1, min(value, self.setting.nlist)))
         self._gpu = None
 
-    @property
-    def ntotal(self) -> int:
-        return int(self._raw.ntotal)
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        vecs = as_matrix(vectors, self.dim)
-        if vecs.shape[0]:
-            self._raw.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
-            self._gpu = None
-
-    def remove(self, ids: np.ndarray) -> int:
-        arr = np.ascontiguousarray(ids, dtype=np.int64)
-        if arr.size == 0:
-            return 0
-        self._gpu = None
-        return int(self._raw.remove_ids(_faiss().IDSelectorBatch(arr)))
-
     def ids(self) -> np.ndarray:
-        faiss = _faiss()
+        faiss = load_faiss()
         invlists = self.ivf.invlists
         parts = []
         for cell in range(invlists.nlist):
@@ -184,20 +161,6 @@ class IvfIndex:
                 invlists.release_ids(cell, ptr)
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        q = as_matrix(queries, self.dim)
-        if self.ntotal == 0 or k <= 0:
-            return (
-                np.full((q.shape[0], max(k, 0)), -np.inf, dtype=np.float32),
-                np.full((q.shape[0], max(k, 0)), -1, dtype=np.int64),
-            )
-        from vsearch.index.devices import cpu_threads_for
-
-        with cpu_threads_for(q.shape[0]):
-            scores, ids = self._searcher().search(q, k)
-        scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
-        return scores, ids.astype(np.int64)
-
     def _searcher(self):
         from vsearch.index.devices import faiss_gpu_clone
 
@@ -205,16 +168,13 @@ class IvfIndex:
             self._gpu = faiss_gpu_clone(self._raw, self.ntotal) or False
         return self._gpu or self._raw
 
-    def save(self, path: Path) -> None:
-        atomic_write(path, lambda tmp: _faiss().write_index(self._raw, tmp))
-
     def describe(self) -> str:
         return f"{self.setting.factory(self.dim)} nprobe {self.nprobe} over {self.ntotal} vectors"
 
 
 def wrap_loaded(raw, path: Path) -> IvfIndex:
     """An IvfIndex around an IVF index read from ``path``."""
-    faiss = _faiss()
+    faiss = load_faiss()
     try:
         ivf = faiss.extract_index_ivf(raw)
     except RuntimeError as exc:

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vsearch.index.base import IndexFileError, as_matrix, atomic_write, register_index
+from vsearch.index._faiss import load_faiss
+from vsearch.index.base import IndexFileError, register_index
+from vsearch.index.faiss_base import FaissIdIndex
 
 if TYPE_CHECKING:
     from vsearch.index.approx import IvfIndex
@@ -20,14 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _faiss():
-    from vsearch.index._faiss import load_faiss
-
-    return load_faiss()
-
-
 def _load(path: Path) -> FaissIndex | IvfIndex:
-    faiss = _faiss()
+    faiss = load_faiss()
     try:
         raw = faiss.read_index(str(path))
     except (RuntimeError, OSError) as exc:
@@ -42,7 +38,7 @@ def _load(path: Path) -> FaissIndex | IvfIndex:
 
 
 @register_index("faiss", _load)
-class FaissIndex:
+class FaissIndex(FaissIdIndex):
     """Exact inner-product search (IndexFlatIP) under an id map (IndexIDMap2).
 
     Exact search serves libraries below approx.APPROX_MIN_VECTORS; the id map lets a video's
@@ -50,36 +46,19 @@ class FaissIndex:
     """
 
     def __init__(self, dim: int, raw=None):
-        faiss = _faiss()
+        faiss = load_faiss()
         self.dim = dim
         self._raw = raw if raw is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._gpu: Any = None  # a GPU copy, False when none can be made
 
-    @property
-    def ntotal(self) -> int:
-        return int(self._raw.ntotal)
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        vecs = as_matrix(vectors, self.dim)
-        if vecs.shape[0]:
-            self._raw.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
-            self._gpu = None
-
-    def remove(self, ids: np.ndarray) -> int:
-        arr = np.ascontiguousarray(ids, dtype=np.int64)
-        if arr.size == 0:
-            return 0
-        self._gpu = None
-        return int(self._raw.remove_ids(arr))
-
     def ids(self) -> np.ndarray:
-        return _faiss().vector_to_array(self._raw.id_map).astype(np.int64)
+        return load_faiss().vector_to_array(self._raw.id_map).astype(np.int64)
 
     def vectors(self) -> np.ndarray:
         """All stored vectors, in the order of ``ids()``."""
-        flat = _faiss().downcast_index(self._raw.index)
+        flat = load_faiss().downcast_index(self._raw.index)
         return (
-            _faiss()
+            load_faiss()
             .rev_swig_ptr(flat.get_xb(), self.ntotal * self.dim)
             .reshape(self.ntotal, self.dim)
             .copy()
@@ -112,27 +91,10 @@ class FaissIndex:
 
     def _vector_view(self) -> np.ndarray:
         """The stored vectors without a copy (valid until the next add or remove)."""
-        faiss = _faiss()
+        faiss = load_faiss()
         flat = faiss.downcast_index(self._raw.index)
         ptr = faiss.rev_swig_ptr(flat.get_xb(), self.ntotal * self.dim)
         return ptr.reshape(self.ntotal, self.dim)
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        q = as_matrix(queries, self.dim)
-        if self.ntotal == 0 or k <= 0:
-            return (
-                np.full((q.shape[0], max(k, 0)), -np.inf, dtype=np.float32),
-                np.full((q.shape[0], max(k, 0)), -1, dtype=np.int64),
-            )
-        from vsearch.index.devices import cpu_threads_for
-
-        with cpu_threads_for(q.shape[0]):
-            scores, ids = self._searcher().search(q, k)
-        scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
-        return scores, ids.astype(np.int64)
-
-    def save(self, path: Path) -> None:
-        atomic_write(path, lambda tmp: _faiss().write_index(self._raw, tmp))
 
 
 __all__ = ["FaissIndex", "IndexFileError"]
