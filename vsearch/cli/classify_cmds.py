@@ -25,7 +25,7 @@ from vsearch.cli._app import (
 )
 from vsearch.cli.train_app import train_app
 from vsearch.errors import UsageError
-from vsearch.pipeline.classify import DEFAULT_K, DEFAULT_PROMPT, EXAMPLE_TEMPERATURE
+from vsearch.pipeline.classify import DEFAULT_K, DEFAULT_PROMPT
 from vsearch.pipeline.train_heads import (
     DEFAULT_HEAD,
     DEFAULT_MAX_EPOCHS,
@@ -213,8 +213,9 @@ def classify(
         bool,
         typer.Option(
             "--by-examples",
-            help="Vote over the k most similar labelled clips (weights: softmax of "
-            f"similarity / {EXAMPLE_TEMPERATURE:g}).",
+            help="Vote over the k most similar labelled clips (softmax of similarity, its "
+            "temperature calibrated on the library's labels: each labelled video classified "
+            "by the others).",
         ),
     ] = False,
     k: Annotated[
