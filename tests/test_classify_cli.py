@@ -95,6 +95,23 @@ def test_label_import_list_train_and_classify_json(lib_dir, clips, tmp_path):
     r = run(lib_dir, "classify", "--library", "--json")
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.stdout)) == 4
+    # The listing formats of the other commands: one object a line, CSV, paths, to a file.
+    r = run(lib_dir, "classify", "--all", "--format", "jsonl")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.exit_code == 0 and len(rows) == 4 and all("segments" in x for x in rows)
+    r = run(lib_dir, "classify", "--all", "--format", "csv")
+    header, *lines = r.stdout.splitlines()
+    assert header.split(",")[:3] == ["path", "label", "score"] and len(lines) == 4
+    r = run(lib_dir, "classify", "--all", "--format", "paths")
+    assert sorted(r.stdout.splitlines()) == sorted(
+        str(clips[n]) for n in ("testsrc", "mandel", "life", "smpte")
+    )
+    out = tmp_path / "classified.json"
+    r = run(lib_dir, "classify", str(clips["mandel"]), "--format", "json", "-o", str(out))
+    assert r.exit_code == 0 and r.stdout == ""
+    assert json.loads(out.read_text())[0]["path"] == str(clips["mandel"])
+    r = run(lib_dir, "classify", str(clips["mandel"]))
+    assert r.exit_code == 0 and "00:00:00.000" in r.stdout  # segment times as timecodes
     r = run(lib_dir, "classify", "--all", "--unlabelled", "--json")
     assert json.loads(r.stdout) == []
     r = run(lib_dir, "classify", str(clips["mandel"]), "--labels", "cat,dog")

@@ -226,6 +226,8 @@ def classify(
         typer.Option(help="Trained head: a checkpoint path or an arch (default: latest)."),
     ] = None,
     json_out: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Say what a video is, as a whole and per 4 s clip window (scores are probabilities).
 
@@ -236,7 +238,7 @@ def classify(
     with open_library() as lib:
         for label in labels_arg or ():
             matched = lib.words_for(label) if label.strip() else None
-            if matched and not json_out:
+            if matched and chosen_format(fmt, json_out) == "table":
                 err.print(f"matched {matched}", markup=False)
         results = lib.classify(
             path,
@@ -249,17 +251,25 @@ def classify(
             unlabelled=unlabelled,
             progress=RichProgress(),
         )
-    if json_out:
-        emit_json([r.to_dict() for r in results])
-        return
-    for r in results:
-        out.print(one_line(f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]"), markup=False)
-        if path is not None:
-            render_table(
-                "segments",
-                ["start", "end", "label", "score"],
-                [[f"{s.start:.1f}", f"{s.end:.1f}", s.label, f"{s.score:.3f}"] for s in r.segments],
-            )
+
+    def table(console) -> None:
+        for r in results:
+            line = f"{r.path}: {r.label} ({r.score:.3f})  [{r.classifier}]"
+            console.print(one_line(line), markup=False)
+            if path is not None:
+                render_table(
+                    "segments",
+                    ["start", "end", "label", "score"],
+                    [
+                        [timecode(s.start), timecode(s.end), s.label, f"{s.score:.3f}"]
+                        for s in r.segments
+                    ],
+                    console,
+                )
+
+    emit_listing(
+        [r.to_dict() for r in results], fmt=fmt, json_out=json_out, output=output, table=table
+    )
 
 
 @train_app.command("classifier")
