@@ -3,6 +3,7 @@ copy when one can be made (devices.py)."""
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from vsearch.index.base import as_matrix, atomic_write
 from vsearch.index.devices import cpu_threads_for
 
 
-class FaissIdIndex:
+class FaissIdIndex(abc.ABC):
     """A FAISS index over int64 ids (VectorIndex protocol, less what differs by kind).
 
     Subclasses set ``dim`` and ``_raw`` and say in ``_searcher`` what answers queries.
@@ -55,8 +56,9 @@ class FaissIdIndex:
         scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
         return scores, ids.astype(np.int64)
 
+    @abc.abstractmethod
     def _searcher(self) -> Any:
-        raise NotImplementedError  # each kind says where its queries run
+        """What answers queries: the index itself, or a GPU copy of it."""
 
     def save(self, path: Path) -> None:
         atomic_write(path, lambda tmp: load_faiss().write_index(self._raw, tmp))
