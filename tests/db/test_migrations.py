@@ -136,12 +136,12 @@ def test_migrations_run_from_the_installed_wheel(tmp_path):
 def test_head_is_recognised_without_alembic(tmp_path):
     """Opening a library at head skips importing Alembic; anything else goes through it."""
     from vsearch.db.engine import create_db_engine
-    from vsearch.db.migrate import _at_head_without_alembic, upgrade_database
+    from vsearch.db.migrate import at_head, upgrade_database
 
     engine = create_db_engine(tmp_path / "x.db")
-    assert not _at_head_without_alembic(engine)  # blank: no stamp
+    assert not at_head(engine)  # blank: no stamp
     upgrade_database(engine)
-    assert _at_head_without_alembic(engine)
+    assert at_head(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
-    assert not _at_head_without_alembic(engine)  # behind head: Alembic decides
+    assert not at_head(engine)  # behind head: Alembic decides

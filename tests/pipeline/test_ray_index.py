@@ -62,8 +62,20 @@ def frames_by_path(root: Path) -> dict[str, np.ndarray]:
         return out
 
 
-def driver(lib: Path, videos: Path, address: str, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "vsearch", "-q", "--library", str(lib), "index", str(videos)]
+def driver(
+    lib: Path, videos: Path, address: str, *extra: str, slow_save: float = 0.0
+) -> subprocess.Popen:
+    """`vsearch index --ray` in its own process; ``slow_save``: seconds each of the driver's
+    index saves takes, one after every video (slow_save_cli.py), so that a kill lands while
+    files remain to be done however loaded the machine is."""
+    cmd = [sys.executable, "-m", "vsearch"]
+    if slow_save:
+        cmd = [
+            sys.executable,
+            str(REPO / "tests" / "reliability" / "slow_save_cli.py"),
+            str(slow_save),
+        ]
+    cmd += ["-q", "--library", str(lib), "index", str(videos)]
     cmd += ["--model", "colorgrid", "--fps", "4", "--ray", address, "--json", *extra]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
@@ -115,14 +127,19 @@ def test_a_killed_worker_costs_only_its_file_in_flight(tmp_path, videos, ray_add
     from reliability_helpers import assert_consistent
 
     lib = tmp_path / "lib"
-    proc = driver(lib, videos, ray_address, "--ray-actors", "2")
+    proc = driver(lib, videos, ray_address, "--ray-actors", "2", slow_save=1.0)
     deadline = time.monotonic() + 120
     while not actor_pids() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     while committed(lib) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     pids = actor_pids()
-    assert pids and proc.poll() is None, "the run ended before a worker could be killed"
+    if not pids or proc.poll() is not None:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(
+            f"the run ended ({proc.returncode}) before a worker could be killed:\n{out}\n{err}"
+        )
     os.kill(pids[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -135,11 +152,15 @@ def test_a_killed_driver_resumes_from_its_last_commit(tmp_path, videos, ray_addr
     from reliability_helpers import assert_consistent
 
     lib = tmp_path / "lib"
-    proc = driver(lib, videos, ray_address, "--ray-actors", "1")
+    proc = driver(lib, videos, ray_address, "--ray-actors", "1", slow_save=1.5)
     deadline = time.monotonic() + 120
     while committed(lib) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert proc.poll() is None, "the run ended before the driver could be killed"
+    if proc.poll() is not None:
+        out, err = proc.communicate()
+        pytest.fail(
+            f"the run ended ({proc.returncode}) before the driver could be killed:\n{out}\n{err}"
+        )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     kept = committed(lib)

@@ -118,3 +118,36 @@ def test_old_library_gets_clips_from_stored_frames_on_next_index(tmp_path):
         assert lib.store.clip_index.ntotal >= 1
         assert lib.store.clip_sync.in_db == 0  # opened before the backfill
     assert_consistent(root)
+
+
+def test_a_library_being_created_is_never_migrated_by_a_reader(tmp_path):
+    """A command that opens a library while another process is creating it waits for the
+    creator's schema instead of running the migrations a second time beside it."""
+    import threading
+
+    from vsearch.store.locking import WriterLock
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    creator = WriterLock(root)
+    creator.acquire(0.0)
+    (root / DB_NAME).touch()  # what a creator has written before its first migration
+    opened: list[object] = []
+
+    def reader() -> None:
+        try:
+            Library.open(root).close()
+            opened.append("opened")
+        except Exception as exc:  # noqa: BLE001 - the outcome is the assertion
+            opened.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive() and not opened  # waiting for the creator, not migrating
+    engine = create_db_engine(root / DB_NAME)
+    assert upgrade_database(engine)  # the creator's migration, alone
+    engine.dispose()
+    creator.release()
+    thread.join(30)
+    assert len(opened) == 1 and "no encoder recorded" in str(opened[0])

@@ -48,7 +48,7 @@ def current_revision(engine: Engine) -> str | None:
 _REVISION = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*["\']?([\w-]+|None)', re.M)
 
 
-def _at_head_without_alembic(engine: Engine) -> bool:
+def at_head(engine: Engine) -> bool:
     """True when the database is stamped with the one head of the migration files.
 
     Read with plain SQL and a scan of the ``revision``/``down_revision`` lines; anything
@@ -78,7 +78,7 @@ def upgrade_database(engine: Engine, revision: str = "head") -> bool:
     Refuses a database stamped with a revision this vsearch does not know (written by a newer
     version) instead of touching it.
     """
-    if revision == "head" and _at_head_without_alembic(engine):
+    if revision == "head" and at_head(engine):
         return False  # the common case, decided without importing Alembic (~0.3 s of start-up)
     from alembic import command
     from alembic.script import ScriptDirectory

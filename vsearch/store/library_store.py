@@ -32,7 +32,7 @@ from vsearch.db.engine import (
     redact_url,
     transaction,
 )
-from vsearch.db.migrate import current_revision, head_revision, upgrade_database
+from vsearch.db.migrate import at_head, current_revision, head_revision, upgrade_database
 from vsearch.errors import (
     DamagedLibraryError,
     LibraryError,
@@ -92,6 +92,10 @@ SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's dura
 
 _L = TypeVar("_L", bound="LibraryStore")
 
+
+# Seconds a command opening a library waits for another process that is creating or
+# upgrading its schema (which holds the writer lock for that long only).
+SCHEMA_WAIT_S = 30.0
 
 class LibraryStore:
     """Storage of an opened library: database, indexes, writer lock, encoder.
@@ -213,7 +217,12 @@ class LibraryStore:
             faults.check_readonly_schema(self.engine, self.root)
             return
         try:
-            upgrade_database(self.engine)
+            if at_head(self.engine):
+                return
+            # Under the writer lock: a library being created (or upgraded) by another process
+            # is finished by it first, then found at head here, never migrated twice at once.
+            with self.writing(timeout=max(self.settings.lock_timeout, SCHEMA_WAIT_S)):
+                upgrade_database(self.engine)
         except OperationalError as exc:
             raise self._db_error(exc) from exc
 
@@ -292,15 +301,17 @@ class LibraryStore:
     # --- writing -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def writing(self, *, wait: bool = True) -> Iterator[None]:
+    def writing(self, *, wait: bool = True, timeout: float | None = None) -> Iterator[None]:
         """Hold the library's writer lock (one writer at a time; readers are never blocked).
 
-        ``wait=False`` never waits for another writer (LibraryLockedError at once).
+        A writer waits ``timeout`` seconds (default: the ``lock_timeout`` setting) for another
+        one; ``wait=False`` never waits (LibraryLockedError at once).
         """
         if self.readonly:
             raise StorageError(f"library {self.root} is read-only: cannot write to it")
         if self._lock_depth == 0:
-            self._acquire_lock(self.settings.lock_timeout if wait else 0.0)
+            wait_s = self.settings.lock_timeout if timeout is None else timeout
+            self._acquire_lock(wait_s if wait else 0.0)
         self._lock_depth += 1
         try:
             yield
