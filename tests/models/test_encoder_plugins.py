@@ -136,3 +136,33 @@ def test_a_broken_plugin_warns_once_and_vsearch_works(registries, install_plugin
     assert "torch_but_misspelled" in warnings[0]
     vecs = create_encoder("colorgrid").encode_images(np.zeros((1, 64, 64, 3), np.uint8))
     assert vecs.shape[0] == 1
+
+
+def test_vsearch_models_lists_plugin_families_and_failed_plugins(tinygrid, install_plugin):
+    import json
+
+    from typer.testing import CliRunner
+
+    from vsearch.cli import app
+
+    install_plugin(
+        "vsearch-broken",
+        {ENTRY_POINT_GROUP: {"broken": "vsearch_broken"}},
+        {"vsearch_broken": "raise RuntimeError('needs a GPU driver')\n"},
+    )
+    result = CliRunner().invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
+    assert rows["encoder", "tinygrid"]["origin"] == "plugin tinygrid"
+    assert rows["encoder", "tinygrid"]["default_arch"] == "g4"
+    assert rows["encoder", "effnet"] == {
+        "kind": "encoder",
+        "name": "effnet",
+        "origin": "built-in",
+        "default_arch": "lite0",
+        "error": None,
+    }
+    assert {("pooler", "mean"), ("head", "tcn")} <= set(rows)
+    assert "RuntimeError: needs a GPU driver" in rows["encoder", "broken"]["error"]
+    table = CliRunner().invoke(app, ["models"])
+    assert "tinygrid" in table.stdout and "FAILED" in table.stdout
