@@ -36,7 +36,8 @@ def test_pooler_checkpoints_of_before_load_and_pool_alike(legacy, arch):
 
 @pytest.mark.parametrize("arch", ["linear", "lstm", "tcn"])
 def test_head_checkpoints_of_before_load_and_classify_alike(legacy, arch):
-    from vsearch.models.heads import load_head, pad_sequences, predict_proba
+    from vsearch.models.heads import load_head, predict_proba
+    from vsearch.models.sequence import pad_sequences
 
     ckpt = load_head(DATA / f"head-{arch}.pt", encoder_key="legacy:key")
     assert ckpt.arch == arch and ckpt.labels == ["a", "b", "c"]

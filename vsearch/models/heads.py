@@ -62,21 +62,12 @@ def create_head(
         return builder(dim, n_classes, dict(config or {}))
 
 
-def _mask(lengths: Any, t: int) -> Any:
-    import torch
-
-    return torch.arange(t, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def _masked_mean(x: Any, lengths: Any) -> Any:
-    m = _mask(lengths, x.shape[1]).unsqueeze(-1).to(x.dtype)
-    return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
-
-
 @register_head("linear")
 def _build_linear(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
     """Mean of the window's frame vectors -> dropout -> one linear layer."""
     import torch
+
+    from .sequence import masked_mean
 
     class LinearHead(torch.nn.Module):
         def __init__(self) -> None:
@@ -85,7 +76,7 @@ def _build_linear(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
             self.fc = torch.nn.Linear(dim, n_classes)
 
         def forward(self, x: Any, lengths: Any) -> Any:
-            return self.fc(self.drop(_masked_mean(x, lengths)))
+            return self.fc(self.drop(masked_mean(x, lengths)))
 
     return LinearHead()
 
@@ -94,6 +85,8 @@ def _build_linear(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
 def _build_lstm(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
     """A one-layer bidirectional LSTM over the frames; last states of both directions."""
     import torch
+
+    from .sequence import masked_mean
 
     hidden = int(config.get("hidden", 128))
 
@@ -109,7 +102,7 @@ def _build_lstm(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
                 x, lengths.cpu(), batch_first=True, enforce_sorted=False
             )
             _, (h, _) = self.lstm(packed)
-            state = torch.cat([h[-2], h[-1], _masked_mean(x, lengths)], dim=-1)
+            state = torch.cat([h[-2], h[-1], masked_mean(x, lengths)], dim=-1)
             return self.fc(self.drop(state))
 
     return LstmHead()
@@ -119,6 +112,8 @@ def _build_lstm(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
 def _build_tcn(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
     """Two residual blocks of dilated 1-D convolutions (kernel 3, dilation 1, 2), masked mean."""
     import torch
+
+    from .sequence import length_mask
 
     channels = int(config.get("channels", 128))
 
@@ -133,7 +128,7 @@ def _build_tcn(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
             self.fc = torch.nn.Linear(channels, n_classes)
 
         def forward(self, x: Any, lengths: Any) -> Any:
-            m = _mask(lengths, x.shape[1]).unsqueeze(1).to(x.dtype)  # (B, 1, T)
+            m = length_mask(lengths, x.shape[1]).unsqueeze(1).to(x.dtype)  # (B, 1, T)
             h = self.inp(x.transpose(1, 2)) * m
             for conv in self.blocks:
                 h = (h + torch.relu(conv(h))) * m
@@ -152,17 +147,6 @@ class FitResult:
     best_epoch: int
     best_val_loss: float
     history: list[tuple[float, float]] = field(default_factory=list)  # (train, val) loss
-
-
-def pad_sequences(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Variable-length (T_i, D) float32 sequences -> zero-padded (N, T, D) and lengths (N,)."""
-    if not seqs:
-        return np.zeros((0, 1, 0), np.float32), np.zeros(0, np.int64)
-    t = max(len(s) for s in seqs)
-    out = np.zeros((len(seqs), t, seqs[0].shape[1]), dtype=np.float32)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = s
-    return out, np.array([len(s) for s in seqs], dtype=np.int64)
 
 
 def fit_head(
