@@ -83,57 +83,41 @@ def _build_linear(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
 
 @register_head("lstm")
 def _build_lstm(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
-    """A one-layer bidirectional LSTM over the frames; last states of both directions."""
+    """The bidirectional LSTM backbone; its last states of both directions and the mean of the
+    frame vectors -> dropout -> one linear layer."""
     import torch
 
-    from .sequence import masked_mean
+    from .sequence import BiLstm, masked_mean
 
-    hidden = int(config.get("hidden", 128))
-
-    class LstmHead(torch.nn.Module):
+    class LstmHead(BiLstm):
         def __init__(self) -> None:
-            super().__init__()
-            self.lstm = torch.nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+            super().__init__(dim, int(config.get("hidden", 128)))
             self.drop = torch.nn.Dropout(config.get("dropout", 0.2))
-            self.fc = torch.nn.Linear(2 * hidden + dim, n_classes)
+            self.fc = torch.nn.Linear(self.width + dim, n_classes)
 
         def forward(self, x: Any, lengths: Any) -> Any:
-            packed = torch.nn.utils.rnn.pack_padded_sequence(
-                x, lengths.cpu(), batch_first=True, enforce_sorted=False
-            )
-            _, (h, _) = self.lstm(packed)
-            state = torch.cat([h[-2], h[-1], masked_mean(x, lengths)], dim=-1)
-            return self.fc(self.drop(state))
+            _, last = self.encode(x, lengths)
+            return self.fc(self.drop(torch.cat([last, masked_mean(x, lengths)], dim=-1)))
 
     return LstmHead()
 
 
 @register_head("tcn")
 def _build_tcn(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
-    """Two residual blocks of dilated 1-D convolutions (kernel 3, dilation 1, 2), masked mean."""
+    """The TCN backbone (kernel 3, dilations 1, 2); masked mean of its features -> dropout ->
+    one linear layer."""
     import torch
 
-    from .sequence import length_mask
+    from .sequence import DilatedTcn, masked_mean
 
-    channels = int(config.get("channels", 128))
-
-    class TcnHead(torch.nn.Module):
+    class TcnHead(DilatedTcn):
         def __init__(self) -> None:
-            super().__init__()
-            self.inp = torch.nn.Conv1d(dim, channels, 1)
-            self.blocks = torch.nn.ModuleList(
-                torch.nn.Conv1d(channels, channels, 3, padding=d, dilation=d) for d in (1, 2)
-            )
+            super().__init__(dim, int(config.get("channels", 128)), kernel=3)
             self.drop = torch.nn.Dropout(config.get("dropout", 0.2))
-            self.fc = torch.nn.Linear(channels, n_classes)
+            self.fc = torch.nn.Linear(self.width, n_classes)
 
         def forward(self, x: Any, lengths: Any) -> Any:
-            m = length_mask(lengths, x.shape[1]).unsqueeze(1).to(x.dtype)  # (B, 1, T)
-            h = self.inp(x.transpose(1, 2)) * m
-            for conv in self.blocks:
-                h = (h + torch.relu(conv(h))) * m
-            pooled = h.sum(-1) / m.sum(-1).clamp_min(1.0)
-            return self.fc(self.drop(pooled))
+            return self.fc(self.drop(masked_mean(self.encode(x, lengths), lengths)))
 
     return TcnHead()
 
