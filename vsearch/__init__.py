@@ -13,6 +13,7 @@ from vsearch.types import (
     IndexReport,
     ModelInfo,
     SegmentMatch,
+    VideoFacts,
     VideoInfo,
     VideoRecord,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "ModelInfo",
     "SegmentMatch",
     "Settings",
+    "VideoFacts",
     "VideoInfo",
     "VideoRecord",
     "VsearchError",

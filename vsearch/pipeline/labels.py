@@ -104,14 +104,14 @@ def list_predictions(store: LibraryStore, path: str | Path | None = None) -> lis
     paths = {v.id: v.path for v in store.videos()}
     return [
         {
-            "path": paths.get(vid, ""),
-            "classifier": classifier,
-            "label": label,
-            "score": round(score, 4),
-            "start": start,
-            "end": end,
+            "path": paths.get(p.video_id, ""),
+            "classifier": p.classifier,
+            "label": p.label,
+            "score": round(p.score, 4),
+            "start": p.start,
+            "end": p.end,
         }
-        for vid, classifier, label, score, start, end in store.predictions(video_id)
+        for p in store.predictions(video_id)
     ]
 
 
