@@ -223,6 +223,17 @@ def video_clips(
     return ids, starts, ends, informative, _stack([r[4] for r in rows])
 
 
+def video_clip_spans(video_id: int, *, session: Session) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of one video's clips, in the order of ``video_clips``, without vectors."""
+    rows = session.execute(
+        select(ClipRow.start, ClipRow.end)
+        .where(ClipRow.video_id == video_id)
+        .order_by(ClipRow.start, ClipRow.id)
+    ).all()
+    starts = np.array([r[0] for r in rows], dtype=np.float64)
+    return starts, np.array([r[1] for r in rows], dtype=np.float64)
+
+
 def clip_locations(ids: Iterable[int], *, session: Session) -> dict[int, tuple[int, bool]]:
     """clip id -> (video id, informative)."""
     id_list = [int(i) for i in ids]
