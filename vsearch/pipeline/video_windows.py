@@ -1,5 +1,6 @@
 """A video's clip windows (``match.windows``: 4 s every 2 s, cut at shots) with their frame
-sequences and mean-pooled vectors: what the classifiers score."""
+sequences and mean-pooled vectors: what the classifiers score. A library video's windows are
+those of its stored clips; a file outside the library is cut the same way."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vsearch.match.windows import Window, clip_windows, shot_boundaries
+from vsearch.match.windows import Window, video_windows
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -28,16 +29,23 @@ class VideoWindows:
 def windows_of(
     video_id: int | None, path: str, times: np.ndarray, vectors: np.ndarray, step: float
 ) -> VideoWindows:
-    from vsearch.models import l2_normalize
-
-    if len(times) == 0:
-        return VideoWindows(video_id, path, [], [], np.zeros((0, vectors.shape[-1]), np.float32))
-    wins = clip_windows(times, step, cuts=shot_boundaries(vectors))
-    seqs = [np.ascontiguousarray(vectors[w.first : w.last], dtype=np.float32) for w in wins]
-    pooled = l2_normalize(np.stack([s.mean(axis=0) for s in seqs]))
-    return VideoWindows(video_id, path, wins, seqs, pooled)
+    """The windows of frames that are not stored (a file outside the library)."""
+    return _with_sequences(video_id, path, vectors, video_windows(times, vectors, step))
 
 
 def stored_windows(store: LibraryStore, video_id: int, path: str) -> VideoWindows:
-    frames = store.frames_of(video_id)
-    return windows_of(video_id, path, frames.times, frames.vectors, 1.0 / store.fps)
+    """The windows of a library video's stored clips."""
+    stored = store.clip_windows_of(video_id)
+    return _with_sequences(video_id, path, stored.frames.vectors, stored.windows)
+
+
+def _with_sequences(
+    video_id: int | None, path: str, vectors: np.ndarray, wins: list[Window]
+) -> VideoWindows:
+    from vsearch.models import l2_normalize
+
+    if not wins:
+        return VideoWindows(video_id, path, [], [], np.zeros((0, vectors.shape[-1]), np.float32))
+    seqs = [np.ascontiguousarray(vectors[w.first : w.last], dtype=np.float32) for w in wins]
+    pooled = l2_normalize(np.stack([s.mean(axis=0) for s in seqs]))
+    return VideoWindows(video_id, path, wins, seqs, pooled)
