@@ -35,7 +35,7 @@ from vsearch.errors import (
 )
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.match.calibrate import calibrate_matrix
-from vsearch.match.clips import make_clips
+from vsearch.match.clips import ClipSet, make_clips
 from vsearch.pipeline.scoring import Scoring, scoring_for
 from vsearch.pipeline.search import DEFAULT_K, check_k, search_vector
 from vsearch.types import Answers, FrameHit, SegmentMatch
@@ -112,9 +112,9 @@ def match_query(
         return Answers(threshold=threshold)
     times, informative, views = query
     offsets = [scoring.offsets(v) for v in views]
-    candidates = _candidates(store, views, offsets, informative, times, scoring)
     step = 1.0 / store.fps
     query_clips = [make_clips(times, informative, v, step, store.pooler) for v in views]
+    candidates = _candidates(store, views, offsets, informative, query_clips, scoring)
     clip_offsets = [scoring.offsets(qc.vectors) for qc in query_clips]
     matches: list[SegmentMatch] = []
     for video_id in candidates:
@@ -209,7 +209,7 @@ def _candidates(
     views: list[np.ndarray],
     offsets: list[np.ndarray],
     informative: np.ndarray,
-    times: np.ndarray,
+    query_clips: list[ClipSet],
     scoring: Scoring,
 ) -> list[int]:
     """Videos worth aligning, best first: frame-index and clip-index evidence summed.
@@ -239,9 +239,7 @@ def _candidates(
             evidence[vid] += s
     if clip_index.ntotal:
         kc = min(clip_index.ntotal, CLIP_NEIGHBOURS)
-        step = 1.0 / store.fps
-        for v in views:
-            clips = make_clips(times, informative, v, step, store.pooler)
+        for clips in query_clips:
             qv = clips.vectors[clips.informative]
             if not len(qv):
                 continue
@@ -266,7 +264,7 @@ class _Query:
     offsets: list[np.ndarray]
     informative: np.ndarray
     times: np.ndarray
-    clips: list
+    clips: list[ClipSet]
     clip_offsets: list[np.ndarray]
 
 
