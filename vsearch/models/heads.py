@@ -21,28 +21,24 @@ from typing import Any
 import numpy as np
 
 from vsearch.atomic import atomic_write
-from vsearch.errors import CheckpointError, UnknownModelError
+from vsearch.errors import CheckpointError
 from vsearch.models.base import cpu_threads
+from vsearch.registry import Registry
 
 log = logging.getLogger(__name__)
 
 HEAD_FORMAT = "vsearch-head/1"
 HeadBuilder = Callable[[int, int, dict[str, Any]], Any]
-_HEADS: dict[str, HeadBuilder] = {}
+HEADS: Registry[HeadBuilder] = Registry("classifier head")
 
 
-def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
+def register_head(name: str, *, replace: bool = False) -> Callable[[HeadBuilder], HeadBuilder]:
     """Register ``builder(dim, n_classes, config) -> torch.nn.Module`` under ``name``."""
-
-    def decorate(builder: HeadBuilder) -> HeadBuilder:
-        _HEADS[name] = builder
-        return builder
-
-    return decorate
+    return HEADS.register(name, replace=replace)
 
 
 def list_heads() -> list[str]:
-    return sorted(_HEADS)
+    return HEADS.names()
 
 
 def create_head(
@@ -50,13 +46,9 @@ def create_head(
 ) -> Any:
     """A fresh head module (torch.nn.Module) of a registered ``arch``, initialised from ``seed``
     (the caller's random state is left untouched)."""
+    builder = HEADS.get(arch)
     import torch
 
-    builder = _HEADS.get(arch)
-    if builder is None:
-        raise UnknownModelError(
-            f"unknown classifier head '{arch}'; known: {', '.join(list_heads())}"
-        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return builder(dim, n_classes, dict(config or {}))

@@ -29,6 +29,7 @@ import numpy as np
 
 from vsearch.atomic import atomic_write
 from vsearch.errors import CheckpointError, UnknownModelError, UsageError
+from vsearch.registry import Registry
 
 from .base import cpu_threads, file_sha256, l2_normalize, resolve_device
 
@@ -49,28 +50,25 @@ class TemporalPooler(Protocol):
 
 
 PoolerBuilder = Callable[[int, "str | None", str], TemporalPooler]
-_POOLERS: dict[str, PoolerBuilder] = {}
+POOLERS: Registry[PoolerBuilder] = Registry("temporal pooler")
 
 
-def register_pooler(name: str) -> Callable[[PoolerBuilder], PoolerBuilder]:
-    def decorate(builder: PoolerBuilder) -> PoolerBuilder:
-        _POOLERS[name] = builder
-        return builder
-
-    return decorate
+def register_pooler(
+    name: str, *, replace: bool = False
+) -> Callable[[PoolerBuilder], PoolerBuilder]:
+    """Register ``builder(dim, checkpoint or None, device) -> TemporalPooler`` under ``name``."""
+    return POOLERS.register(name, replace=replace)
 
 
 def list_poolers() -> list[str]:
-    return sorted(_POOLERS)
+    return POOLERS.names()
 
 
 def create_pooler(
     name: str, dim: int, checkpoint: str | Path | None = None, *, device: str = "auto"
 ) -> TemporalPooler:
     """The pooler ``name`` for vectors of ``dim``; learned ones load ``checkpoint`` if given."""
-    builder = _POOLERS.get((name or "").strip().lower())
-    if builder is None:
-        raise UnknownModelError(f"unknown temporal pooler '{name}'; known: {', '.join(_POOLERS)}")
+    builder = POOLERS.get((name or "").strip().lower())
     if dim <= 0:
         raise UsageError(f"pooler dimension must be positive, got {dim}")
     return builder(dim, str(checkpoint) if checkpoint is not None else None, device)
