@@ -11,10 +11,10 @@ from vsearch.models.heads import (
     create_head,
     list_heads,
     load_head,
-    pad_sequences,
     predict_proba,
     save_head,
 )
+from vsearch.models.sequence import pad_sequences
 
 DIM, CLASSES = 12, 3
 
