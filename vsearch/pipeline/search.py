@@ -169,6 +169,7 @@ def _to_hits(where: dict, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]
                 score=float(score),
                 video_id=loc.video_id,
                 frame_id=int(fid),
+                fps=loc.fps,
             )
         )
     return hits

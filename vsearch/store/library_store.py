@@ -97,6 +97,7 @@ _L = TypeVar("_L", bound="LibraryStore")
 # upgrading its schema (which holds the writer lock for that long only).
 SCHEMA_WAIT_S = 30.0
 
+
 class LibraryStore:
     """Storage of an opened library: database, indexes, writer lock, encoder.
 
