@@ -118,6 +118,23 @@ def test_decoded_times_are_exact_presentation_times(lib):
     assert all(abs(t * NTSC - round(t * NTSC)) < 1e-9 for t in times)
 
 
+def test_times_count_from_the_video_streams_first_frame(tmp_path):
+    """A transport stream whose video starts 0.4 s after its audio (and the container): the
+    first video frame is at 0 s, frame 0, as an editor counts the stream's frames."""
+    from vsearch.media import iter_frames
+
+    late = tmp_path / "late.ts"
+    subprocess.run(
+        [*FFMPEG, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=3", "-f", "lavfi",
+         "-i", "sine=duration=3.5", "-filter_complex", "[0:v]setpts=PTS+0.4/TB[v]", "-map",
+         "[v]", "-map", "1:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         str(late)],
+        check=True,
+    )  # fmt: skip
+    times = [t for b in iter_frames(late, fps=1.0, size=32) for t in b.times]
+    assert [frame_at(t, 25.0) for t in times] == [0, 25, 50]
+
+
 def test_showinfo_times_keep_their_precision_past_ten_thousand_seconds():
     from vsearch.media.decode import _StderrReader
 
