@@ -2,7 +2,7 @@
 
 Real videos at known rates: 30000/1001 (29.97) and 25 frames/s, sampled by the library at
 1 frame/s, so every sampled time is a frame's own presentation time (multiples of 1.001 s and
-1 s) and the expected frame numbers can be computed: floor(t * rate + 1e-6). A 1001 frames/s
+1 s) and the expected frame numbers can be computed: floor((t + 0.0005) * rate). A 1001 frames/s
 file has a rate vsearch does not trust (above 1000/s ffprobe's rate is often a time base):
 its frame numbers are null. The same answers are checked on the Python API, the CLI in every
 machine-readable format, ``search --batch`` and the HTTP API.
@@ -25,7 +25,7 @@ from tests.conftest import FFMPEG, make_video
 from vsearch.cli import app
 from vsearch.config import Settings
 from vsearch.pipeline.library import Library
-from vsearch.types import FRAME_EPSILON, frame_at
+from vsearch.types import FRAME_SLACK_S, frame_at
 
 runner = CliRunner()
 NTSC = Fraction(30000, 1001)
@@ -36,7 +36,7 @@ def expected(seconds: float | None, rate: Fraction | None) -> int | None:
     """The documented rule, computed exactly (rationals) on the seconds a JSON answer gives."""
     if seconds is None or rate is None:
         return None
-    return math.floor(Fraction(seconds) * rate + Fraction(FRAME_EPSILON))
+    return math.floor((Fraction(seconds) + Fraction(FRAME_SLACK_S)) * rate)
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +89,9 @@ def test_frame_at_counts_from_the_first_frame_at_the_stream_rate():
         t = n * 1001 / 30000  # the frame's own presentation time
         assert frame_at(t, rate) == n
         assert frame_at(t + 0.5 / rate, rate) == n  # still on screen half a frame later
+        assert frame_at(round(t, 3), rate) == n  # stored in whole milliseconds (Matroska)
         if n:
-            assert frame_at(t - 1e-4, rate) == n - 1
+            assert frame_at(t - 1e-3, rate) == n - 1
     assert frame_at(2.0, 25.0) == 50 and frame_at(1.999, 25.0) == 49
     for unknown in (None, 0.0, -1.0, float("nan"), float("inf")):
         assert frame_at(1.0, unknown) is None
@@ -116,6 +117,17 @@ def test_decoded_times_are_exact_presentation_times(lib):
     times = [t for b in iter_frames(lib["ntsc"], fps=1.0, size=32) for t in b.times]
     assert [frame_at(t, float(NTSC)) for t in times] == [30 * k for k in range(8)]
     assert all(abs(t * NTSC - round(t * NTSC)) < 1e-9 for t in times)
+
+
+def test_millisecond_timestamps_name_their_own_frame(tmp_path):
+    """Matroska keeps whole milliseconds: frame 9 of a 29.97 file is at 0.300 s (8.991 frames
+    in), and is still frame 9."""
+    from vsearch.media import iter_frames
+
+    mkv = make_video(tmp_path / "ntsc.mkv", "testsrc2=size=64x48:rate=30000/1001", 3)
+    times = [t for b in iter_frames(mkv, fps=7.0, size=32) for t in b.times]
+    assert 0.3 in times and frame_at(0.3, float(NTSC)) == 9
+    assert [frame_at(t, float(NTSC)) for t in times] == [round(t * NTSC) for t in times]
 
 
 def test_times_count_from_the_video_streams_first_frame(tmp_path):
@@ -233,6 +245,9 @@ def test_labels_classification_and_predictions_give_frames(lib):
     listed = cli_json(lib, "labels")["labels"]  # {"counts", "labels"}
     (label,) = [r for r in listed if r["label"] == "bars"]
     assert (label["start_frame"], label["end_frame"]) == (30, 120)
+    with Library.open(settings=lib["settings"]) as library:
+        record = next(r for r in library.labels() if r.label == "bars")
+    assert (record.start_frame, record.end_frame) == (30, 120)
     odd_label = next(r for r in listed if r["label"] == "fractal")
     assert odd_label["start_frame"] is None and odd_label["end_frame"] is None
     for path, rate in ((lib["pal"], PAL), (lib["ntsc"], NTSC), (lib["odd"], None)):
@@ -315,7 +330,7 @@ def test_http_api_answers_the_same_frames(lib):
 
 
 def test_readme_documents_the_rule_and_every_frame_field():
-    """One source of truth: the README section names the code's epsilon and every frame
+    """One source of truth: the README section names the code's slack and every frame
     field that an answer's dict carries."""
     import re
 
@@ -324,8 +339,8 @@ def test_readme_documents_the_rule_and_every_frame_field():
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Times and frame numbers", 1)[1].split("\n### ", 1)[0]
-    (epsilon,) = re.findall(r"frame = floor\(t \* fps \+ ([0-9.e-]+)\)", section)
-    assert float(epsilon) == FRAME_EPSILON
+    (slack,) = re.findall(r"frame = floor\(\(t \+ ([0-9.e-]+)\) \* fps\)", section)
+    assert float(slack) == FRAME_SLACK_S
     dicts = [
         FrameHit("v.mp4", 1.0, 0.9, 1, 1, fps=25.0).to_dict(),
         SegmentMatch("v.mp4", 0.9, 1.0, 2.0, 0.0, 1.0, fps=25.0).to_dict(),

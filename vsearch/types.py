@@ -16,9 +16,11 @@ import numpy as np
 DEFAULT_MODEL = "effnet:lite0"
 
 # Frame numbers (README "Times and frame numbers"): the frame of a video's own stream shown at
-# t seconds is floor(t * fps + FRAME_EPSILON), counted from 0 at the first frame. The epsilon
-# (in frames) keeps a time that float rounding puts a hair before its frame on that frame.
-FRAME_EPSILON = 1e-6
+# t seconds is floor((t + FRAME_SLACK_S) * fps), counted from 0 at the first frame. Matroska,
+# WebM and FLV store whole milliseconds, so a frame's own timestamp can lie up to half a
+# millisecond before its place on the frame-rate grid (at 29.97 frames/s frame 9 is stored at
+# 0.300 s, 8.991 frames); the slack keeps it, and float rounding, on that frame.
+FRAME_SLACK_S = 0.0005
 
 
 class VideoStatus(str, Enum):
@@ -418,6 +420,14 @@ class LabelRecord:
     created_at: str
     fps: float | None = None  # the video's frame rate
 
+    @property
+    def start_frame(self) -> int | None:
+        return frame_at(self.start, self.fps)
+
+    @property
+    def end_frame(self) -> int | None:
+        return frame_at(self.end, self.fps)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
         return {
@@ -426,8 +436,8 @@ class LabelRecord:
             "start": self.start,
             "end": self.end,
             "id": self.id,
-            "start_frame": frame_at(self.start, self.fps),
-            "end_frame": frame_at(self.end, self.fps),
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
         }
 
 
@@ -541,7 +551,7 @@ def known_fps(fps: float | None) -> float | None:
 def frame_at(seconds: float | None, fps: float | None) -> int | None:
     """The number of the frame shown at ``seconds`` in a video's own frame stream.
 
-    ``floor(seconds * fps + FRAME_EPSILON)``, counted from 0 at the stream's first frame, at
+    ``floor((seconds + FRAME_SLACK_S) * fps)``, counted from 0 at the stream's first frame, at
     the stream's average frame rate (``VideoInfo.fps``, stored per video). None when the time
     or the rate is unknown. Exact for constant frame rate; for variable frame rate files it is
     the frame on the average-rate grid (how editors conform such files), which can drift from
@@ -550,7 +560,7 @@ def frame_at(seconds: float | None, fps: float | None) -> int | None:
     rate = known_fps(fps)
     if seconds is None or rate is None or not math.isfinite(seconds):
         return None
-    return max(0, math.floor(seconds * rate + FRAME_EPSILON))
+    return max(0, math.floor((seconds + FRAME_SLACK_S) * rate))
 
 
 def shown_name(text: str) -> str:
