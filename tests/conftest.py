@@ -145,3 +145,64 @@ def db_backend(request, monkeypatch) -> str:
     with server.database() as url:
         monkeypatch.setenv("VSEARCH_DB_URL", url)
         yield "postgresql"
+
+
+# --- registries and plugins --------------------------------------------------------------------
+
+
+@pytest.fixture()
+def registries(monkeypatch):
+    """What a test registers, and the plugins it makes vsearch load, are undone after it."""
+    from vsearch.index.base import INDEXES
+    from vsearch.models.heads import HEADS
+    from vsearch.models.registry import ENCODERS
+    from vsearch.models.temporal import POOLERS
+
+    for registry in (ENCODERS, POOLERS, HEADS, INDEXES):
+        registry.names()  # built-ins (and installed plugins) in before the copy
+        for attr in ("_entries", "_origins", "_failed"):
+            monkeypatch.setattr(registry, attr, dict(getattr(registry, attr)))
+        monkeypatch.setattr(registry, "_plugins_loaded", registry._plugins_loaded)
+    return {"encoders": ENCODERS, "poolers": POOLERS, "heads": HEADS, "indexes": INDEXES}
+
+
+def write_distribution(
+    root: Path, name: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str]
+) -> Path:
+    """An installed distribution as `pip install` leaves it: ``NAME-1.0.dist-info`` (METADATA,
+    entry_points.txt) beside its modules, under ``root`` (put ``root`` on sys.path)."""
+    info = root / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()) + "\n"
+            for group, points in entry_points.items()
+        )
+    )
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(source)
+    return root
+
+
+@pytest.fixture()
+def install_plugin(tmp_path, monkeypatch):
+    """``install_plugin(name, {group: {entry: "module[:attr]"}}, {module: source})``: a
+    distribution importable for this test only (its modules are forgotten after it)."""
+    import sys
+
+    installed: list[str] = []
+    roots: list[Path] = []
+
+    def install(
+        name: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str]
+    ) -> Path:
+        root = write_distribution(tmp_path / f"site{len(roots)}", name, entry_points, modules)
+        monkeypatch.syspath_prepend(str(root))
+        installed.extend(modules)
+        roots.append(root)
+        return root
+
+    yield install
+    for module in installed:
+        sys.modules.pop(module, None)

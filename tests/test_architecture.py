@@ -23,6 +23,7 @@ RANKS: dict[str, int] = {
     "types": 1,
     "progress": 1,
     "checks": 1,
+    "registry": 1,
     "config": 2,
     "media": 3,
     "models": 3,

@@ -23,6 +23,10 @@ class UsageError(VsearchError):
     exit_code = 2
 
 
+class RegistrationError(VsearchError, ValueError):
+    """A name registered twice (without ``replace=True``), or not a valid registry name."""
+
+
 # --- media ---------------------------------------------------------------------------------
 
 
@@ -88,7 +92,7 @@ class ModelError(VsearchError):
 
 
 class UnknownModelError(ModelError):
-    """A spec names an encoder/pooler that is not registered."""
+    """A name asks for an encoder family, pooler, head or index kind that is not registered."""
 
 
 class WeightsNotFoundError(ModelError):

@@ -112,10 +112,8 @@ def test_auto_device_resolves():
     assert enc.device == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def test_register_encoder_adds_a_family(monkeypatch):
+def test_register_encoder_adds_a_family(registries):
     from vsearch.models import registry
-
-    monkeypatch.setattr(registry, "_FAMILIES", dict(registry._FAMILIES))  # undone after the test
 
     @register_encoder("fake-test-family", default_arch="a")
     def build(arch, weights, device):
@@ -123,8 +121,17 @@ def test_register_encoder_adds_a_family(monkeypatch):
 
     assert "fake-test-family" in list_encoders()
     assert create_encoder("fake-test-family").info.family == "colorgrid"
+    register_encoder("fake-test-family", default_arch="a")(build)  # the same again: no-op
     with pytest.raises(ValueError, match="already registered"):
         register_encoder("fake-test-family")(lambda a, w, d: None)
+    with pytest.raises(ValueError, match="already registered"):
+        register_encoder("colorgrid")(build)
+
+    register_encoder("fake-test-family", default_arch="b", replace=True)(build)
+    assert registry.ENCODERS.get("fake-test-family").default_arch == "b"
+    register_encoder("fake-no-arch")(build)
+    with pytest.raises(UnknownModelError, match="needs an arch"):
+        create_encoder("fake-no-arch")
 
 
 def test_import_is_torch_free():
@@ -142,7 +149,7 @@ def test_models_imports_no_other_vsearch_subpackage():
 
     import vsearch.models
 
-    allowed = {"vsearch.errors", "vsearch.types", "vsearch.atomic"}
+    allowed = {"vsearch.errors", "vsearch.types", "vsearch.atomic", "vsearch.registry"}
     for path in Path(vsearch.models.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -52,7 +52,7 @@ class FakeHeadEncoder(ColorGridEncoder):
 @pytest.fixture()
 def fakehead(monkeypatch):
     family = registry._Family("fakehead", lambda arch, weights, device: FakeHeadEncoder(), "v1")
-    monkeypatch.setitem(registry._FAMILIES, "fakehead", family)
+    monkeypatch.setitem(registry.ENCODERS._entries, "fakehead", family)
 
 
 @pytest.fixture(scope="module")

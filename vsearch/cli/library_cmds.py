@@ -39,8 +39,9 @@ ModelOpt = Annotated[
             "are larger]. 'open_clip:ARCH@TAG' or 'open_clip:ARCH@/path/ckpt.pt' (CLIP: text "
             "search and zero-shot classification; weights from the hub cache or a file), "
             "'torchvision:resnet50[@/path.pth]', or 'colorgrid': a tiny deterministic "
-            "colour-layout descriptor for tests and very small machines. An existing library "
-            "keeps the model it was created with."
+            "colour-layout descriptor for tests and very small machines; `vsearch models` "
+            "lists every family, plugins included. An existing library keeps the model it was "
+            "created with."
         ),
         show_default=False,
     ),
@@ -292,3 +293,34 @@ def doctor(
             out.print(f"{mark} {name:>7}: {one_line(str(check['detail']))}", markup=False)
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def models(json_out: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None) -> None:
+    """List the encoder families (for --model), temporal poolers and classifier heads,
+    those of installed plugins included; a plugin that failed to load shows why."""
+    from vsearch.pipeline.components import list_components
+
+    rows = list_components()
+    emit_listing(
+        [c.to_dict() for c in rows],
+        fmt=fmt,
+        json_out=json_out,
+        output=output,
+        path_key="name",
+        table=lambda console: render_table(
+            f"{sum(c.error is None for c in rows)} models",
+            ["kind", "name", "default arch", "from"],
+            [
+                [
+                    c.kind,
+                    c.name,
+                    c.default_arch or "",
+                    c.origin + (f": FAILED {c.error}" if c.error else ""),
+                ]
+                for c in rows
+            ],
+            console,
+        ),
+    )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from vsearch.atomic import atomic_write
-from vsearch.errors import UnknownModelError, VsearchError
+from vsearch.errors import VsearchError
+from vsearch.registry import Registry
 
 
 class IndexFileError(VsearchError):
@@ -43,47 +43,42 @@ __all__ = ["atomic_write"]  # re-exported for the index implementations
 
 IndexBuilder = Callable[[int], VectorIndex]
 IndexLoader = Callable[[Path], VectorIndex]
-_BUILDERS: dict[str, tuple[IndexBuilder, IndexLoader]] = {}
 
 
-def register_index(name: str, loader: IndexLoader) -> Callable[[IndexBuilder], IndexBuilder]:
+class IndexKind(NamedTuple):
+    build: IndexBuilder
+    load: IndexLoader
+
+
+# The built-in kinds register themselves when their module is imported; the registry names
+# them instead of importing them, so that they depend on it and not the other way round.
+INDEXES: Registry[IndexKind] = Registry(
+    "index kind", builtins=("vsearch.index.faiss_index", "vsearch.index.numpy_index")
+)
+
+
+def register_index(
+    name: str, loader: IndexLoader, *, replace: bool = False
+) -> Callable[[IndexBuilder], IndexBuilder]:
+    """Register ``builder(dim) -> VectorIndex`` and ``loader(path) -> VectorIndex`` as ``name``."""
+
     def wrap(builder: IndexBuilder) -> IndexBuilder:
-        _BUILDERS[name] = (builder, loader)
+        INDEXES.add(name, IndexKind(builder, loader), replace=replace)
         return builder
 
     return wrap
 
 
 def list_indexes() -> list[str]:
-    _ensure_registered()
-    return sorted(_BUILDERS)
-
-
-def _lookup(kind: str) -> tuple[IndexBuilder, IndexLoader]:
-    _ensure_registered()
-    if kind not in _BUILDERS:
-        raise UnknownModelError(
-            f"unknown index kind {kind!r}; known: {', '.join(sorted(_BUILDERS))}"
-        )
-    return _BUILDERS[kind]
+    return INDEXES.names()
 
 
 def create_index(kind: str, dim: int) -> VectorIndex:
-    return _lookup(kind)[0](dim)
+    return INDEXES.get(kind).build(dim)
 
 
 def load_index(kind: str, path: Path) -> VectorIndex:
-    return _lookup(kind)[1](path)
-
-
-# The built-in kinds register themselves when their module is imported; the registry names
-# them instead of importing them, so that they depend on it and not the other way round.
-_BUILTIN_MODULES = ("vsearch.index.faiss_index", "vsearch.index.numpy_index")
-
-
-def _ensure_registered() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    return INDEXES.get(kind).load(path)
 
 
 def as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

@@ -21,28 +21,24 @@ from typing import Any
 import numpy as np
 
 from vsearch.atomic import atomic_write
-from vsearch.errors import CheckpointError, UnknownModelError
+from vsearch.errors import CheckpointError
 from vsearch.models.base import cpu_threads
+from vsearch.registry import Registry
 
 log = logging.getLogger(__name__)
 
 HEAD_FORMAT = "vsearch-head/1"
 HeadBuilder = Callable[[int, int, dict[str, Any]], Any]
-_HEADS: dict[str, HeadBuilder] = {}
+HEADS: Registry[HeadBuilder] = Registry("classifier head")
 
 
-def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
+def register_head(name: str, *, replace: bool = False) -> Callable[[HeadBuilder], HeadBuilder]:
     """Register ``builder(dim, n_classes, config) -> torch.nn.Module`` under ``name``."""
-
-    def decorate(builder: HeadBuilder) -> HeadBuilder:
-        _HEADS[name] = builder
-        return builder
-
-    return decorate
+    return HEADS.register(name, replace=replace)
 
 
 def list_heads() -> list[str]:
-    return sorted(_HEADS)
+    return HEADS.names()
 
 
 def create_head(
@@ -50,33 +46,20 @@ def create_head(
 ) -> Any:
     """A fresh head module (torch.nn.Module) of a registered ``arch``, initialised from ``seed``
     (the caller's random state is left untouched)."""
+    builder = HEADS.get(arch)
     import torch
 
-    builder = _HEADS.get(arch)
-    if builder is None:
-        raise UnknownModelError(
-            f"unknown classifier head '{arch}'; known: {', '.join(list_heads())}"
-        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return builder(dim, n_classes, dict(config or {}))
-
-
-def _mask(lengths: Any, t: int) -> Any:
-    import torch
-
-    return torch.arange(t, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def _masked_mean(x: Any, lengths: Any) -> Any:
-    m = _mask(lengths, x.shape[1]).unsqueeze(-1).to(x.dtype)
-    return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
 @register_head("linear")
 def _build_linear(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
     """Mean of the window's frame vectors -> dropout -> one linear layer."""
     import torch
+
+    from .sequence import masked_mean
 
     class LinearHead(torch.nn.Module):
         def __init__(self) -> None:
@@ -85,60 +68,48 @@ def _build_linear(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
             self.fc = torch.nn.Linear(dim, n_classes)
 
         def forward(self, x: Any, lengths: Any) -> Any:
-            return self.fc(self.drop(_masked_mean(x, lengths)))
+            return self.fc(self.drop(masked_mean(x, lengths)))
 
     return LinearHead()
 
 
 @register_head("lstm")
 def _build_lstm(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
-    """A one-layer bidirectional LSTM over the frames; last states of both directions."""
+    """The bidirectional LSTM backbone; its last states of both directions and the mean of the
+    frame vectors -> dropout -> one linear layer."""
     import torch
 
-    hidden = int(config.get("hidden", 128))
+    from .sequence import BiLstm, masked_mean
 
-    class LstmHead(torch.nn.Module):
+    class LstmHead(BiLstm):
         def __init__(self) -> None:
-            super().__init__()
-            self.lstm = torch.nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+            super().__init__(dim, int(config.get("hidden", 128)))
             self.drop = torch.nn.Dropout(config.get("dropout", 0.2))
-            self.fc = torch.nn.Linear(2 * hidden + dim, n_classes)
+            self.fc = torch.nn.Linear(self.width + dim, n_classes)
 
         def forward(self, x: Any, lengths: Any) -> Any:
-            packed = torch.nn.utils.rnn.pack_padded_sequence(
-                x, lengths.cpu(), batch_first=True, enforce_sorted=False
-            )
-            _, (h, _) = self.lstm(packed)
-            state = torch.cat([h[-2], h[-1], _masked_mean(x, lengths)], dim=-1)
-            return self.fc(self.drop(state))
+            _, last = self.encode(x, lengths)
+            return self.fc(self.drop(torch.cat([last, masked_mean(x, lengths)], dim=-1)))
 
     return LstmHead()
 
 
 @register_head("tcn")
 def _build_tcn(dim: int, n_classes: int, config: dict[str, Any]) -> Any:
-    """Two residual blocks of dilated 1-D convolutions (kernel 3, dilation 1, 2), masked mean."""
+    """The TCN backbone (kernel 3, dilations 1, 2); masked mean of its features -> dropout ->
+    one linear layer."""
     import torch
 
-    channels = int(config.get("channels", 128))
+    from .sequence import DilatedTcn, masked_mean
 
-    class TcnHead(torch.nn.Module):
+    class TcnHead(DilatedTcn):
         def __init__(self) -> None:
-            super().__init__()
-            self.inp = torch.nn.Conv1d(dim, channels, 1)
-            self.blocks = torch.nn.ModuleList(
-                torch.nn.Conv1d(channels, channels, 3, padding=d, dilation=d) for d in (1, 2)
-            )
+            super().__init__(dim, int(config.get("channels", 128)), kernel=3)
             self.drop = torch.nn.Dropout(config.get("dropout", 0.2))
-            self.fc = torch.nn.Linear(channels, n_classes)
+            self.fc = torch.nn.Linear(self.width, n_classes)
 
         def forward(self, x: Any, lengths: Any) -> Any:
-            m = _mask(lengths, x.shape[1]).unsqueeze(1).to(x.dtype)  # (B, 1, T)
-            h = self.inp(x.transpose(1, 2)) * m
-            for conv in self.blocks:
-                h = (h + torch.relu(conv(h))) * m
-            pooled = h.sum(-1) / m.sum(-1).clamp_min(1.0)
-            return self.fc(self.drop(pooled))
+            return self.fc(self.drop(masked_mean(self.encode(x, lengths), lengths)))
 
     return TcnHead()
 
@@ -152,17 +123,6 @@ class FitResult:
     best_epoch: int
     best_val_loss: float
     history: list[tuple[float, float]] = field(default_factory=list)  # (train, val) loss
-
-
-def pad_sequences(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Variable-length (T_i, D) float32 sequences -> zero-padded (N, T, D) and lengths (N,)."""
-    if not seqs:
-        return np.zeros((0, 1, 0), np.float32), np.zeros(0, np.int64)
-    t = max(len(s) for s in seqs)
-    out = np.zeros((len(seqs), t, seqs[0].shape[1]), dtype=np.float32)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = s
-    return out, np.array([len(s) for s in seqs], dtype=np.int64)
 
 
 def fit_head(

@@ -2,7 +2,8 @@
 
 Spec grammar: ``family[:arch][@weights]``; e.g. ``colorgrid``, ``torchvision:resnet18``,
 ``open_clip:ViT-B-32@laion2b_s34b_b79k``, ``open_clip:ViT-B-32@/path/ckpt.pt``,
-``torchvision:resnet18@random``.
+``torchvision:resnet18@random``. Families installed by other packages register through the
+entry-point group ``vsearch.encoders`` (the README's "Encoder plugins" says how).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vsearch.errors import UnknownModelError, UsageError
+from vsearch.registry import Registry
 from vsearch.types import DEFAULT_MODEL
 
 from .base import FrameEncoder
@@ -24,6 +26,9 @@ DEFAULT_ENCODER = DEFAULT_MODEL  # vsearch.types holds it (config and models bot
 EncoderBuilder = Callable[[str, "str | None", str], FrameEncoder]
 
 
+ENTRY_POINT_GROUP = "vsearch.encoders"  # third-party families: README, "Encoder plugins"
+
+
 @dataclass(frozen=True)
 class _Family:
     name: str
@@ -31,26 +36,37 @@ class _Family:
     default_arch: str | None
 
 
-_FAMILIES: dict[str, _Family] = {}
+ENCODERS: Registry[_Family] = Registry(
+    "encoder family",
+    builtins=(
+        "vsearch.models.colorgrid",
+        "vsearch.models.effnet",
+        "vsearch.models.open_clip_encoder",
+        "vsearch.models.torchvision_encoder",
+    ),
+    entry_point_group=ENTRY_POINT_GROUP,
+)
 
 
 def register_encoder(
-    name: str, *, default_arch: str | None = None
+    name: str, *, default_arch: str | None = None, replace: bool = False
 ) -> Callable[[EncoderBuilder], EncoderBuilder]:
-    """Register ``builder(arch, weights, device) -> FrameEncoder`` under a family name."""
+    """Register ``builder(arch, weights, device) -> FrameEncoder`` under a family name.
+
+    ``arch`` is the part of the spec after ``:`` (``default_arch`` when the spec has none),
+    ``weights`` the part after ``@`` or None, ``device`` "auto", "cpu", "cuda"...
+    """
 
     def decorate(builder: EncoderBuilder) -> EncoderBuilder:
-        if name in _FAMILIES and _FAMILIES[name].builder is not builder:
-            raise ValueError(f"encoder family '{name}' is already registered")
-        _FAMILIES[name] = _Family(name, builder, default_arch)
+        ENCODERS.add(name, _Family(name, builder, default_arch), replace=replace)
         return builder
 
     return decorate
 
 
 def list_encoders() -> list[str]:
-    """Names of the registered encoder families."""
-    return sorted(_FAMILIES)
+    """Names of the registered encoder families (those of installed plugins too)."""
+    return ENCODERS.names()
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
@@ -73,11 +89,7 @@ def create_encoder(
 ) -> FrameEncoder:
     """Build the encoder a spec names, on ``device`` ("auto", "cpu", "cuda", "cuda:1"...)."""
     family_name, arch, weights = parse_spec(spec)
-    family = _FAMILIES.get(family_name)
-    if family is None:
-        raise UnknownModelError(
-            f"unknown encoder family '{family_name}'; known: {', '.join(list_encoders())}"
-        )
+    family = ENCODERS.get(family_name)
     arch = arch or family.default_arch
     if arch is None:
         raise UnknownModelError(f"encoder family '{family_name}' needs an arch: {family_name}:ARCH")

@@ -29,6 +29,7 @@ import numpy as np
 
 from vsearch.atomic import atomic_write
 from vsearch.errors import CheckpointError, UnknownModelError, UsageError
+from vsearch.registry import Registry
 
 from .base import cpu_threads, file_sha256, l2_normalize, resolve_device
 
@@ -49,28 +50,25 @@ class TemporalPooler(Protocol):
 
 
 PoolerBuilder = Callable[[int, "str | None", str], TemporalPooler]
-_POOLERS: dict[str, PoolerBuilder] = {}
+POOLERS: Registry[PoolerBuilder] = Registry("temporal pooler")
 
 
-def register_pooler(name: str) -> Callable[[PoolerBuilder], PoolerBuilder]:
-    def decorate(builder: PoolerBuilder) -> PoolerBuilder:
-        _POOLERS[name] = builder
-        return builder
-
-    return decorate
+def register_pooler(
+    name: str, *, replace: bool = False
+) -> Callable[[PoolerBuilder], PoolerBuilder]:
+    """Register ``builder(dim, checkpoint or None, device) -> TemporalPooler`` under ``name``."""
+    return POOLERS.register(name, replace=replace)
 
 
 def list_poolers() -> list[str]:
-    return sorted(_POOLERS)
+    return POOLERS.names()
 
 
 def create_pooler(
     name: str, dim: int, checkpoint: str | Path | None = None, *, device: str = "auto"
 ) -> TemporalPooler:
     """The pooler ``name`` for vectors of ``dim``; learned ones load ``checkpoint`` if given."""
-    builder = _POOLERS.get((name or "").strip().lower())
-    if builder is None:
-        raise UnknownModelError(f"unknown temporal pooler '{name}'; known: {', '.join(_POOLERS)}")
+    builder = POOLERS.get((name or "").strip().lower())
     if dim <= 0:
         raise UsageError(f"pooler dimension must be positive, got {dim}")
     return builder(dim, str(checkpoint) if checkpoint is not None else None, device)
@@ -118,72 +116,42 @@ DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
 
 
 def _build_module(arch: str, dim: int, hparams: dict[str, Any]) -> Any:
+    """The pooler network: a sequence backbone whose features read out as a residual on the
+    mean, normalize(mean(x) + proj(masked mean of the features)); ``proj`` starts at zero."""
     import torch
     from torch import nn
 
-    class _Head(nn.Module):
-        """Residual head: normalize(mean(x) + proj(masked mean of features))."""
+    from .sequence import BiLstm, DilatedTcn, masked_mean
 
+    class _Head(nn.Module):
         def __init__(self, width: int) -> None:
             super().__init__()
             self.proj = nn.Linear(width, dim)
             nn.init.zeros_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
 
-        def forward(self, x, feats, mask):  # x (B,T,D), feats (B,T,H), mask (B,T)
-            m = mask.unsqueeze(-1).to(x.dtype)
-            n = m.sum(1).clamp_min(1.0)
-            base = (x * m).sum(1) / n
-            extra = self.proj((feats * m).sum(1) / n)
-            return nn.functional.normalize(base + extra, dim=-1)
+        def forward(self, x, feats, lengths):  # x (B,T,D), feats (B,T,H), lengths (B,)
+            extra = self.proj(masked_mean(feats, lengths))
+            return nn.functional.normalize(masked_mean(x, lengths) + extra, dim=-1)
 
-    class LstmModule(nn.Module):
+    class LstmModule(BiLstm):
         def __init__(self) -> None:
-            super().__init__()
-            hidden = int(hparams["hidden"])
-            self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
-            self.head = _Head(2 * hidden)
+            super().__init__(dim, int(hparams["hidden"]))
+            self.head = _Head(self.width)
 
-        def forward(self, x, mask):
-            lengths = mask.sum(1).clamp_min(1).cpu()
-            packed = nn.utils.rnn.pack_padded_sequence(
-                x, lengths, batch_first=True, enforce_sorted=False
-            )
-            out, _ = self.lstm(packed)
-            out, _ = nn.utils.rnn.pad_packed_sequence(
-                out, batch_first=True, total_length=x.shape[1]
-            )
-            return self.head(x, out, mask)
+        def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            steps, _ = self.encode(x, lengths)
+            return self.head(x, steps, lengths)
 
-    class TcnModule(nn.Module):
+    class TcnModule(DilatedTcn):
         def __init__(self) -> None:
-            super().__init__()
-            hidden, kernel = int(hparams["hidden"]), int(hparams["kernel"])
-            self.inp = nn.Conv1d(dim, hidden, 1)
-            self.blocks = nn.ModuleList(
-                nn.Conv1d(hidden, hidden, kernel, padding=d * (kernel - 1) // 2, dilation=d)
-                for d in (1, 2)
-            )
-            self.head = _Head(hidden)
+            super().__init__(dim, int(hparams["hidden"]), int(hparams["kernel"]))
+            self.head = _Head(self.width)
 
-        def forward(self, x, mask):
-            m = mask.unsqueeze(1).to(x.dtype)  # (B,1,T)
-            h = self.inp(x.transpose(1, 2)) * m
-            for conv in self.blocks:
-                h = (h + torch.relu(conv(h))) * m
-            return self.head(x, h.transpose(1, 2), mask)
+        def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            return self.head(x, self.encode(x, lengths), lengths)
 
     return {"lstm": LstmModule, "tcn": TcnModule}[arch]()
-
-
-def _pad(sequences: Sequence[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    longest = max(len(s) for s in sequences)
-    x = np.zeros((len(sequences), longest, dim), dtype=np.float32)
-    mask = np.zeros((len(sequences), longest), dtype=bool)
-    for i, s in enumerate(sequences):
-        x[i, : len(s)] = s
-        mask[i, : len(s)] = True
-    return x, mask
 
 
 class TorchPooler:
@@ -221,9 +189,11 @@ class TorchPooler:
         """Differentiable pooling (for training): a torch tensor (n, dim)."""
         import torch
 
-        x, mask = _pad(sequences, self.dim)
+        from .sequence import pad_sequences
+
+        x, lengths = pad_sequences(sequences)
         return self.module(
-            torch.from_numpy(x).to(self.device), torch.from_numpy(mask).to(self.device)
+            torch.from_numpy(x).to(self.device), torch.from_numpy(lengths).to(self.device)
         )
 
     def pool(self, sequences: Sequence[np.ndarray]) -> np.ndarray:

@@ -226,7 +226,8 @@ class HeadClassifier:
         self.name = f"head:{self.ckpt.arch}:{path.name}"
 
     def proba(self, vw: VideoWindows) -> np.ndarray:
-        from vsearch.models.heads import pad_sequences, predict_proba
+        from vsearch.models.heads import predict_proba
+        from vsearch.models.sequence import pad_sequences
 
         x, lengths = pad_sequences(vw.sequences)
         return predict_proba(self.ckpt.head, x, lengths)

@@ -135,25 +135,44 @@ def search_vectors(
     fetch = min(index.ntotal, k if frames else max(64, 16 * k))
     while todo.size:
         scores, ids = index.search(vectors[todo], fetch)
-        where = store.frame_locations(np.unique(ids[ids >= 0]).tolist())
-        again = []
+        # Which video each candidate is in (one lean look-up), then each query's best frame
+        # per video; only the answers kept are then read in full.
+        videos = store.frame_videos(np.unique(ids[ids >= 0]))
+        picks, again = [], []
         for row, query in enumerate(todo):
-            hits = _to_hits(where, scores[row], ids[row])
-            if frames:
-                results[query] = hits[:k]
-                continue
-            best: dict[int, FrameHit] = {}
-            for hit in hits:  # hits are best first: keep each video's first
-                best.setdefault(hit.video_id, hit)
-            results[query] = list(best.values())[:k]
+            picked = _pick(ids[row], videos, k, distinct_videos=not frames)
+            picks.append((query, row, picked))
             # An approximate index that returned fewer neighbours than asked has nothing more
             # in the cells it probes: asking again for more would only cost time.
             exhausted = int((ids[row] >= 0).sum()) < fetch
-            if len(best) < k and fetch < index.ntotal and not exhausted:
+            if not frames and len(picked) < k and fetch < index.ntotal and not exhausted:
                 again.append(query)
+        kept = np.unique(np.concatenate([ids[row][p] for _, row, p in picks]))
+        where = store.frame_locations(kept.tolist())
+        for query, row, picked in picks:
+            results[query] = _to_hits(where, scores[row][picked], ids[row][picked])
         todo = np.asarray(again, dtype=np.int64)
         fetch = min(index.ntotal, fetch * 4)
     return results
+
+
+def _pick(ids: np.ndarray, videos: dict[int, int], k: int, *, distinct_videos: bool) -> list[int]:
+    """Positions of the first ``k`` candidates that still exist, best first; with
+    ``distinct_videos`` only each video's best."""
+    out: list[int] = []
+    seen: set[int] = set()
+    for pos, fid in enumerate(ids.tolist()):
+        video = videos.get(fid)
+        if video is None:  # no neighbour (-1), or deleted since the index was loaded
+            continue
+        if distinct_videos:
+            if video in seen:
+                continue
+            seen.add(video)
+        out.append(pos)
+        if len(out) == k:
+            break
+    return out
 
 
 def _to_hits(where: dict, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:

@@ -84,10 +84,10 @@ def train_classifier(
         create_head,
         fit_head,
         list_heads,
-        pad_sequences,
         predict_proba,
         save_head,
     )
+    from vsearch.models.sequence import pad_sequences
 
     if arch not in list_heads():
         raise UsageError(f"unknown classifier `arch` '{arch}'; known: {', '.join(list_heads())}")

@@ -806,6 +806,11 @@ class LibraryStore:
             found = queries.frame_locations(frame_ids, session=session)
         return {fid: FrameLocation(*loc) for fid, loc in found.items()}
 
+    def frame_videos(self, frame_ids: Sequence[int] | np.ndarray) -> dict[int, int]:
+        """frame id -> its video's id; ids deleted since an index was loaded are left out."""
+        with self.sessions() as session:
+            return queries.frame_videos(frame_ids, session=session)
+
     def clip_locations(self, clip_ids: Sequence[int] | np.ndarray) -> dict[int, ClipLocation]:
         """clip id -> its video; ids deleted since an index was loaded are left out."""
         with self.sessions() as session:
