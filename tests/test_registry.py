@@ -203,3 +203,35 @@ def test_import_vsearch_loads_no_plugin(install_plugin):
     listing = "import vsearch.models; vsearch.models.list_encoders()"  # the control: found
     done = subprocess.run([sys.executable, "-c", listing], env=env, capture_output=True, text=True)
     assert done.returncode == 1 and "imported" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "taken"),
+    [("encoders", "colorgrid"), ("poolers", "mean"), ("heads", "linear"), ("indexes", "numpy")],
+)
+def test_every_vsearch_registry_keeps_the_one_rule(registries, kind, taken):
+    from vsearch.index import register_index
+    from vsearch.models import register_encoder, register_pooler
+    from vsearch.models.heads import register_head
+
+    register = {
+        "encoders": lambda replace: register_encoder(taken, replace=replace),
+        "poolers": lambda replace: register_pooler(taken, replace=replace),
+        "heads": lambda replace: register_head(taken, replace=replace),
+        "indexes": lambda replace: register_index(taken, lambda p: None, replace=replace),
+    }[kind]
+    registry = registries[kind]
+    before = registry.get(taken)
+
+    def impostor(*args):
+        raise AssertionError("never built")
+
+    with pytest.raises(RegistrationError, match=f"'{taken}' is already registered"):
+        register(False)(impostor)
+    assert registry.get(taken) == before
+    register(True)(impostor)
+    assert registry.get(taken) != before
+    with pytest.raises(
+        UnknownModelError, match=f"unknown {registry.kind} 'nope'; known: .*{taken}"
+    ):
+        registry.get("nope")

@@ -15,6 +15,7 @@ from vsearch.types import (
     SegmentMatch,
     VideoInfo,
     VideoRecord,
+    frame_at,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "VideoRecord",
     "VsearchError",
     "__version__",
+    "frame_at",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vsearch.checks import time_range
 from vsearch.errors import UsageError
-from vsearch.types import LabelRecord, VideoStatus
+from vsearch.types import LabelRecord, VideoStatus, frame_at
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -101,15 +101,17 @@ def list_predictions(store: LibraryStore, path: str | Path | None = None) -> lis
     """The predictions stored by ``classify --all``: one row per video and classifier (the
     whole video) and per clip window, with the score of the predicted label."""
     video_id = _video_id(store, path, allow_failed=True) if path is not None else None
-    paths = {v.id: v.path for v in store.videos()}
+    videos = {v.id: v for v in store.videos()}
     return [
         {
-            "path": paths.get(vid, ""),
+            "path": videos[vid].path if vid in videos else "",
             "classifier": classifier,
             "label": label,
             "score": round(score, 4),
             "start": start,
             "end": end,
+            "start_frame": frame_at(start, videos[vid].fps) if vid in videos else None,
+            "end_frame": frame_at(end, videos[vid].fps) if vid in videos else None,
         }
         for vid, classifier, label, score, start, end in store.predictions(video_id)
     ]

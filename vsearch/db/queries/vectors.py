@@ -149,19 +149,26 @@ def video_frames(
 
 def frame_locations(
     ids: Iterable[int], *, session: Session
-) -> dict[int, tuple[int, float, bool, str]]:
-    """frame id -> (video id, time, informative, video path)."""
+) -> dict[int, tuple[int, float, bool, str, float | None]]:
+    """frame id -> (video id, time, informative, video path, video frame rate)."""
     id_list = [int(i) for i in ids]
-    out: dict[int, tuple[int, float, bool, str]] = {}
+    out: dict[int, tuple[int, float, bool, str, float | None]] = {}
     for lo in range(0, len(id_list), 900):
         part = id_list[lo : lo + 900]
         rows = session.execute(
-            select(FrameRow.id, FrameRow.video_id, FrameRow.t, FrameRow.informative, VideoRow.path)
+            select(
+                FrameRow.id,
+                FrameRow.video_id,
+                FrameRow.t,
+                FrameRow.informative,
+                VideoRow.path,
+                VideoRow.fps,
+            )
             .join(VideoRow, VideoRow.id == FrameRow.video_id)
             .where(FrameRow.id.in_(part))
         )
-        for fid, vid, t, inf, path in rows:
-            out[int(fid)] = (int(vid), float(t), bool(inf), path)
+        for fid, vid, t, inf, path, fps in rows:
+            out[int(fid)] = (int(vid), float(t), bool(inf), path, fps)
     return out
 
 
