@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from tests.conftest import concat_videos
 from vsearch.config import Settings
@@ -91,4 +91,21 @@ def test_a_video_without_stored_clips_is_cut_as_its_clips_will_be(shots_library)
     assert len(store.clips_of(video.id)) == 0
     assert store.clip_windows_of(video.id).windows == want
     assert store.backfill_clips() == 1
+    assert store.clip_windows_of(video.id).windows == want
+
+
+def test_clips_that_do_not_fit_the_frames_are_cut_again(shots_library, caplog):
+    store = shots_library.store
+    video = max(store.searchable_videos(), key=lambda v: v.n_frames or 0)
+    want = recut(store, video.id)
+    last = store.frames_of(video.id).times[-1]
+    with store.sessions() as session, session.begin():
+        session.execute(
+            update(ClipRow)
+            .where(ClipRow.video_id == video.id, ClipRow.start == 0.0)
+            .values(start=last + 10.0, end=last + 14.0)
+        )
+    assert store.clip_windows_of(video.id).windows == want
+    assert f"video {video.id}: its clips do not fit its frames" in caplog.text
+    store.use_pooler(store.pooler, None)  # re-pooling the clips stores them afresh
     assert store.clip_windows_of(video.id).windows == want

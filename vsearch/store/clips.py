@@ -11,6 +11,7 @@ clips is ``vsearch.match.clips``.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from vsearch.types import StoredFrames
 
 if TYPE_CHECKING:
     from vsearch.models.temporal import TemporalPooler
+
+log = logging.getLogger(__name__)
 
 CLIP_INDEX = "clips.faiss"
 POOLER_META = "pooler"
@@ -48,15 +51,19 @@ class ClipWindows:
 
 
 def clip_windows(
-    frames: StoredFrames, starts: np.ndarray, ends: np.ndarray, step: float
+    video_id: int, frames: StoredFrames, starts: np.ndarray, ends: np.ndarray, step: float
 ) -> ClipWindows:
     """The windows of a video's stored clips (``starts``, ``ends``) over its stored frames.
 
     A video indexed before the library had clips has none until ``backfill_clips`` runs:
-    its windows are then cut as its clips will be.
+    its windows are then cut as its clips will be. So are those of clips that do not fit
+    the frames (a window without a frame), with a warning.
     """
     if len(starts) or not len(frames):
-        return ClipWindows(frames, windows_at(frames.times, starts, ends, step))
+        try:
+            return ClipWindows(frames, windows_at(frames.times, starts, ends, step))
+        except ValueError as exc:
+            log.warning("video %d: its clips do not fit its frames (%s): cut again", video_id, exc)
     return ClipWindows(frames, video_windows(frames.times, frames.vectors, step))
 
 

@@ -778,7 +778,7 @@ class LibraryStore:
         with self.sessions() as session:
             frames = StoredFrames(*queries.video_frames(video_id, session=session))
             starts, ends = queries.video_clip_spans(video_id, session=session)
-        return clip_windows(frames, starts, ends, 1.0 / self.fps)
+        return clip_windows(video_id, frames, starts, ends, 1.0 / self.fps)
 
     def video_frame_classes(self, video_id: int) -> list[bytes | None]:
         """The packed ImageNet classes of a video's frames, in time order."""
