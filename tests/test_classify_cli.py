@@ -90,7 +90,8 @@ def test_label_import_list_train_and_classify_json(lib_dir, clips, tmp_path):
         assert set(video["scores"]) == {"organic", "pattern"}
         assert video["label"] in ("organic", "pattern") and 0 < video["score"] <= 1
         first = video["segments"][0]
-        assert set(first) == {"start", "end", "label", "score", "scores"}
+        assert set(first) == {"start", "end", "label", "score", "scores", "start_frame",
+                              "end_frame"}  # fmt: skip
         assert abs(sum(first["scores"].values()) - 1) < 1e-3
     r = run(lib_dir, "classify", "--library", "--json")
     assert r.exit_code == 0, r.output

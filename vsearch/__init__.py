@@ -16,6 +16,7 @@ from vsearch.types import (
     VideoFacts,
     VideoInfo,
     VideoRecord,
+    frame_at,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "VideoRecord",
     "VsearchError",
     "__version__",
+    "frame_at",
 ]

@@ -18,6 +18,13 @@ import numpy as np
 # the encoder registry, help texts and docs read it from here.
 DEFAULT_MODEL = "effnet:lite0"
 
+# Frame numbers (README "Times and frame numbers"): the frame of a video's own stream shown at
+# t seconds is floor((t + FRAME_SLACK_S) * fps), counted from 0 at the first frame. Matroska,
+# WebM and FLV store whole milliseconds, so a frame's own timestamp can lie up to half a
+# millisecond before its place on the frame-rate grid (at 29.97 frames/s frame 9 is stored at
+# 0.300 s, 8.991 frames); the slack keeps it, and float rounding, on that frame.
+FRAME_SLACK_S = 0.0005
+
 
 class VideoStatus(str, Enum):
     """What indexing made of a file (stored as the value in the videos table).
@@ -119,7 +126,7 @@ class VideoRecord:
     mtime: float
     content_hash: str | None
     duration: float | None
-    fps: float | None
+    fps: float | None  # the stream's average frame rate (ffprobe), None or 0.0 when unknown
     width: int | None
     height: int | None
     codec: str | None
@@ -141,6 +148,7 @@ class VideoRecord:
             "height": self.height,
             "indexed_at": self.indexed_at,
             "tags": [{"tag": t, "score": round(s, 4)} for t, s in self.tags or ()],
+            "fps": known_fps(self.fps),
         }
 
 
@@ -232,12 +240,13 @@ class FrameTable:
 
 @dataclass(frozen=True)
 class FrameLocation:
-    """Where a stored frame is: its video and second."""
+    """Where a stored frame is: its video and second (and the video's frame rate)."""
 
     video_id: int
     time: float
     informative: bool
     path: str
+    fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -256,14 +265,25 @@ class FrameHit:
     time: float
     score: float
     video_id: int
-    frame_id: int
+    frame_id: int  # the stored frame's id in the library (not a frame number)
     classes: tuple[str, ...] = ()  # word queries: the matched classes the frame shows
+    fps: float | None = None  # the video's frame rate: frame numbers are counted at it
+
+    @property
+    def frame(self) -> int | None:
+        """The number of the video's frame shown at ``time`` (``frame_at``)."""
+        return frame_at(self.time, self.fps)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `search --json` and of the HTTP API."""
-        out = {"path": self.path, "time": round(self.time, 3), "score": round(self.score, 4)}
+        out: dict[str, Any] = {
+            "path": self.path,
+            "time": round(self.time, 3),
+            "score": round(self.score, 4),
+        }
         if self.classes:
             out["classes"] = list(self.classes)
+        out["frame"] = self.frame
         return out
 
 
@@ -278,6 +298,24 @@ class SegmentMatch:
     query_start: float
     query_end: float
     video_id: int = 0
+    fps: float | None = None  # the library video's frame rate
+    query_fps: float | None = None  # the query file's own frame rate
+
+    @property
+    def start_frame(self) -> int | None:
+        return frame_at(self.start, self.fps)
+
+    @property
+    def end_frame(self) -> int | None:
+        return frame_at(self.end, self.fps)
+
+    @property
+    def query_start_frame(self) -> int | None:
+        return frame_at(self.query_start, self.query_fps)
+
+    @property
+    def query_end_frame(self) -> int | None:
+        return frame_at(self.query_end, self.query_fps)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `search --video --json` and of the HTTP API."""
@@ -288,6 +326,10 @@ class SegmentMatch:
             "end": round(self.end, 3),
             "query_start": round(self.query_start, 3),
             "query_end": round(self.query_end, 3),
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
+            "query_start_frame": self.query_start_frame,
+            "query_end_frame": self.query_end_frame,
         }
 
 
@@ -354,19 +396,63 @@ class DupMatch:
     score: float
     exact: bool = False
     frames: int = 0  # matched frame pairs behind the segment (0 for exact copies)
+    a_fps: float | None = None  # frame rates of the two videos
+    b_fps: float | None = None
+
+    @property
+    def a_start_frame(self) -> int | None:
+        return frame_at(self.a_start, self.a_fps)
+
+    @property
+    def a_end_frame(self) -> int | None:
+        return frame_at(self.a_end, self.a_fps)
+
+    @property
+    def b_start_frame(self) -> int | None:
+        return frame_at(self.b_start, self.b_fps)
+
+    @property
+    def b_end_frame(self) -> int | None:
+        return frame_at(self.b_end, self.b_fps)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `dups --json` and of the HTTP API."""
         return {
-            "a": _segment_dict(self.a_path, self.a_start, self.a_end),
-            "b": _segment_dict(self.b_path, self.b_start, self.b_end),
+            "a": _segment_dict(self.a_path, self.a_start, self.a_end, self.a_fps),
+            "b": _segment_dict(self.b_path, self.b_start, self.b_end, self.b_fps),
             "score": round(self.score, 4),
             "exact": self.exact,
             "frames": self.frames,
         }
 
+    def to_row(self) -> dict[str, Any]:
+        """The flat row of `dups --format csv|jsonl` (frame numbers last: CSV columns that
+        readers take by position keep their place)."""
+        return {
+            "a_path": self.a_path,
+            "a_start": round(self.a_start, 3),
+            "a_end": round(self.a_end, 3),
+            "b_path": self.b_path,
+            "b_start": round(self.b_start, 3),
+            "b_end": round(self.b_end, 3),
+            "score": round(self.score, 4),
+            "exact": self.exact,
+            "frames": self.frames,
+            "a_start_frame": self.a_start_frame,
+            "a_end_frame": self.a_end_frame,
+            "b_start_frame": self.b_start_frame,
+            "b_end_frame": self.b_end_frame,
+        }
 
-def _segment_dict(path: str, start: float, end: float) -> dict[str, Any]:
-    return {"path": path, "start": round(start, 3), "end": round(end, 3)}
+
+def _segment_dict(path: str, start: float, end: float, fps: float | None) -> dict[str, Any]:
+    return {
+        "path": path,
+        "start": round(start, 3),
+        "end": round(end, 3),
+        "start_frame": frame_at(start, fps),
+        "end_frame": frame_at(end, fps),
+    }
 
 
 @dataclass(frozen=True)
@@ -380,6 +466,15 @@ class LabelRecord:
     start: float | None
     end: float | None
     created_at: str
+    fps: float | None = None  # the video's frame rate
+
+    @property
+    def start_frame(self) -> int | None:
+        return frame_at(self.start, self.fps)
+
+    @property
+    def end_frame(self) -> int | None:
+        return frame_at(self.end, self.fps)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
@@ -389,6 +484,8 @@ class LabelRecord:
             "start": self.start,
             "end": self.end,
             "id": self.id,
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
         }
 
 
@@ -413,6 +510,15 @@ class SegmentLabel:
     label: str
     score: float
     scores: dict[str, float] = field(default_factory=dict)  # probability of every label
+    fps: float | None = None  # the video's frame rate
+
+    @property
+    def start_frame(self) -> int | None:
+        return frame_at(self.start, self.fps)
+
+    @property
+    def end_frame(self) -> int | None:
+        return frame_at(self.end, self.fps)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -421,6 +527,8 @@ class SegmentLabel:
             "label": self.label,
             "score": round(self.score, 4),
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
         }
 
 
@@ -434,6 +542,7 @@ class VideoClassification:
     segments: list[SegmentLabel] = field(default_factory=list)
     classifier: str = ""
     scores: dict[str, float] = field(default_factory=dict)  # whole-video probability per label
+    fps: float | None = None  # the video's frame rate (its segments' frame numbers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -443,6 +552,7 @@ class VideoClassification:
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "classifier": self.classifier,
             "segments": [s.to_dict() for s in self.segments],
+            "fps": known_fps(self.fps),
         }
 
 
@@ -489,6 +599,28 @@ def timecode(seconds: float) -> str:
     minutes, rest = divmod(rest, 60_000)
     secs, millis = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def known_fps(fps: float | None) -> float | None:
+    """A frame rate as JSON gives it: None when unknown (None, 0, not a finite positive)."""
+    if fps is None or not math.isfinite(fps) or fps <= 0:
+        return None
+    return float(fps)
+
+
+def frame_at(seconds: float | None, fps: float | None) -> int | None:
+    """The number of the frame shown at ``seconds`` in a video's own frame stream.
+
+    ``floor((seconds + FRAME_SLACK_S) * fps)``, counted from 0 at the stream's first frame, at
+    the stream's average frame rate (``VideoInfo.fps``, stored per video). None when the time
+    or the rate is unknown. Exact for constant frame rate; for variable frame rate files it is
+    the frame on the average-rate grid (how editors conform such files), which can drift from
+    the decoded frame count: the seconds stay exact. README "Times and frame numbers".
+    """
+    rate = known_fps(fps)
+    if seconds is None or rate is None or not math.isfinite(seconds):
+        return None
+    return max(0, math.floor((seconds + FRAME_SLACK_S) * rate))
 
 
 def shown_name(text: str) -> str:

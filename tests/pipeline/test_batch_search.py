@@ -111,7 +111,8 @@ def test_cli_batch_writes_csv_and_json_lines_and_exits_3_on_bad_files(setup, tmp
     assert "5 queries" in r.stderr and "2 failed" in r.stderr
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["query", "ref", "score", "query_start", "query_end", "ref_start",
-                             "ref_end"]  # fmt: skip
+                             "ref_end", "query_start_frame", "query_end_frame",
+                             "ref_start_frame", "ref_end_frame"]  # fmt: skip
     mandel = [r for r in rows if r["query"].endswith("mandel3.png")]
     assert mandel[0]["ref"] == str(clips["mandel"]) and mandel[0]["query_start"] == ""
     assert abs(float(mandel[0]["ref_start"]) - 3) <= 1

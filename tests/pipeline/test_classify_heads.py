@@ -153,8 +153,9 @@ def test_zero_shot_with_a_random_clip_model(tmp_path, clips):
         assert result.label in result.scores and result.score == max(result.scores.values())
         assert result.segments and all(s.label in result.scores for s in result.segments)
         payload = json.loads(json.dumps(result.to_dict()))
-        assert set(payload) == {"path", "label", "score", "scores", "classifier", "segments"}
-        assert set(payload["segments"][0]) == {"start", "end", "label", "score", "scores"}
+        assert set(payload) == {"path", "label", "score", "scores", "classifier", "segments", "fps"}
+        assert set(payload["segments"][0]) == {"start", "end", "label", "score", "scores",
+                                                   "start_frame", "end_frame"}  # fmt: skip
         with pytest.raises(UsageError, match="at least 2 labels"):
             lib.classify(clips["testsrc"], labels=["cat"])
         with pytest.raises(UsageError, match="prompt"):

@@ -200,7 +200,13 @@ def test_cli_json_csv_and_html(dup_library, tmp_path):
     r = runner.invoke(app, [*args, "--html", str(out_html), "--csv", str(out_csv)])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert data[0]["exact"] is True and set(data[0]["a"]) == {"path", "start", "end"}
+    assert data[0]["exact"] is True and set(data[0]["a"]) == {
+        "path",
+        "start",
+        "end",
+        "start_frame",
+        "end_frame",
+    }
     assert [d["score"] for d in data] == sorted((d["score"] for d in data), reverse=True)
     assert len(out_csv.read_text().splitlines()) == len(data) + 1
     page = out_html.read_text()

@@ -91,7 +91,8 @@ def test_search_clip_with_start_and_end(client, served_library):
                    "--end", "2", "--threshold", "0.8")  # fmt: skip
     assert without_ids(matches) == cli
     assert set(matches[0]) == {"path", "score", "start", "end", "query_start", "query_end",
-                               "video_id"}  # fmt: skip
+                               "start_frame", "end_frame", "query_start_frame",
+                               "query_end_frame", "video_id"}  # fmt: skip
     bad = upload(client, "/api/search/clip", q, "video/mp4", start=3, end=1).json()["error"]
     assert bad["status"] == 400 and bad["exit_code"] == 2 and "start" in bad["message"]
 
@@ -140,7 +141,7 @@ def test_labels_and_classify(client, served_library):
     r = upload(client, "/api/classify", q, "video/mp4", by_examples="1", k=3)
     assert r.status_code == 200, r.text
     (result,) = r.json()
-    assert set(result) == {"path", "label", "score", "scores", "classifier", "segments"}
+    assert set(result) == {"path", "label", "score", "scores", "classifier", "segments", "fps"}
     # a library video's own labels are not votes: its mirrored copy's are
     r = client.post("/api/classify", params={"video_id": rows[str(videos / "mandel-flipped.mp4")],
                                              "by_examples": "true"})  # fmt: skip

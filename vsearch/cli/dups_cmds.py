@@ -74,13 +74,14 @@ def dups(
 ) -> None:
     """Find footage shown in two library videos: re-uploads, re-edits, reused clips.
 
-    Each match gives both files, both segments (start, end in seconds) and a score: the
+    Each match gives both files, both segments (start, end in seconds, with the frame
+    numbers start_frame, end_frame in each file's own frame stream) and a score: the
     mean similarity of the matched frames, calibrated for models that ship a background set
     (the default effnet: 0 is as similar as unrelated footage), raw cosine for others; 1.0
     and "exact" for byte-identical files.
     Black, blank, single-colour frames and still title cards never make a match. --json
-    prints a JSON array, best first: {"a": {"path", "start", "end"}, "b": {...}, "score",
-    "exact", "frames"}; a one-line summary goes to stderr.
+    prints a JSON array, best first: {"a": {"path", "start", "end", "start_frame",
+    "end_frame"}, "b": {...}, "score", "exact", "frames"}; a one-line summary goes to stderr.
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
@@ -157,22 +158,8 @@ def _emit_groups(groups, kind, fmt, json_out, output) -> None:
 
 
 def _emit_matches(report, limit, kind, fmt, json_out, output) -> None:
-    listing = [
-        {
-            "a_path": m.a_path,
-            "a_start": round(m.a_start, 3),
-            "a_end": round(m.a_end, 3),
-            "b_path": m.b_path,
-            "b_start": round(m.b_start, 3),
-            "b_end": round(m.b_end, 3),
-            "score": round(m.score, 4),
-            "exact": m.exact,
-            "frames": m.frames,
-        }
-        for m in report.matches
-    ]
     shown = report.matches[:limit]
-    listing = listing[:limit]
+    listing = [m.to_row() for m in shown]
     if kind == "json":  # the documented nested shape
         listing = [m.to_dict() for m in shown]
     elif kind == "paths":

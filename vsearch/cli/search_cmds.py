@@ -26,6 +26,7 @@ from vsearch.cli._app import (
 from vsearch.errors import UsageError
 from vsearch.pipeline.scoring import help_thresholds
 from vsearch.pipeline.search import DEFAULT_K, REFINE_TOP, is_image_query
+from vsearch.report.candidates import CSV_COLUMNS
 from vsearch.types import timecode
 
 
@@ -105,8 +106,8 @@ def search(
         Path | None,
         typer.Option(
             "--out",
-            help="With --batch: the candidates file, .csv (one row per segment: query, ref, "
-            "score, query_start, query_end, ref_start, ref_end) or .jsonl.",
+            help="With --batch: the candidates file, .csv (one row per segment: "
+            f"{', '.join(CSV_COLUMNS)}) or .jsonl.",
             show_default=False,
         ),
     ] = None,

@@ -1,4 +1,4 @@
-"""A video's sampled frames cut into clips (``windows.clip_windows``) and pooled.
+"""A video's sampled frames cut into clips (``windows.video_windows``) and pooled.
 
 Pure numpy: the pooler is any object with a ``dim`` and a ``pool`` method (the temporal
 poolers of ``vsearch.models`` are).
@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vsearch.match.windows import DEFAULT_STRIDE, DEFAULT_WINDOW, clip_windows, shot_boundaries
+from vsearch.match.windows import DEFAULT_STRIDE, DEFAULT_WINDOW, video_windows
 
 
 class Pooler(Protocol):
@@ -59,8 +59,7 @@ def make_clips(
         return ClipSet(empty, empty, np.zeros(0, bool), np.zeros((0, dim), np.float32), [])
     vectors = np.asarray(vectors, dtype=np.float32)
     informative = np.asarray(informative, dtype=bool)
-    cuts = shot_boundaries(vectors)
-    wins = clip_windows(times, step, window=window, stride=stride, cuts=cuts)
+    wins = video_windows(times, vectors, step, window=window, stride=stride)
     seqs, flags = [], []
     for w in wins:
         inf = informative[w.first : w.last]

@@ -15,6 +15,7 @@ import numpy as np
 DEFAULT_WINDOW = 4.0
 DEFAULT_STRIDE = 2.0
 SHOT_CUT_SIMILARITY = 0.5  # consecutive frames less similar than this start a new shot
+TIME_TOLERANCE = 1e-6  # seconds: frame timestamps are far coarser (a stream time base)
 
 
 @dataclass(frozen=True)
@@ -66,4 +67,39 @@ def clip_windows(
             if last >= hi:
                 break
             start += stride
+    return out
+
+
+def video_windows(
+    times: np.ndarray,
+    vectors: np.ndarray,
+    step: float,
+    *,
+    window: float = DEFAULT_WINDOW,
+    stride: float = DEFAULT_STRIDE,
+) -> list[Window]:
+    """A video's clip windows: ``clip_windows`` ended early at the shot cuts of its frames."""
+    return clip_windows(times, step, window=window, stride=stride, cuts=shot_boundaries(vectors))
+
+
+def windows_at(
+    times: np.ndarray, starts: np.ndarray, ends: np.ndarray, step: float
+) -> list[Window]:
+    """The windows [start, end) of stored clips over the frame ``times`` they were cut from.
+
+    A window starts at its first frame's time and ends one sampling ``step`` after its last
+    frame's, so its frames are those from ``start`` to ``end - step``. Sampled frames can lie
+    closer together than ``step`` (the first frame of each 1/fps bucket is kept), so the frame
+    after a window may come before its ``end``: ``end`` is never compared with it.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.float64)
+    firsts = np.searchsorted(times, starts - TIME_TOLERANCE, side="left")
+    lasts = np.searchsorted(times, ends - step + TIME_TOLERANCE, side="right")
+    out = []
+    for first, last, start, end in zip(firsts, lasts, starts, ends, strict=True):
+        if last <= first:
+            raise ValueError(f"no frame lies in the window [{start}, {end})")
+        out.append(Window(int(first), int(last), float(start), float(end)))
     return out

@@ -4,8 +4,10 @@ Sampling is by presentation timestamp, so variable frame rate input is handled: 
 line is cut into buckets of ``1/fps`` seconds and the first frame whose timestamp falls in each
 bucket is kept (ffmpeg ``select`` filter). Each kept frame's true timestamp is read from the
 ``showinfo`` filter placed after it (stderr, one line per frame, always written before the frame
-reaches stdout), so a reported time is the presentation time of the frame shown. A bucket with
-no frame (a gap in a VFR file longer than ``1/fps``) gives no sample.
+reaches stdout), so a reported time is the presentation time of the frame shown. The time is
+the frame's integer ``pts`` times the filter's time base, not the printed ``pts_time`` (six
+significant digits in ffmpeg 5: 0.1 s steps past 10^4 s, too coarse for frame numbers). A
+bucket with no frame (a gap in a VFR file longer than ``1/fps``) gives no sample.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from vsearch.types import FrameBatch, VideoInfo
 
 log = logging.getLogger(__name__)
 
-_SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+)")
+_SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*(\S+)\s+pts_time:(\S+)")
+_TIME_BASE = re.compile(r"\bconfig in time_base:\s*(\d+)/(\d+)")
 _EOF = object()
 # global options go first: ffmpeg-python's global_args() would put them after the output
 _GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-nostats")
@@ -263,6 +266,7 @@ class _StderrReader:
         self.lines: collections.deque[str] = collections.deque(maxlen=2000)
         self._times: queue.Queue = queue.Queue()
         self._timed_out = False
+        self._time_base: tuple[int, int] | None = None  # showinfo's input time base
         self._thread = threading.Thread(target=self._run, args=(pipe,), daemon=True)
         self._thread.start()
 
@@ -272,13 +276,24 @@ class _StderrReader:
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 match = _SHOWINFO.search(line)
                 if match is not None:
-                    self._times.put(_parse_time(match.group(1)))
-                elif "Parsed_showinfo" not in line:
+                    self._times.put(self._time_of(match.group(1), match.group(2)))
+                elif "Parsed_showinfo" in line:
+                    base = _TIME_BASE.search(line)
+                    if base is not None and int(base.group(2)) > 0:
+                        self._time_base = (int(base.group(1)), int(base.group(2)))
+                else:
                     self.lines.append(line)
         except (OSError, ValueError):
             pass
         finally:
             self._times.put(_EOF)
+
+    def _time_of(self, pts: str, pts_time: str) -> float | None:
+        """pts x time base when both are known (exact), else the printed pts_time."""
+        if self._time_base is not None and pts.lstrip("-").isdigit():
+            num, den = self._time_base
+            return int(pts) * num / den
+        return _parse_time(pts_time)
 
     def next_time(self) -> float | None:
         """The next frame's showinfo time; None when unknown (then estimated by the caller)."""

@@ -1,8 +1,9 @@
 """Classification use case: what a video (and each clip window of it) is.
 
-Three classifiers, all over clip windows of a video's frame vectors (``windows.clip_windows``:
-4 s every 2 s, cut at shots), stored vectors for library videos, decoded and encoded with the
-library's encoder and sampling rate for other files:
+Three classifiers, all over clip windows of a video's frame vectors (``match.windows``: 4 s
+every 2 s, cut at shots): the windows of its stored clips and its stored vectors for library
+videos; for other files, cut the same way from frames decoded and encoded with the library's
+encoder and sampling rate:
 
 * **zero-shot** (``labels=[...]``): each window's mean-pooled, L2-normalised vector against the
   text tower's vectors of ``prompt.format(label)``; softmax of ``ZERO_SHOT_LOGIT_SCALE`` x cosine
@@ -60,14 +61,14 @@ def file_windows(store: LibraryStore, path: str | Path) -> VideoWindows:
     given = os.path.abspath(os.fspath(path))
     video = store.video_at(given)
     if video is not None and video.status in WITH_FRAMES and video.n_frames:
-        return stored_windows(store, video.id, video.path)
+        return stored_windows(store, video.id, video.path, video.fps)
     from vsearch.pipeline.clip_search import encode_video
 
     encoded = encode_video(store, given)
     if encoded is None:
         raise UsageError(f"{given}: no frames could be sampled from this video")
-    times, _informative, (vectors,) = encoded
-    return windows_of(None, given, times, vectors, 1.0 / store.fps)
+    (vectors,) = encoded.views
+    return windows_of(None, given, encoded.times, vectors, 1.0 / store.fps, encoded.fps)
 
 
 def window_labels(vw: VideoWindows, labels: Sequence[LabelRecord]) -> list[str | None]:
@@ -297,7 +298,8 @@ def classify(
         progress.begin(len(videos), "videos", f"classifying {len(videos)} videos")
         try:
             for video in videos:
-                result = _classify_windows(classifier, stored_windows(store, video.id, video.path))
+                windows = stored_windows(store, video.id, video.path, video.fps)
+                result = _classify_windows(classifier, windows)
                 _store(store, video.id, classifier.name, result)
                 results.append(result)
                 progress.advance(1)
@@ -317,6 +319,7 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
             labels[int(p.argmax())],
             float(p.max()),
             scores={label: float(s) for label, s in zip(labels, p, strict=True)},
+            fps=vw.fps,
         )
         for w, p in zip(vw.windows, proba, strict=True)
     ]
@@ -333,6 +336,7 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
         segments=segments,
         classifier=classifier.name,
         scores={label: float(s) for label, s in zip(labels, whole, strict=True)},
+        fps=vw.fps,
     )
 
 

@@ -22,7 +22,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from vsearch.errors import (
 )
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.match.calibrate import calibrate_matrix
-from vsearch.match.clips import make_clips
+from vsearch.match.clips import ClipSet, make_clips
 from vsearch.pipeline.scoring import Scoring, scoring_for
 from vsearch.pipeline.search import DEFAULT_K, check_k, search_vector
 from vsearch.types import Answers, FrameHit, SegmentMatch
@@ -52,6 +52,16 @@ DEFAULT_THRESHOLD = None
 FRAME_NEIGHBOURS = 64  # frame-index neighbours per query frame
 CLIP_NEIGHBOURS = 32  # clip-index neighbours per query clip
 MAX_CANDIDATES = 20  # videos aligned per query
+
+
+class EncodedVideo(NamedTuple):
+    """A file decoded at the library's rate and encoded: sample times (s), informative flags,
+    [vectors] or [vectors, mirrored vectors], and the file's own frame rate (None: unknown)."""
+
+    times: np.ndarray
+    informative: np.ndarray
+    views: list[np.ndarray]
+    fps: float | None
 
 
 def search_video(
@@ -95,7 +105,7 @@ def check_clip_query(
 
 def match_query(
     store: LibraryStore,
-    query: tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None,
+    query: EncodedVideo | None,
     *,
     k: int = DEFAULT_K,
     threshold: float | None = DEFAULT_THRESHOLD,
@@ -110,11 +120,11 @@ def match_query(
         threshold = scoring.scale.clip_search.threshold
     if query is None:
         return Answers(threshold=threshold)
-    times, informative, views = query
+    times, informative, views, query_fps = query
     offsets = [scoring.offsets(v) for v in views]
-    candidates = _candidates(store, views, offsets, informative, times, scoring)
     step = 1.0 / store.fps
     query_clips = [make_clips(times, informative, v, step, store.pooler) for v in views]
+    candidates = _candidates(store, views, offsets, informative, query_clips, scoring)
     clip_offsets = [scoring.offsets(qc.vectors) for qc in query_clips]
     matches: list[SegmentMatch] = []
     for video_id in candidates:
@@ -133,6 +143,7 @@ def match_query(
             video.path,
             video_id,
             scoring,
+            fps=(video.fps, query_fps),
         )
     if exclude:
         matches = [m for m in matches if m.path not in exclude]
@@ -148,20 +159,19 @@ def encode_video(
     start: float | None = None,
     end: float | None = None,
     mirrored: bool = False,
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
-    """Decode a file at the library's rate and encode it with the library's encoder.
+) -> EncodedVideo | None:
+    """Decode a file at the library's rate and encode it with the library's encoder (views:
+    [vectors] or, ``mirrored``, [vectors, mirrored vectors]); None when no frame could be
+    sampled."""
+    from vsearch.media import iter_frames, probe_video
 
-    Returns (times, informative, [vectors] or [vectors, mirrored vectors]); None when no
-    frame could be sampled.
-    """
-    from vsearch.media import iter_frames
-
+    info = probe_video(path)
     encoder = store.encoder
     times: list[np.ndarray] = []
     informative: list[np.ndarray] = []
     views: list[list[np.ndarray]] = [[], []]
     for batch in iter_frames(
-        path, fps=store.fps, size=encoder.info.input_size, start=start, end=end
+        path, fps=store.fps, size=encoder.info.input_size, info=info, start=start, end=end
     ):
         times.append(batch.times)
         informative.append(batch.informative)
@@ -170,10 +180,11 @@ def encode_video(
             views[1].append(encoder.encode_images(np.ascontiguousarray(batch.images[:, :, ::-1])))
     if not times:
         return None
-    return (
+    return EncodedVideo(
         np.concatenate(times),
         np.concatenate(informative),
         [np.concatenate(v) for v in views if v],
+        info.fps or None,
     )
 
 
@@ -184,15 +195,16 @@ def encode_query(
     start: float | None = None,
     end: float | None = None,
     flip: bool = True,
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
-    """(times, informative, [vectors, mirrored vectors]) of a query video; None if blank."""
+) -> EncodedVideo | None:
+    """A query video encoded, views [vectors, mirrored vectors] (the mirrored ones left out
+    for flip-invariant encoders); None if blank."""
     try:
         encoded = encode_video(store, path, start=start, end=end, mirrored=flip)
     except MediaError as exc:
         raise QueryFileError(str(exc)) from exc
     if encoded is None:
         return None
-    times, inf, views = encoded
+    times, inf, views, fps = encoded
     if not inf.any():
         log.info("%s: no informative frame in the query", path)
         return None
@@ -201,7 +213,7 @@ def encode_query(
         mirrored = views[1]
         if not np.allclose(mirrored, out[0], atol=1e-5):  # flip-invariant encoders: no need
             out.append(mirrored)
-    return times, inf, out
+    return EncodedVideo(times, inf, out, fps)
 
 
 def _candidates(
@@ -209,7 +221,7 @@ def _candidates(
     views: list[np.ndarray],
     offsets: list[np.ndarray],
     informative: np.ndarray,
-    times: np.ndarray,
+    query_clips: list[ClipSet],
     scoring: Scoring,
 ) -> list[int]:
     """Videos worth aligning, best first: frame-index and clip-index evidence summed.
@@ -239,9 +251,7 @@ def _candidates(
             evidence[vid] += s
     if clip_index.ntotal:
         kc = min(clip_index.ntotal, CLIP_NEIGHBOURS)
-        step = 1.0 / store.fps
-        for v in views:
-            clips = make_clips(times, informative, v, step, store.pooler)
+        for clips in query_clips:
             qv = clips.vectors[clips.informative]
             if not len(qv):
                 continue
@@ -266,13 +276,24 @@ class _Query:
     offsets: list[np.ndarray]
     informative: np.ndarray
     times: np.ndarray
-    clips: list
+    clips: list[ClipSet]
     clip_offsets: list[np.ndarray]
 
 
 def _align(
-    q: _Query, tb, inf_b, vec_b, clips_b, step, path, video_id, scoring: Scoring
+    q: _Query,
+    tb,
+    inf_b,
+    vec_b,
+    clips_b,
+    step,
+    path,
+    video_id,
+    scoring: Scoring,
+    *,
+    fps: tuple[float | None, float | None] = (None, None),
 ) -> list[SegmentMatch]:
+    """Matched segments of one library video; ``fps``: (the video's, the query's) rates."""
     if len(tb) == 0:
         return []
     off_b = scoring.offsets(vec_b)
@@ -297,6 +318,8 @@ def _align(
                 query_start=seg.a_start,
                 query_end=seg.a_end,
                 video_id=video_id,
+                fps=fps[0],
+                query_fps=fps[1],
             )
         )
     return out

@@ -36,7 +36,7 @@ from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.match.align import Segment, chain_segments
 from vsearch.pipeline.scoring import RAW, scoring_for
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import DupMatch
+from vsearch.types import DupMatch, frame_at, known_fps
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -145,7 +145,17 @@ def find_duplicates(
         a, b = videos[fm.a], videos[fm.b]
         matches.append(
             DupMatch(
-                a.path, s.a_start, s.a_end, b.path, s.b_start, s.b_end, s.score, False, s.frames
+                a.path,
+                s.a_start,
+                s.a_end,
+                b.path,
+                s.b_start,
+                s.b_end,
+                s.score,
+                False,
+                s.frames,
+                a_fps=a.fps,
+                b_fps=b.fps,
             )
         )
     matches.sort(key=lambda m: (not m.exact, -m.score, -(m.a_end - m.a_start), m.a_path, m.b_path))
@@ -176,7 +186,7 @@ def exact_duplicates(videos: list) -> tuple[list[DupMatch], set[tuple[int, int]]
         for i, a in enumerate(group):
             for b in group[i + 1 :]:
                 d = float(a.duration or 0.0)
-                matches.append(DupMatch(a.path, 0.0, d, b.path, 0.0, d, 1.0, True, 0))
+                matches.append(DupMatch(a.path, 0.0, d, b.path, 0.0, d, 1.0, True, 0, a.fps, b.fps))
                 pairs.add((a.id, b.id))
     return matches, pairs
 
@@ -409,6 +419,8 @@ def group_duplicates(store: LibraryStore, report: DupReport) -> list[dict[str, A
             "bitrate": round(bitrate) if bitrate else None,
             "duration": round(duration, 3),
             "size": v.size if v else None,
+            "fps": known_fps(v.fps) if v else None,
+            "duration_frames": frame_at(duration, v.fps) if v and duration > 0 else None,
         }
 
     def rank(item: dict[str, Any]) -> tuple:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vsearch.checks import time_range
 from vsearch.errors import UsageError
-from vsearch.types import LabelRecord, VideoStatus
+from vsearch.types import LabelRecord, VideoStatus, frame_at
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -101,18 +101,23 @@ def list_predictions(store: LibraryStore, path: str | Path | None = None) -> lis
     """The predictions stored by ``classify --all``: one row per video and classifier (the
     whole video) and per clip window, with the score of the predicted label."""
     video_id = _video_id(store, path, allow_failed=True) if path is not None else None
-    paths = {v.id: v.path for v in store.videos()}
-    return [
-        {
-            "path": paths.get(p.video_id, ""),
-            "classifier": p.classifier,
-            "label": p.label,
-            "score": round(p.score, 4),
-            "start": p.start,
-            "end": p.end,
-        }
-        for p in store.predictions(video_id)
-    ]
+    videos = {v.id: v for v in store.videos()}
+    rows = []
+    for p in store.predictions(video_id):
+        video = videos.get(p.video_id)
+        rows.append(
+            {
+                "path": video.path if video is not None else "",
+                "classifier": p.classifier,
+                "label": p.label,
+                "score": round(p.score, 4),
+                "start": p.start,
+                "end": p.end,
+                "start_frame": frame_at(p.start, video.fps) if video is not None else None,
+                "end_frame": frame_at(p.end, video.fps) if video is not None else None,
+            }
+        )
+    return rows
 
 
 def import_labels(store: LibraryStore, csv_path: str | Path) -> list[LabelRecord]:

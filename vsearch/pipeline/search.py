@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 REFINE_TOP = 3
 REFINE_MAX_FRAMES = 64
 DEFAULT_K = 10  # results of a query
+FETCH_PER_VIDEO = 64  # first round of a video search: neighbours asked per video wanted
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -132,7 +133,9 @@ def search_vectors(
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     results: list[list[FrameHit]] = [[] for _ in range(len(vectors))]
     todo = np.arange(len(vectors))
-    fetch = min(index.ntotal, k if frames else max(64, 16 * k))
+    # Consecutive frames of a shot crowd the first neighbours: ask for enough at once that
+    # most queries find k videos in one round (a round costs more than a longer list).
+    fetch = min(index.ntotal, k if frames else max(64, FETCH_PER_VIDEO * k))
     while todo.size:
         scores, ids = index.search(vectors[todo], fetch)
         # Which video each candidate is in (one lean look-up), then each query's best frame
@@ -188,6 +191,7 @@ def _to_hits(where: dict, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]
                 score=float(score),
                 video_id=loc.video_id,
                 frame_id=int(fid),
+                fps=loc.fps,
             )
         )
     return hits

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from vsearch.errors import UsageError
-from vsearch.match.windows import clip_windows, shot_boundaries
 from vsearch.progress import NullProgress, Progress
 from vsearch.store.clips import pooler_record
 
@@ -49,20 +48,17 @@ MIN_VIDEOS_FOR_VIDEO_SPLIT = 5
 
 
 def library_clips(store: LibraryStore) -> list[tuple[str, np.ndarray]]:
-    """(video key, informative frame vectors) of every clip of at least 2 such frames.
+    """(video key, informative frame vectors) of every stored clip of at least 2 such frames.
 
     The key is the video's content hash (its path when it has none): stable across runs,
     unlike the database id, which follows the order parallel decoders finished in.
     """
-    step = 1.0 / store.fps
     out = []
     for video in store.searchable_videos():
-        frames = store.frames_of(video.id)
-        if len(frames) == 0:
-            continue
+        stored = store.clip_windows_of(video.id)
         key = video.content_hash or video.path
-        vectors, informative = frames.vectors, frames.informative
-        for w in clip_windows(frames.times, step, cuts=shot_boundaries(vectors)):
+        vectors, informative = stored.frames.vectors, stored.frames.informative
+        for w in stored.windows:
             seq = vectors[w.first : w.last][informative[w.first : w.last]]
             if len(seq) >= 2:
                 out.append((key, np.ascontiguousarray(seq)))

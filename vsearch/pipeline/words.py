@@ -98,6 +98,7 @@ def search_words(
                     score=float(scores[j]),
                     video_id=loc.video_id,
                     frame_id=int(ids[j]),
+                    fps=loc.fps,
                 )
             )
             if len(hits) >= k:
@@ -147,10 +148,10 @@ class WordClassifier:
         if video is not None and video.status in WITH_FRAMES and video.n_frames:
             from vsearch.pipeline.video_windows import stored_windows
 
-            return stored_windows(store, video.id, video.path)
-        times, vectors, probs = _decode_and_classify(store, given)
+            return stored_windows(store, video.id, video.path, video.fps)
+        times, vectors, probs, fps = _decode_and_classify(store, given)
         self._probs[given] = probs
-        return windows_of(None, given, times, vectors, 1.0 / store.fps)
+        return windows_of(None, given, times, vectors, 1.0 / store.fps, fps)
 
     def _frame_probs(self, vw: VideoWindows) -> np.ndarray:
         from vsearch.models.words import unpack_classes
@@ -173,20 +174,23 @@ class WordClassifier:
 
 def _decode_and_classify(
     store: LibraryStore, path: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from vsearch.media import iter_frames
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
+    """(times, vectors, ImageNet class probabilities, the file's frame rate) of a file."""
+    from vsearch.media import iter_frames, probe_video
     from vsearch.models.words import has_imagenet_head
 
     encoder = store.encoder
     size = encoder.info.input_size
     if not has_imagenet_head(encoder):
         raise UsageError(f"encoder '{store.model_info.spec}' has no ImageNet head")
+    info = probe_video(path)
     times, vectors, probs = [], [], []
-    for batch in iter_frames(path, fps=store.fps, size=size):
+    for batch in iter_frames(path, fps=store.fps, size=size, info=info):
         v, p = encoder.encode_and_classify(batch.images)
         times.append(batch.times)
         vectors.append(v)
         probs.append(p)
     if not times:
         raise UsageError(f"{path}: no frames could be sampled from this video")
-    return np.concatenate(times), np.concatenate(vectors), np.concatenate(probs)
+    fps = info.fps or None
+    return np.concatenate(times), np.concatenate(vectors), np.concatenate(probs), fps

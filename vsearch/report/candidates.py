@@ -2,16 +2,20 @@
 
 CSV: one row per matched segment (per frame hit for image queries), best first per query::
 
-    query,ref,score,query_start,query_end,ref_start,ref_end
+    query,ref,score,query_start,query_end,ref_start,ref_end,query_start_frame,query_end_frame,
+    ref_start_frame,ref_end_frame
 
 JSON lines: one object per (query, reference video), with its segments::
 
     {"query", "ref", "score", "segments": [{"query_start", "query_end", "ref_start",
-     "ref_end", "score"}]}
+     "ref_end", "score", "query_start_frame", "query_end_frame", "ref_start_frame",
+     "ref_end_frame"}]}
 
-Image queries have no query times (empty / null); their ``ref_start`` = ``ref_end`` = the
-time of the matching frame. Rows are written as answers come, so an interrupted run keeps
-what it found.
+Times are seconds; each ``*_frame`` is the frame number of that time in its own file's frame
+stream (``vsearch.types.frame_at``; the query's at the query file's rate), empty / null when
+the rate is unknown. Image queries have no query times (empty / null); their ``ref_start`` =
+``ref_end`` = the time of the matching frame. Rows are written as answers come, so an
+interrupted run keeps what it found.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import IO
 from vsearch.errors import StorageError, UsageError
 from vsearch.types import BatchAnswer, FrameHit
 
-CSV_COLUMNS = ["query", "ref", "score", "query_start", "query_end", "ref_start", "ref_end"]
+TIME_COLUMNS = ["query_start", "query_end", "ref_start", "ref_end"]
+FRAME_COLUMNS = [f"{c}_frame" for c in TIME_COLUMNS]
+CSV_COLUMNS = ["query", "ref", "score", *TIME_COLUMNS, *FRAME_COLUMNS]
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
 
@@ -34,12 +40,19 @@ def segments_of(answer: BatchAnswer) -> list[dict]:
     out = []
     for hit in answer.hits:
         if isinstance(hit, FrameHit):
-            seg = {"query_start": None, "query_end": None,
-                   "ref_start": round(hit.time, 3), "ref_end": round(hit.time, 3)}  # fmt: skip
+            times = [None, None, round(hit.time, 3), round(hit.time, 3)]
+            frames = [None, None, hit.frame, hit.frame]
         else:
-            seg = {"query_start": round(hit.query_start, 3), "query_end": round(hit.query_end, 3),
-                   "ref_start": round(hit.start, 3), "ref_end": round(hit.end, 3)}  # fmt: skip
-        out.append({"ref": hit.path, **seg, "score": round(hit.score, 4)})
+            times = [round(t, 3) for t in (hit.query_start, hit.query_end, hit.start, hit.end)]
+            frames = [hit.query_start_frame, hit.query_end_frame, hit.start_frame, hit.end_frame]
+        out.append(
+            {
+                "ref": hit.path,
+                **dict(zip(TIME_COLUMNS, times, strict=True)),
+                "score": round(hit.score, 4),
+                **dict(zip(FRAME_COLUMNS, frames, strict=True)),
+            }
+        )
     return out
 
 
@@ -68,8 +81,8 @@ class CandidateWriter:
         segments = segments_of(answer)
         if self._csv is not None:
             for s in segments:
-                times = [_blank(s["query_start"]), _blank(s["query_end"]), s["ref_start"]]
-                self._csv.writerow([answer.query, s["ref"], s["score"], *times, s["ref_end"]])
+                rest = [_blank(s[c]) for c in (*TIME_COLUMNS, *FRAME_COLUMNS)]
+                self._csv.writerow([answer.query, s["ref"], s["score"], *rest])
                 self.rows += 1
         else:
             by_ref: dict[str, list[dict]] = {}

@@ -10,7 +10,8 @@ from vsearch.pipeline.dups import DupReport
 
 
 def write_csv(report: DupReport, path: str | Path) -> Path:
-    """One row per match: score, exact, frames, then path/start/end of both segments."""
+    """One row per match: score, exact, frames, then path/start/end of both segments, then
+    the frame numbers of the four times (empty when a video's frame rate is unknown)."""
     out = Path(path)
     try:
         # surrogateescape: names that are not UTF-8 keep their exact bytes
@@ -18,13 +19,19 @@ def write_csv(report: DupReport, path: str | Path) -> Path:
             writer = csv.writer(fh)
             writer.writerow(
                 ["score", "exact", "frames", "a_path", "a_start", "a_end", "b_path", "b_start",
-                 "b_end"]
+                 "b_end", "a_start_frame", "a_end_frame", "b_start_frame", "b_end_frame"]
             )  # fmt: skip
             for m in report.matches:
                 writer.writerow(
                     [f"{m.score:.4f}", int(m.exact), m.frames, m.a_path, f"{m.a_start:.3f}",
-                     f"{m.a_end:.3f}", m.b_path, f"{m.b_start:.3f}", f"{m.b_end:.3f}"]
+                     f"{m.a_end:.3f}", m.b_path, f"{m.b_start:.3f}", f"{m.b_end:.3f}",
+                     *(_blank(f) for f in (m.a_start_frame, m.a_end_frame, m.b_start_frame,
+                                           m.b_end_frame))]
                 )  # fmt: skip
     except OSError as exc:
         raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return out
+
+
+def _blank(value: int | None) -> int | str:
+    return "" if value is None else value

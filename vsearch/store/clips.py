@@ -11,6 +11,8 @@ clips is ``vsearch.match.clips``.
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +22,13 @@ from sqlalchemy.orm import Session
 from vsearch.db import queries
 from vsearch.errors import CheckpointError
 from vsearch.match.clips import ClipSet
+from vsearch.match.windows import Window, video_windows, windows_at
+from vsearch.types import StoredFrames
 
 if TYPE_CHECKING:
     from vsearch.models.temporal import TemporalPooler
+
+log = logging.getLogger(__name__)
 
 CLIP_INDEX = "clips.faiss"
 POOLER_META = "pooler"
@@ -33,6 +39,32 @@ def save_clips(video_id: int, clips: ClipSet, *, session: Session) -> tuple[np.n
     return queries.replace_clips(
         video_id, clips.starts, clips.ends, clips.informative, clips.vectors, session=session
     )
+
+
+@dataclass(frozen=True)
+class ClipWindows:
+    """A video's stored frames and its stored clips' windows over them (frame ranges and
+    times), in time order: the windows every use case reads, cut once, at indexing."""
+
+    frames: StoredFrames
+    windows: list[Window]
+
+
+def clip_windows(
+    video_id: int, frames: StoredFrames, starts: np.ndarray, ends: np.ndarray, step: float
+) -> ClipWindows:
+    """The windows of a video's stored clips (``starts``, ``ends``) over its stored frames.
+
+    A video indexed before the library had clips has none until ``backfill_clips`` runs:
+    its windows are then cut as its clips will be. So are those of clips that do not fit
+    the frames (a window without a frame), with a warning.
+    """
+    if len(starts) or not len(frames):
+        try:
+            return ClipWindows(frames, windows_at(frames.times, starts, ends, step))
+        except ValueError as exc:
+            log.warning("video %d: its clips do not fit its frames (%s): cut again", video_id, exc)
+    return ClipWindows(frames, video_windows(frames.times, frames.vectors, step))
 
 
 def pooler_record(meta: dict[str, str]) -> dict[str, Any]:

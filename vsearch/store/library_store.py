@@ -50,7 +50,9 @@ from vsearch.store import faults
 from vsearch.store.clips import (
     CLIP_INDEX,
     POOLER_META,
+    ClipWindows,
     check_pooler_encoder,
+    clip_windows,
     load_pooler,
     pooler_record,
     save_clips,
@@ -779,6 +781,13 @@ class LibraryStore:
         """A video's stored clips in time order."""
         with self.sessions() as session:
             return queries.video_clips(video_id, session=session)
+
+    def clip_windows_of(self, video_id: int) -> ClipWindows:
+        """A video's stored frames with the windows of its stored clips over them."""
+        with self.sessions() as session:
+            frames = queries.video_frames(video_id, session=session)
+            starts, ends = queries.video_clip_spans(video_id, session=session)
+        return clip_windows(video_id, frames, starts, ends, 1.0 / self.fps)
 
     def video_frame_classes(self, video_id: int) -> list[bytes | None]:
         """The packed ImageNet classes of a video's frames, in time order."""

@@ -60,7 +60,7 @@ def remove_labels(
 
 def list_labels(*, session: Session, label: str | None = None) -> list[LabelRecord]:
     query = (
-        select(LabelRow, VideoRow.path)
+        select(LabelRow, VideoRow.path, VideoRow.fps)
         .join(VideoRow, VideoRow.id == LabelRow.video_id)
         .order_by(VideoRow.path, LabelRow.start, LabelRow.id)
     )
@@ -75,8 +75,9 @@ def list_labels(*, session: Session, label: str | None = None) -> list[LabelReco
             start=row.start,
             end=row.end,
             created_at=row.created_at,
+            fps=fps,
         )
-        for row, path in session.execute(query)
+        for row, path, fps in session.execute(query)
     ]
 
 

@@ -155,19 +155,26 @@ def video_frames(video_id: int, *, session: Session) -> StoredFrames:
 
 
 def frame_locations(ids: Iterable[int], *, session: Session) -> dict[int, FrameLocation]:
-    """frame id -> where it is, for the ``ids`` that exist."""
+    """frame id -> where it is (with its video's frame rate), for the ``ids`` that exist."""
     id_list = [int(i) for i in ids]
     out: dict[int, FrameLocation] = {}
     for lo in range(0, len(id_list), 900):
         part = id_list[lo : lo + 900]
         rows = session.execute(
-            select(FrameRow.id, FrameRow.video_id, FrameRow.t, FrameRow.informative, VideoRow.path)
+            select(
+                FrameRow.id,
+                FrameRow.video_id,
+                FrameRow.t,
+                FrameRow.informative,
+                VideoRow.path,
+                VideoRow.fps,
+            )
             .join(VideoRow, VideoRow.id == FrameRow.video_id)
             .where(FrameRow.id.in_(part))
         )
-        for fid, vid, t, inf, path in rows:
+        for fid, vid, t, inf, path, fps in rows:
             out[int(fid)] = FrameLocation(
-                video_id=int(vid), time=float(t), informative=bool(inf), path=path
+                video_id=int(vid), time=float(t), informative=bool(inf), path=path, fps=fps
             )
     return out
 
@@ -246,6 +253,17 @@ def video_clips(video_id: int, *, session: Session) -> StoredClips:
         informative=np.array([bool(r[3]) for r in rows], dtype=bool),
         vectors=_stack([r[4] for r in rows]),
     )
+
+
+def video_clip_spans(video_id: int, *, session: Session) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of one video's clips, in the order of ``video_clips``, without vectors."""
+    rows = session.execute(
+        select(ClipRow.start, ClipRow.end)
+        .where(ClipRow.video_id == video_id)
+        .order_by(ClipRow.start, ClipRow.id)
+    ).all()
+    starts = np.array([r[0] for r in rows], dtype=np.float64)
+    return starts, np.array([r[1] for r in rows], dtype=np.float64)
 
 
 def clip_locations(ids: Iterable[int], *, session: Session) -> dict[int, ClipLocation]:
