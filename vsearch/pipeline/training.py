@@ -204,8 +204,9 @@ def train_temporal(
             if pooler_record(store.meta).get("checkpoint") != path.name:
                 path.unlink(missing_ok=True)  # the switch did not commit: the old model stays
             raise
-        if previous.get("checkpoint") and previous["checkpoint"] != path.name:
-            (store.root / previous["checkpoint"]).unlink(missing_ok=True)
+        replaced = previous.get("checkpoint")
+        if replaced and replaced != path.name:
+            (store.root / replaced).unlink(missing_ok=True)
     return {
         "kept_previous": None,
         "val_loss_previous": None if previous_loss is None else round(previous_loss, 4),

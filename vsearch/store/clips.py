@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -32,6 +32,14 @@ log = logging.getLogger(__name__)
 
 CLIP_INDEX = "clips.faiss"
 POOLER_META = "pooler"
+
+
+class PoolerRecord(TypedDict):
+    """The library_meta record of the active pooler (see the module docstring)."""
+
+    name: str
+    checkpoint: str | None  # relative to the library directory; None for ``mean``
+    sha256: str | None
 
 
 def save_clips(video_id: int, clips: ClipSet, *, session: Session) -> tuple[np.ndarray, list[int]]:
@@ -67,21 +75,24 @@ def clip_windows(
     return ClipWindows(frames, video_windows(frames.times, frames.vectors, step))
 
 
-def pooler_record(meta: dict[str, str]) -> dict[str, Any]:
+def pooler_record(meta: dict[str, str]) -> PoolerRecord:
     raw = meta.get(POOLER_META)
-    return json.loads(raw) if raw else {"name": "mean", "checkpoint": None, "sha256": None}
+    if not raw:
+        return {"name": "mean", "checkpoint": None, "sha256": None}
+    return cast("PoolerRecord", json.loads(raw))
 
 
 def load_pooler(
-    record: dict[str, Any], *, dim: int, root: Path, device: str, encoder_key: str
+    record: PoolerRecord, *, dim: int, root: Path, device: str, encoder_key: str
 ) -> TemporalPooler:
     """The pooler a library's clips were made with (``mean`` when none was trained)."""
     from vsearch.models import create_pooler
     from vsearch.models.base import file_sha256
 
-    if not record.get("checkpoint"):
+    checkpoint = record.get("checkpoint")
+    if not checkpoint:
         return create_pooler(record["name"], dim)
-    path = root / record["checkpoint"]
+    path = root / checkpoint
     if not path.is_file():
         raise CheckpointError(
             f"{path}: the library's {record['name']} checkpoint is missing; "

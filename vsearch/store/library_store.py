@@ -51,6 +51,7 @@ from vsearch.store.clips import (
     CLIP_INDEX,
     POOLER_META,
     ClipWindows,
+    PoolerRecord,
     check_pooler_encoder,
     clip_windows,
     load_pooler,
@@ -140,7 +141,7 @@ class LibraryStore:
         self._swap = threading.RLock()  # index swaps vs. adds/removes of this process
         self._watch: Any = None  # a connection kept open to notice other processes' commits
         self._seen_version: int | None = None
-        self._pooler_seen: dict[str, Any] | None = None
+        self._pooler_seen: PoolerRecord | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -943,7 +944,7 @@ class LibraryStore:
 
         check_pooler_encoder(pooler, self.model_info.key())
         step = 1.0 / self.fps
-        record = {
+        record: PoolerRecord = {
             "name": pooler.name,
             "checkpoint": str(checkpoint.relative_to(self.root)) if checkpoint else None,
             "sha256": file_sha256(checkpoint) if checkpoint else None,
