@@ -1,8 +1,9 @@
 """Classification use case: what a video (and each clip window of it) is.
 
-Three classifiers, all over clip windows of a video's frame vectors (``windows.clip_windows``:
-4 s every 2 s, cut at shots), stored vectors for library videos, decoded and encoded with the
-library's encoder and sampling rate for other files:
+Three classifiers, all over clip windows of a video's frame vectors (``match.windows``: 4 s
+every 2 s, cut at shots): the windows of its stored clips and its stored vectors for library
+videos; for other files, cut the same way from frames decoded and encoded with the library's
+encoder and sampling rate:
 
 * **zero-shot** (``labels=[...]``): each window's mean-pooled, L2-normalised vector against the
   text tower's vectors of ``prompt.format(label)``; softmax of ``ZERO_SHOT_LOGIT_SCALE`` x cosine
