@@ -20,6 +20,7 @@ from sqlalchemy import text
 from vsearch.db import queries
 from vsearch.db.engine import create_db_engine, create_server_engine, make_session_factory
 from vsearch.db.migrate import upgrade_database
+from vsearch.types import VideoFacts, VideoStatus
 
 
 def main() -> None:
@@ -45,16 +46,15 @@ def main() -> None:
         informative = np.ones(args.frames, bool)
         n_clips = args.frames // 2
         with sessions() as session, session.begin():
-            vid = queries.save_video(
-                f"/archive/videos/{v:06d}.mp4",
-                session=session,
+            facts = VideoFacts(
+                status=VideoStatus.INDEXED,
                 size=10**9,
                 mtime=1.0,
-                status="indexed",
-                n_frames=args.frames,
-                duration=float(args.frames),
                 content_hash="x" * 40,
+                duration=float(args.frames),
+                n_frames=args.frames,
             )
+            vid = queries.save_video(f"/archive/videos/{v:06d}.mp4", facts, session=session)
             queries.replace_frames(vid, times, informative, vectors, session=session)
             queries.replace_clips(
                 vid,

@@ -43,6 +43,8 @@ MEMORY_BUDGET = 24 * 10**9  # 10^7 frames must fit in 24 GB
 
 
 def synthetic_videos(n_frames: int, dim: int, seed: int = 0):
+    from vsearch.types import VideoFacts, VideoStatus
+
     rng = np.random.default_rng(seed)
     topics = rng.standard_normal((TOPICS, dim)).astype(np.float32)
     made = 0
@@ -53,8 +55,8 @@ def synthetic_videos(n_frames: int, dim: int, seed: int = 0):
         walk = np.cumsum(0.05 * rng.standard_normal((m, dim), dtype=np.float32), axis=0)
         vecs = centre + walk + 0.3 * rng.standard_normal((m, dim), dtype=np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        fields = {"status": "indexed", "duration": float(m), "size": m, "mtime": 0.0}
-        yield f"/synthetic/video{v:07d}.mp4", np.arange(m, dtype=np.float64), vecs, fields
+        facts = VideoFacts(status=VideoStatus.INDEXED, duration=float(m), size=m)
+        yield f"/synthetic/video{v:07d}.mp4", np.arange(m, dtype=np.float64), vecs, facts
         made += m
         v += 1
 

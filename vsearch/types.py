@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -147,6 +150,51 @@ class VideoRecord:
             "tags": [{"tag": t, "score": round(s, 4)} for t, s in self.tags or ()],
             "fps": known_fps(self.fps),
         }
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What a writer stores of one video: a field per column of its row that indexing sets.
+
+    The store writes every field (the row then says what the file is now, nothing of an
+    older version of it) and adds the time it was indexed. The defaults are those of a row
+    nothing is known of yet.
+    """
+
+    status: VideoStatus = VideoStatus.PENDING
+    size: int = 0
+    mtime: float = 0.0
+    content_hash: str | None = None
+    error: str | None = None  # why the file failed, or where its decoding stopped (partial)
+    duration: float | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    rotation: int | None = None
+    codec: str | None = None
+    n_frames: int = 0
+    tags: tuple[tuple[str, float], ...] | None = None  # most probable ImageNet classes
+
+    @classmethod
+    def from_mapping(cls, fields: Mapping[str, object]) -> VideoFacts:
+        """The facts named by the keys of ``fields`` (``Library.import_frames`` takes a dict
+        too); a key that is no field is a TypeError naming it, never a silent attribute."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise TypeError(
+                f"unknown video field(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        values = dict(fields)
+        if "status" in values:
+            values["status"] = VideoStatus(values["status"])
+        tags = values.get("tags")
+        if isinstance(tags, str):  # the stored JSON form: [[name, score], ...]
+            tags = json.loads(tags)
+        if tags is not None:
+            values["tags"] = tuple((str(n), float(s)) for n, s in tags)  # type: ignore[attr-defined]
+        return cls(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -439,6 +487,18 @@ class LabelRecord:
             "start_frame": self.start_frame,
             "end_frame": self.end_frame,
         }
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """A stored prediction of a classifier: on the whole video (start/end None) or a clip."""
+
+    video_id: int
+    classifier: str
+    label: str
+    score: float
+    start: float | None
+    end: float | None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import pytest
 
 from vsearch.pipeline.library import Library
 from vsearch.pipeline.search import search_vectors
+from vsearch.types import VideoFacts, VideoStatus
 
 pytestmark = pytest.mark.usefixtures("db_backend")
 
@@ -16,8 +17,8 @@ def videos(n_videos: int, per_video: int, dim: int):
     for v in range(n_videos):
         vecs = rng.standard_normal((per_video, dim)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        fields = {"status": "indexed", "duration": float(per_video), "size": 1, "mtime": 0.0}
-        yield f"/footage/v{v}.mp4", np.arange(per_video, dtype=np.float64), vecs, fields
+        facts = VideoFacts(status=VideoStatus.INDEXED, duration=float(per_video), size=1)
+        yield f"/footage/v{v}.mp4", np.arange(per_video, dtype=np.float64), vecs, facts
 
 
 def test_frame_search_keeps_each_videos_best_frame(tmp_path):

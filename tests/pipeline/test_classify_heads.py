@@ -96,9 +96,9 @@ def test_head_classifies_new_files_and_the_unlabelled_library(family_lib):
     assert correct >= 4
     with lib.store.sessions() as session:
         rows = queries.list_predictions(session=session)
-    assert {r[1] for r in rows} == {results[0].classifier}
-    whole = [r for r in rows if r[4] is None]
-    assert len(whole) == 5 and all(0 < r[3] <= 1 for r in whole)
+    assert {r.classifier for r in rows} == {results[0].classifier}
+    whole = [r for r in rows if r.start is None]
+    assert len(whole) == 5 and all(0 < r.score <= 1 for r in whole)
     # Classifying again replaces the stored predictions instead of adding more.
     lib.classify(library=True, unlabelled=True)
     with lib.store.sessions() as session:

@@ -10,9 +10,11 @@ from vsearch.index import create_index
 from vsearch.index.approx import IvfIndex, recall_at_k
 from vsearch.pipeline.library import Library
 from vsearch.pipeline.search import search_vector
+from vsearch.types import VideoFacts, VideoStatus
 
 DIM = 128  # colorgrid
 FRAMES_PER_VIDEO = 60
+INDEXED = VideoStatus.INDEXED
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +32,7 @@ def synthetic_videos(n_videos: int, seed: int = 0, start: int = 0):
         vecs = (centre + walk + 0.2 * rng.normal(size=(FRAMES_PER_VIDEO, DIM))).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         times = np.arange(FRAMES_PER_VIDEO, dtype=np.float64)
-        yield f"/videos/v{v:04d}.mp4", times, vecs, {"status": "indexed", "duration": 60.0}
+        yield f"/videos/v{v:04d}.mp4", times, vecs, VideoFacts(status=INDEXED, duration=60.0)
 
 
 def all_frames(lib):

@@ -57,8 +57,10 @@ def frames_by_path(root: Path) -> dict[str, np.ndarray]:
     with Library.open(settings=Settings.load(library=root)) as lib, lib.store.sessions() as session:
         out = {}
         for video in queries.list_videos(session=session):
-            _ids, times, _inf, vectors = queries.video_frames(video.id, session=session)
-            out[Path(video.path).name] = np.concatenate([times[:, None], vectors], axis=1)
+            frames = queries.video_frames(video.id, session=session)
+            out[Path(video.path).name] = np.concatenate(
+                [frames.times[:, None], frames.vectors], axis=1
+            )
         return out
 
 

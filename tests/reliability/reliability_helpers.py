@@ -50,7 +50,7 @@ def assert_consistent(root: Path, *, create: bool = False) -> dict[str, int]:
             db_ids = np.sort(queries.frame_ids(session=session))
             videos = queries.list_videos(session=session)
             for video in videos:
-                ids, *_ = queries.video_frames(video.id, session=session)
+                ids = queries.video_frames(video.id, session=session).ids
                 assert len(ids) == video.n_frames, f"{video.path}: frames != n_frames"
                 assert video.status in ("indexed", "partial", "failed"), video.status
         index_ids = np.sort(lib.store.frame_index.ids())

@@ -14,6 +14,7 @@ from vsearch.cli import app
 from vsearch.pipeline.library import Library
 from vsearch.pipeline.search import search_vectors
 from vsearch.store.shards import RerankedShards
+from vsearch.types import VideoFacts, VideoStatus
 
 FRAMES = 40  # per synthetic video
 VIDEOS = 30  # 1,200 frames: ids 1..1200
@@ -30,8 +31,8 @@ def videos(dim: int, start: int, count: int, seed: int):
         walk = np.cumsum(0.05 * rng.standard_normal((FRAMES, dim)), axis=0).astype(np.float32)
         vecs = centre + walk + 0.3 * rng.standard_normal((FRAMES, dim)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        fields = {"status": "indexed", "duration": float(FRAMES), "size": FRAMES, "mtime": 0.0}
-        yield f"/synthetic/video{v:04d}.mp4", np.arange(FRAMES, dtype=np.float64), vecs, fields
+        facts = VideoFacts(status=VideoStatus.INDEXED, duration=float(FRAMES), size=FRAMES)
+        yield f"/synthetic/video{v:04d}.mp4", np.arange(FRAMES, dtype=np.float64), vecs, facts
 
 
 def near_copies(lib: Library, n: int, seed: int = 1) -> np.ndarray:

@@ -8,8 +8,8 @@ the videos in flight.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
-import json
 import logging
 import os
 import queue
@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vsearch.checks import check_paths
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import FrameBatch, IndexReport, VideoInfo, VideoStatus
+from vsearch.types import FrameBatch, IndexReport, VideoFacts, VideoInfo, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.pipeline.ray_index import RayOptions
@@ -157,13 +157,13 @@ def _plan(
         if problem is not None:
             report.failed.append((path, problem.cause))
             if os.path.lexists(path) or problem.cause == describe_os_error(_TOO_LONG):
-                _record_failure_claimed(store, path, problem.cause, {}, report)
+                _record_failure_claimed(store, path, problem.cause, None, report)
             continue
         try:
             size, mtime = file_fingerprint(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            _record_failure_claimed(store, path, exc.cause, {}, report)
+            _record_failure_claimed(store, path, exc.cause, None, report)
             continue
         if _unchanged(store, path, size, mtime, retry_failed=retry_failed):
             report.skipped.append(path)
@@ -172,8 +172,8 @@ def _plan(
             digest = content_hash(path)
         except MediaError as exc:
             report.failed.append((path, exc.cause))
-            fields = {"size": size, "mtime": mtime}
-            _record_failure_claimed(store, path, exc.cause, fields, report)
+            facts = VideoFacts(size=size, mtime=mtime)
+            _record_failure_claimed(store, path, exc.cause, facts, report)
             continue
         if not store.claims.shared:
             if _reuse_by_hash(store, path, size, mtime, digest):
@@ -209,14 +209,14 @@ def _unchanged(
 
 
 def _record_failure_claimed(
-    store: LibraryStore, path: str, cause: str, fields: dict[str, Any], report: IndexReport
+    store: LibraryStore, path: str, cause: str, facts: VideoFacts | None, report: IndexReport
 ) -> None:
     """Record a failed file, unless another writer sharing the database is on it."""
     if not store.claims.claim(path):
         report.elsewhere.append(path)
         return
     try:
-        store.record_failure(path, cause, fields)
+        store.record_failure(path, cause, facts)
     finally:
         store.claims.release(path)
 
@@ -234,31 +234,30 @@ def _reuse_by_hash(store: LibraryStore, path: str, size: int, mtime: float, dige
         return True
     frames = store.frames_of(source.id)
     classes = store.video_frame_classes(source.id)
-    fields = _video_fields_from(source) | {"size": size, "mtime": mtime, "content_hash": digest}
+    facts = VideoFacts(
+        status=source.status,
+        size=size,
+        mtime=mtime,
+        content_hash=digest,
+        error=source.error,
+        duration=source.duration,
+        fps=source.fps,
+        width=source.width,
+        height=source.height,
+        codec=source.codec,
+        n_frames=source.n_frames,
+        tags=tuple(source.tags) if source.tags else None,
+    )
     store.store_frames(
         path,
         times=frames.times,
         informative=frames.informative,
         vectors=frames.vectors,
-        fields=fields,
+        facts=facts,
         classes=classes if any(c is not None for c in classes) else None,
     )
     log.info("%s: same content as %s, vectors reused", path, source.path)
     return True
-
-
-def _video_fields_from(video) -> dict[str, Any]:
-    return {
-        "status": video.status,
-        "error": video.error,
-        "duration": video.duration,
-        "fps": video.fps,
-        "width": video.width,
-        "height": video.height,
-        "codec": video.codec,
-        "n_frames": video.n_frames,
-        "tags": json.dumps(video.tags) if video.tags else None,
-    }
 
 
 def _prune(store: LibraryStore, paths: Sequence[str | Path], report: IndexReport) -> None:
@@ -436,26 +435,23 @@ def _job_line(job: _Job) -> str:
 
 def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
     info = job.info
-    fields: dict[str, Any] = {
-        "size": job.size,
-        "mtime": job.mtime,
-        "content_hash": job.content_hash,
-    }
+    facts = VideoFacts(size=job.size, mtime=job.mtime, content_hash=job.content_hash)
     if info is not None:
-        fields |= {
-            "duration": info.duration,
-            "fps": info.fps,
-            "width": info.width,
-            "height": info.height,
-            "rotation": info.rotation,
-            "codec": info.codec,
-        }
+        facts = dataclasses.replace(
+            facts,
+            duration=info.duration,
+            fps=info.fps,
+            width=info.width,
+            height=info.height,
+            rotation=info.rotation,
+            codec=info.codec,
+        )
     error = job.error
     if error is not None and (not job.times or not isinstance(error, PartialDecodeError)):
         cause = error.cause if isinstance(error, MediaError) else str(error)
         report.failed.append((job.path, cause))
         try:
-            store.record_failure(job.path, cause, fields)
+            store.record_failure(job.path, cause, facts)
         except VsearchError:
             raise
         return
@@ -463,27 +459,29 @@ def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
     informative = np.concatenate(job.informative) if job.informative else np.zeros(0, bool)
     dim = store.model_info.dim
     vectors = np.concatenate(job.vectors) if job.vectors else np.zeros((0, dim), np.float32)
-    status = VideoStatus.PARTIAL if error is not None else VideoStatus.INDEXED
-    fields |= {
-        "status": status,
-        "error": error.cause if error is not None else None,
-        "n_frames": int(len(times)),
-    }
     classes = None
+    tags = None
     if job.classes:
         from vsearch.models.words import ImageNetWords, pack_top_classes
 
         probs = np.concatenate(job.classes)
         classes = pack_top_classes(probs)
         shown = probs[informative] if informative.any() else probs
-        tags = ImageNetWords.shipped().top_tags(shown.mean(axis=0))
-        fields["tags"] = json.dumps([[name, round(score, 4)] for name, score in tags])
+        top = ImageNetWords.shipped().top_tags(shown.mean(axis=0))
+        tags = tuple((name, round(score, 4)) for name, score in top)
+    facts = dataclasses.replace(
+        facts,
+        status=VideoStatus.PARTIAL if error is not None else VideoStatus.INDEXED,
+        error=error.cause if error is not None else None,
+        n_frames=int(len(times)),
+        tags=tags,
+    )
     store.store_frames(
         job.path,
         times=times,
         informative=informative,
         vectors=vectors,
-        fields=fields,
+        facts=facts,
         classes=classes,
     )
     if error is not None:  # partial

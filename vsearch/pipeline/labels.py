@@ -102,19 +102,22 @@ def list_predictions(store: LibraryStore, path: str | Path | None = None) -> lis
     whole video) and per clip window, with the score of the predicted label."""
     video_id = _video_id(store, path, allow_failed=True) if path is not None else None
     videos = {v.id: v for v in store.videos()}
-    return [
-        {
-            "path": videos[vid].path if vid in videos else "",
-            "classifier": classifier,
-            "label": label,
-            "score": round(score, 4),
-            "start": start,
-            "end": end,
-            "start_frame": frame_at(start, videos[vid].fps) if vid in videos else None,
-            "end_frame": frame_at(end, videos[vid].fps) if vid in videos else None,
-        }
-        for vid, classifier, label, score, start, end in store.predictions(video_id)
-    ]
+    rows = []
+    for p in store.predictions(video_id):
+        video = videos.get(p.video_id)
+        rows.append(
+            {
+                "path": video.path if video is not None else "",
+                "classifier": p.classifier,
+                "label": p.label,
+                "score": round(p.score, 4),
+                "start": p.start,
+                "end": p.end,
+                "start_frame": frame_at(p.start, video.fps) if video is not None else None,
+                "end_frame": frame_at(p.end, video.fps) if video is not None else None,
+            }
+        )
+    return rows
 
 
 def import_labels(store: LibraryStore, csv_path: str | Path) -> list[LabelRecord]:

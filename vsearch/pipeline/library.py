@@ -6,7 +6,7 @@ The CLI is a thin layer over these methods; each hands the library's store
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +26,16 @@ from vsearch.pipeline import classify as classification
 from vsearch.pipeline import labels as labelling
 from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 from vsearch.store.shards import DEFAULT_WORKERS
+from vsearch.types import VideoFacts
 
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Iterator
 
+    import numpy as np
+
     from vsearch.config import Settings
+    from vsearch.index.build import IndexCard
     from vsearch.progress import Progress
     from vsearch.store.shards import ShardRefresh
     from vsearch.types import (
@@ -278,14 +283,29 @@ class Library:
 
     # --- scale: exact or approximate search ------------------------------------------------
 
-    def import_frames(self, videos: Iterable[tuple[str, Any, Any, dict[str, Any]]]) -> int:
-        """Store precomputed frame vectors ``(path, times, vectors, video fields)`` per video,
-        many per transaction (see ``LibraryStore.import_frames``); returns the frames stored."""
-        return self.store.import_frames(videos)
+    def import_frames(
+        self,
+        videos: Iterable[tuple[str, np.ndarray, np.ndarray, VideoFacts | Mapping[str, object]]],
+    ) -> int:
+        """Store precomputed frame vectors ``(path, times, vectors, facts)`` per video, many
+        per transaction (see ``LibraryStore.import_frames``); returns the frames stored.
+
+        ``facts`` is a ``VideoFacts`` or a dict of its fields (``{"status": "indexed",
+        "duration": 12.0, ...}``); a key that is no field is a TypeError naming it.
+        """
+        return self.store.import_frames(
+            (
+                path,
+                times,
+                vectors,
+                facts if isinstance(facts, VideoFacts) else VideoFacts.from_mapping(facts),
+            )
+            for path, times, vectors, facts in videos
+        )
 
     def rebuild_indexes(
         self, *, force: bool = False, background: bool = False, codec: str | None = None
-    ) -> Any:
+    ) -> dict[str, IndexCard] | threading.Thread:
         """Switch the frame and clip indexes between exact and IVF search as their sizes ask.
 
         ``force`` rebuilds with the chosen setting regardless; ``background`` runs in a thread
@@ -319,8 +339,9 @@ class Library:
             self.store, shard_size=shard_size, factory=factory, workers=workers, progress=progress
         )
 
-    def index_cards(self) -> dict[str, Any]:
-        """Per index, its setting, recall@10 against exact search and memory per vector."""
+    def index_cards(self) -> dict[str, IndexCard | None]:
+        """Per index, its setting, recall@10 against exact search and memory per vector
+        (None: no card written yet)."""
         return self.store.index_cards()
 
     # --- serving -------------------------------------------------------------------------

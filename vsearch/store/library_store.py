@@ -6,6 +6,7 @@ The database is the source of truth; the index files are caches kept in agreemen
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -72,8 +73,10 @@ from vsearch.types import (
     FrameTable,
     LabelRecord,
     ModelInfo,
+    PredictionRecord,
     StoredClips,
     StoredFrames,
+    VideoFacts,
     VideoRecord,
     VideoStatus,
 )
@@ -91,6 +94,9 @@ FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 IMPORT_BATCH_FRAMES = 50_000  # frames per transaction of import_frames
 SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's duration (<= 5%)
+
+# One video of import_frames: (path, frame times (s), float32 frame vectors (n, dim), facts)
+ImportedVideo = tuple[str, np.ndarray, np.ndarray, VideoFacts]
 
 _L = TypeVar("_L", bound="LibraryStore")
 _UNCHECKED = object()  # the frame shards have not been looked at since the frames changed
@@ -410,7 +416,7 @@ class LibraryStore:
                 log.warning("repaired %s index kept in memory only: %s", name, exc)
         return index, report
 
-    def index_identity(self, name: str) -> dict[str, Any] | None:
+    def index_identity(self, name: str) -> dict[str, str] | None:
         """What the side record of index file ``name`` must say (None: not checkable)."""
         library_id = self.meta.get(LIBRARY_ID_META)
         if library_id is None:  # an older library opened read-only: no id to check
@@ -463,7 +469,7 @@ class LibraryStore:
         times: np.ndarray,
         informative: np.ndarray,
         vectors: np.ndarray,
-        fields: dict[str, Any],
+        facts: VideoFacts,
         classes: Sequence[bytes | None] | None = None,
     ) -> int:
         """Commit one video's frames and facts in one transaction, then update the index.
@@ -471,9 +477,10 @@ class LibraryStore:
         ``classes``: per frame, its packed most probable ImageNet classes (or None)."""
         self.load_indexes()
         clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
-        fields = {**fields, "indexed_at": queries.now_iso()}
         with self._committing() as session:
-            video_id = queries.save_video(path, session=session, **fields)
+            video_id = queries.save_video(
+                path, facts, session=session, indexed_at=queries.now_iso()
+            )
             new_ids, old_ids = queries.replace_frames(
                 video_id, times, informative, vectors, session=session, classes=classes
             )
@@ -482,17 +489,15 @@ class LibraryStore:
         self.add_vectors(new_ids, vectors, new_clips, clips.vectors)
         return video_id
 
-    def import_frames(
-        self, videos: Iterable[tuple[str, np.ndarray, np.ndarray, dict[str, Any]]]
-    ) -> int:
-        """Store precomputed frame vectors: ``(path, times, vectors, video fields)`` per video.
+    def import_frames(self, videos: Iterable[ImportedVideo]) -> int:
+        """Store precomputed frame vectors: ``(path, times, vectors, facts)`` per video.
 
         Many videos per transaction and no in-memory index kept up to date: the bulk path for
         vectors made elsewhere (and for benchmarks). The indexes catch up from the database
         when next opened, or at once with ``rebuild_indexes``. Returns the frames stored.
         """
         stored = 0
-        batch: list[tuple[str, np.ndarray, np.ndarray, dict[str, Any]]] = []
+        batch: list[ImportedVideo] = []
         with self.writing():
             for video in videos:
                 batch.append(video)
@@ -503,16 +508,17 @@ class LibraryStore:
         self.invalidate_frame_shards()
         return stored
 
-    def _import_batch(self, batch) -> int:
+    def _import_batch(self, batch: Sequence[ImportedVideo]) -> int:
         if not batch:
             return 0
         done = []
         with self._committing() as session:
-            for path, times, vectors, fields in batch:
+            for path, times, vectors, facts in batch:
                 informative = np.ones(len(times), dtype=bool)
                 clips = make_clips(times, informative, vectors, 1.0 / self.fps, self.pooler)
-                fields = {**fields, "indexed_at": queries.now_iso()}
-                video_id = queries.save_video(path, session=session, **fields)
+                video_id = queries.save_video(
+                    path, facts, session=session, indexed_at=queries.now_iso()
+                )
                 new_ids, old_ids = queries.replace_frames(
                     video_id, times, informative, vectors, session=session
                 )
@@ -523,14 +529,16 @@ class LibraryStore:
             self.add_vectors(new_ids, vectors, new_clips, clip_vectors)
         return sum(len(d[0]) for d in done)
 
-    def record_failure(self, path: str, error: str, fields: dict[str, Any]) -> None:
-        """Remember a file that could not be indexed (its old vectors, if any, are removed)."""
+    def record_failure(self, path: str, error: str, facts: VideoFacts | None = None) -> None:
+        """Remember a file that could not be indexed, with what is known of it (``facts``;
+        status, error and frame count are set here); its old vectors, if any, are removed."""
+        failed = dataclasses.replace(
+            facts or VideoFacts(), status=VideoStatus.FAILED, error=error, n_frames=0
+        )
         self.load_indexes()  # so that the removed vectors leave the index files too
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(path, session=session)
-            queries.save_video(
-                path, session=session, status=VideoStatus.FAILED, error=error, n_frames=0, **fields
-            )
+            queries.save_video(path, failed, session=session)
         self.drop_vectors(removed, removed_clips)
 
     def delete_videos(self, video_ids: Sequence[int]) -> None:
@@ -546,12 +554,13 @@ class LibraryStore:
                 removed_clips.extend(clips)
         self.drop_vectors(removed, removed_clips)
 
-    def move_video(self, video_id: int, new_path: str, **fields: Any) -> None:
-        """Give a stored video a new path (a renamed file), replacing a row already there."""
+    def move_video(self, video_id: int, new_path: str, *, size: int, mtime: float) -> None:
+        """Give a stored video a new path (a renamed file, of ``size`` and ``mtime``),
+        replacing a row already there."""
         self.load_indexes()
         with self._committing() as session:
             removed, removed_clips = queries.delete_video_at(new_path, session=session)
-            queries.rename_video(video_id, new_path, session=session, **fields)
+            queries.rename_video(video_id, new_path, size=size, mtime=mtime, session=session)
         self.drop_vectors(removed, removed_clips)
 
     @contextlib.contextmanager
@@ -793,17 +802,17 @@ class LibraryStore:
     def frames_of(self, video_id: int) -> StoredFrames:
         """A video's stored frames in time order."""
         with self.sessions() as session:
-            return StoredFrames(*queries.video_frames(video_id, session=session))
+            return queries.video_frames(video_id, session=session)
 
     def clips_of(self, video_id: int) -> StoredClips:
         """A video's stored clips in time order."""
         with self.sessions() as session:
-            return StoredClips(*queries.video_clips(video_id, session=session))
+            return queries.video_clips(video_id, session=session)
 
     def clip_windows_of(self, video_id: int) -> ClipWindows:
         """A video's stored frames with the windows of its stored clips over them."""
         with self.sessions() as session:
-            frames = StoredFrames(*queries.video_frames(video_id, session=session))
+            frames = queries.video_frames(video_id, session=session)
             starts, ends = queries.video_clip_spans(video_id, session=session)
         return clip_windows(video_id, frames, starts, ends, 1.0 / self.fps)
 
@@ -832,15 +841,20 @@ class LibraryStore:
             return FrameTable(
                 empty, empty, np.zeros(0), np.zeros(0, bool), np.zeros((0, dim), np.float32)
             )
-        columns = [np.concatenate(c) for c in zip(*chunks, strict=True)]
+        table = FrameTable(
+            ids=np.concatenate([c.ids for c in chunks]),
+            video_ids=np.concatenate([c.video_ids for c in chunks]),
+            times=np.concatenate([c.times for c in chunks]),
+            informative=np.concatenate([c.informative for c in chunks]),
+            vectors=np.concatenate([c.vectors for c in chunks]),
+        )
         del chunks
-        return FrameTable(*columns)
+        return table
 
     def frame_locations(self, frame_ids: Sequence[int] | np.ndarray) -> dict[int, FrameLocation]:
         """frame id -> where it is; ids deleted since an index was loaded are left out."""
         with self.sessions() as session:
-            found = queries.frame_locations(frame_ids, session=session)
-        return {fid: FrameLocation(*loc) for fid, loc in found.items()}
+            return queries.frame_locations(frame_ids, session=session)
 
     def frame_vectors(self, frame_ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ids, float32 vectors (n, dim)) of the stored frames among ``frame_ids``, in id
@@ -866,8 +880,7 @@ class LibraryStore:
     def clip_locations(self, clip_ids: Sequence[int] | np.ndarray) -> dict[int, ClipLocation]:
         """clip id -> its video; ids deleted since an index was loaded are left out."""
         with self.sessions() as session:
-            found = queries.clip_locations(clip_ids, session=session)
-        return {cid: ClipLocation(*loc) for cid, loc in found.items()}
+            return queries.clip_locations(clip_ids, session=session)
 
     def schema_revisions(self) -> tuple[str | None, str | None]:
         """(the database's Alembic revision, the newest one this vsearch knows)."""
@@ -909,10 +922,8 @@ class LibraryStore:
                 video_id, label, start=start, end=end, any_span=any_span, session=session
             )
 
-    def predictions(
-        self, video_id: int | None = None
-    ) -> list[tuple[int, str, str, float, float | None, float | None]]:
-        """Stored (video id, classifier, label, score, start, end) rows."""
+    def predictions(self, video_id: int | None = None) -> list[PredictionRecord]:
+        """Stored predictions, of one video or all."""
         with self.sessions() as session:
             return queries.list_predictions(session=session, video_id=video_id)
 
@@ -985,13 +996,13 @@ class LibraryStore:
             with transaction(self.sessions) as session:
                 videos = queries.list_videos(session=session, status=WITH_FRAMES)
                 for video in videos:
-                    _fids, times, informative, vectors = queries.video_frames(
-                        video.id, session=session
+                    frames = queries.video_frames(video.id, session=session)
+                    stored = queries.video_clips(video.id, session=session)
+                    clips = make_clips(
+                        frames.times, frames.informative, frames.vectors, step, pooler
                     )
-                    ids, starts, _ends, _inf, _vecs = queries.video_clips(video.id, session=session)
-                    clips = make_clips(times, informative, vectors, step, pooler)
-                    if len(ids) == len(clips) and np.allclose(starts, clips.starts):
-                        queries.update_clip_vectors(ids, clips.vectors, session=session)
+                    if len(stored) == len(clips) and np.allclose(stored.starts, clips.starts):
+                        queries.update_clip_vectors(stored.ids, clips.vectors, session=session)
                     else:  # clips of an older windowing: store them afresh
                         save_clips(video.id, clips, session=session)
                     total += len(clips)
@@ -1016,8 +1027,8 @@ class LibraryStore:
         self.load_indexes()
         for video_id in missing:
             with transaction(self.sessions) as session:
-                _ids, times, informative, vectors = queries.video_frames(video_id, session=session)
-                clips = make_clips(times, informative, vectors, step, pooler)
+                frames = queries.video_frames(video_id, session=session)
+                clips = make_clips(frames.times, frames.informative, frames.vectors, step, pooler)
                 new_ids, old_ids = save_clips(video_id, clips, session=session)
             self.drop_vectors(clip_ids=old_ids)
             self.add_vectors(clip_ids=new_ids, clip_vectors=clips.vectors)

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -61,7 +60,7 @@ def identity_path(path: Path) -> Path:
     return path.with_name(path.name + ".id.json")
 
 
-def write_identity(path: Path, identity: dict[str, Any], count: int) -> None:
+def write_identity(path: Path, identity: dict[str, str], count: int) -> None:
     """Record whose index ``path`` is (after the index file itself was saved)."""
     record = json.dumps({**identity, "count": int(count)}, sort_keys=True).encode()
 
@@ -71,7 +70,7 @@ def write_identity(path: Path, identity: dict[str, Any], count: int) -> None:
     atomic_write(identity_path(path), write)
 
 
-def identity_problem(path: Path, identity: dict[str, Any] | None) -> str | None:
+def identity_problem(path: Path, identity: dict[str, str] | None) -> str | None:
     """Why the index file at ``path`` cannot be trusted as this library's, or None.
 
     ``identity`` (library id, index kind, what made the vectors) must equal the side record
@@ -101,7 +100,7 @@ def open_synced_index(
     db_ids: np.ndarray,
     fetch: FetchVectors,
     kind: str = "faiss",
-    identity: dict[str, Any] | None = None,
+    identity: dict[str, str] | None = None,
 ) -> tuple[VectorIndex, SyncReport]:
     """Load ``path`` (or start empty) and make its ids equal ``db_ids``.
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from vsearch.db.queries.videos import now_iso
 from vsearch.db.schema import LabelRow, PredictionRow, VideoRow
-from vsearch.types import LabelRecord
+from vsearch.types import LabelRecord, PredictionRecord
 
 
 def _same_label(video_id: int, label: str | None, start: float | None, end: float | None):
@@ -113,10 +113,8 @@ def replace_predictions(
         )
 
 
-def list_predictions(
-    *, session: Session, video_id: int | None = None
-) -> list[tuple[int, str, str, float, float | None, float | None]]:
-    """(video id, classifier, label, score, start, end) rows, whole-video rows first."""
+def list_predictions(*, session: Session, video_id: int | None = None) -> list[PredictionRecord]:
+    """Stored predictions, per video whole-video rows first, then by start."""
     query = select(
         PredictionRow.video_id,
         PredictionRow.classifier,
@@ -127,4 +125,9 @@ def list_predictions(
     ).order_by(PredictionRow.video_id, PredictionRow.start.is_not(None), PredictionRow.start)
     if video_id is not None:
         query = query.where(PredictionRow.video_id == video_id)
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(query)]
+    return [
+        PredictionRecord(
+            video_id=vid, classifier=classifier, label=label, score=score, start=start, end=end
+        )
+        for vid, classifier, label, score, start, end in session.execute(query)
+    ]

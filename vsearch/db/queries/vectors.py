@@ -10,7 +10,14 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from vsearch.db.schema import ClipRow, FrameRow, VideoRow
-from vsearch.types import WITH_FRAMES
+from vsearch.types import (
+    WITH_FRAMES,
+    ClipLocation,
+    FrameLocation,
+    FrameTable,
+    StoredClips,
+    StoredFrames,
+)
 
 # --- frames --------------------------------------------------------------------------------
 
@@ -132,27 +139,25 @@ def _stack(blobs: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
 
 
-def video_frames(
-    video_id: int, *, session: Session
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(ids, times, informative, vectors) of one video's frames, in time order."""
+def video_frames(video_id: int, *, session: Session) -> StoredFrames:
+    """One video's frames, in time order."""
     rows = session.execute(
         select(FrameRow.id, FrameRow.t, FrameRow.informative, FrameRow.vector)
         .where(FrameRow.video_id == video_id)
         .order_by(FrameRow.t)
     ).all()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    times = np.array([r[1] for r in rows], dtype=np.float64)
-    informative = np.array([bool(r[2]) for r in rows], dtype=bool)
-    return ids, times, informative, _stack([r[3] for r in rows])
+    return StoredFrames(
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        times=np.array([r[1] for r in rows], dtype=np.float64),
+        informative=np.array([bool(r[2]) for r in rows], dtype=bool),
+        vectors=_stack([r[3] for r in rows]),
+    )
 
 
-def frame_locations(
-    ids: Iterable[int], *, session: Session
-) -> dict[int, tuple[int, float, bool, str, float | None]]:
-    """frame id -> (video id, time, informative, video path, video frame rate)."""
+def frame_locations(ids: Iterable[int], *, session: Session) -> dict[int, FrameLocation]:
+    """frame id -> where it is (with its video's frame rate), for the ``ids`` that exist."""
     id_list = [int(i) for i in ids]
-    out: dict[int, tuple[int, float, bool, str, float | None]] = {}
+    out: dict[int, FrameLocation] = {}
     for lo in range(0, len(id_list), 900):
         part = id_list[lo : lo + 900]
         rows = session.execute(
@@ -168,7 +173,9 @@ def frame_locations(
             .where(FrameRow.id.in_(part))
         )
         for fid, vid, t, inf, path, fps in rows:
-            out[int(fid)] = (int(vid), float(t), bool(inf), path, fps)
+            out[int(fid)] = FrameLocation(
+                video_id=int(vid), time=float(t), informative=bool(inf), path=path, fps=fps
+            )
     return out
 
 
@@ -232,20 +239,20 @@ def iter_clip_vectors(
     return _iter_vectors(ClipRow, session=session, ids=ids, chunk=chunk)
 
 
-def video_clips(
-    video_id: int, *, session: Session
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(ids, starts, ends, informative, vectors) of one video's clips, in time order."""
+def video_clips(video_id: int, *, session: Session) -> StoredClips:
+    """One video's clips, in time order."""
     rows = session.execute(
         select(ClipRow.id, ClipRow.start, ClipRow.end, ClipRow.informative, ClipRow.vector)
         .where(ClipRow.video_id == video_id)
         .order_by(ClipRow.start, ClipRow.id)
     ).all()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    starts = np.array([r[1] for r in rows], dtype=np.float64)
-    ends = np.array([r[2] for r in rows], dtype=np.float64)
-    informative = np.array([bool(r[3]) for r in rows], dtype=bool)
-    return ids, starts, ends, informative, _stack([r[4] for r in rows])
+    return StoredClips(
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        starts=np.array([r[1] for r in rows], dtype=np.float64),
+        ends=np.array([r[2] for r in rows], dtype=np.float64),
+        informative=np.array([bool(r[3]) for r in rows], dtype=bool),
+        vectors=_stack([r[4] for r in rows]),
+    )
 
 
 def video_clip_spans(video_id: int, *, session: Session) -> tuple[np.ndarray, np.ndarray]:
@@ -259,17 +266,17 @@ def video_clip_spans(video_id: int, *, session: Session) -> tuple[np.ndarray, np
     return starts, np.array([r[1] for r in rows], dtype=np.float64)
 
 
-def clip_locations(ids: Iterable[int], *, session: Session) -> dict[int, tuple[int, bool]]:
-    """clip id -> (video id, informative)."""
+def clip_locations(ids: Iterable[int], *, session: Session) -> dict[int, ClipLocation]:
+    """clip id -> its video, for the ``ids`` that exist."""
     id_list = [int(i) for i in ids]
-    out: dict[int, tuple[int, bool]] = {}
+    out: dict[int, ClipLocation] = {}
     for lo in range(0, len(id_list), 900):
         part = id_list[lo : lo + 900]
         rows = session.execute(
             select(ClipRow.id, ClipRow.video_id, ClipRow.informative).where(ClipRow.id.in_(part))
         )
         for cid, vid, inf in rows:
-            out[int(cid)] = (int(vid), bool(inf))
+            out[int(cid)] = ClipLocation(video_id=int(vid), informative=bool(inf))
     return out
 
 
@@ -286,10 +293,8 @@ def count_clips(*, session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(ClipRow)) or 0)
 
 
-def iter_frame_table(
-    *, session: Session, chunk: int = 50000
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield (ids, video ids, times, informative, float32 vectors) of all frames, by id."""
+def iter_frame_table(*, session: Session, chunk: int = 50000) -> Iterator[FrameTable]:
+    """Yield every stored frame, by id, in chunks of ``chunk`` frames."""
     last = 0
     while True:
         rows = session.execute(
@@ -304,10 +309,13 @@ def iter_frame_table(
             return
         last = rows[-1][0]
         ids, vecs = _unpack([(r[0], r[4]) for r in rows])
-        video_ids = np.array([r[1] for r in rows], dtype=np.int64)
-        times = np.array([r[2] for r in rows], dtype=np.float64)
-        informative = np.array([bool(r[3]) for r in rows], dtype=bool)
-        yield ids, video_ids, times, informative, vecs
+        yield FrameTable(
+            ids=ids,
+            video_ids=np.array([r[1] for r in rows], dtype=np.int64),
+            times=np.array([r[2] for r in rows], dtype=np.float64),
+            informative=np.array([bool(r[3]) for r in rows], dtype=bool),
+            vectors=vecs,
+        )
 
 
 def videos_without_clips(*, session: Session) -> list[int]:

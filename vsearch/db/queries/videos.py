@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from vsearch.db.schema import ClipRow, FrameRow, MetaRow, VideoRow
-from vsearch.types import WITH_FRAMES, VideoRecord, VideoStatus
+from vsearch.types import WITH_FRAMES, VideoFacts, VideoRecord, VideoStatus
 
 
 def now_iso() -> str:
@@ -87,20 +87,41 @@ def list_videos(
     return rows
 
 
-def save_video(path: str, *, session: Session, **fields: object) -> int:
-    """Insert or update the row for ``path``; return its id."""
+def save_video(
+    path: str, facts: VideoFacts, *, session: Session, indexed_at: str | None = None
+) -> int:
+    """Insert or update the row for ``path`` with every field of ``facts``; return its id."""
     row = session.scalar(select(VideoRow).where(VideoRow.path == path))
     if row is None:
-        row = VideoRow(path=path, size=0, mtime=0.0, status=VideoStatus.PENDING, n_frames=0)
+        row = VideoRow(path=path)
         session.add(row)
-    for key, value in fields.items():
-        setattr(row, key, value)
+    row.status = facts.status
+    row.size = facts.size
+    row.mtime = facts.mtime
+    row.content_hash = facts.content_hash
+    row.error = facts.error
+    row.duration = facts.duration
+    row.fps = facts.fps
+    row.width = facts.width
+    row.height = facts.height
+    row.rotation = facts.rotation
+    row.codec = facts.codec
+    row.n_frames = facts.n_frames
+    row.tags = None if facts.tags is None else json.dumps([[n, s] for n, s in facts.tags])
+    row.indexed_at = indexed_at
     session.flush()
     return row.id
 
 
-def rename_video(video_id: int, new_path: str, *, session: Session, **fields: object) -> None:
-    session.execute(update(VideoRow).where(VideoRow.id == video_id).values(path=new_path, **fields))
+def rename_video(
+    video_id: int, new_path: str, *, size: int, mtime: float, session: Session
+) -> None:
+    """Give a video a new path with the size and mtime of the file found there."""
+    session.execute(
+        update(VideoRow)
+        .where(VideoRow.id == video_id)
+        .values(path=new_path, size=size, mtime=mtime)
+    )
 
 
 def delete_video(video_id: int, *, session: Session) -> tuple[list[int], list[int]]:
