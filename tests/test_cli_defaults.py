@@ -38,6 +38,7 @@ SHARED = [
     (["shards"], "shard_size", Library.refresh_shards),
     (["shards"], "factory", Library.refresh_shards),
     (["shards"], "workers", Library.refresh_shards),
+    (["shards"], "nprobe", Library.refresh_shards),
 ]
 
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vsearch.cli import app
+from vsearch.index.sharded import DEFAULT_NPROBE
 from vsearch.pipeline.library import Library
 from vsearch.pipeline.search import search_vectors
 from vsearch.store.shards import RerankedShards
@@ -91,6 +92,9 @@ def test_stale_shards_fall_back_and_a_refresh_rebuilds_only_what_changed(lib, ca
     q = near_copies(lib, 10, seed=2)
     assert isinstance(lib.store.frame_searcher, RerankedShards)
     assert lib.refresh_shards(**OPTIONS).rebuilt == []  # nothing changed
+    probed = lib.refresh_shards(nprobe=4)  # a search setting: nothing rebuilt, applied
+    assert probed.rebuilt == [] and probed.nprobe == 4
+    assert lib.store.frame_searcher.shards.nprobe == 4
 
     # New videos: frame ids 1201..1280 fall in shard 3, the last one.
     lib.import_frames(videos(lib.model_info.dim, VIDEOS, 2, seed=5))
@@ -145,5 +149,6 @@ def test_shards_command_reports_and_refuses_a_tiny_library_by_default(lib):
     data = json.loads(first.output)
     assert data["vectors"] == 1200 and data["shards"] == 4 and data["trained"]
     assert data["rebuilt"] == [0, 1, 2, 3] and data["folder"].endswith("frames.shards")
+    assert data["nprobe"] == DEFAULT_NPROBE
     second = runner.invoke(app, base)
     assert second.exit_code == 0 and "rebuilt: none" in second.output

@@ -26,7 +26,7 @@ from vsearch.cli._app import (
     settings,
 )
 from vsearch.config import DEFAULT_FPS, DEFAULT_MODEL
-from vsearch.index.sharded import DEFAULT_SHARD_SIZE
+from vsearch.index.sharded import DEFAULT_NPROBE, DEFAULT_SHARD_SIZE
 from vsearch.store.shards import DEFAULT_WORKERS, RERANK_CANDIDATES, SHARDS_DIR
 from vsearch.types import timecode
 
@@ -176,13 +176,26 @@ def shards(
         ),
     ] = None,
     workers: Annotated[int, typer.Option(help="Shards built at a time.")] = DEFAULT_WORKERS,
+    nprobe: Annotated[
+        int | None,
+        typer.Option(
+            help="Inverted lists searched per shard and query: more finds more of the exact "
+            f"answers, slower; changing it rebuilds nothing [default: the shards' own, "
+            f"{DEFAULT_NPROBE} for new ones].",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Build or refresh the library's IVF-PQ frame shards (help: the decorator's)."""
     progress = RichProgress()
     with open_library() as lib:
         report = lib.refresh_shards(
-            shard_size=shard_size, factory=factory, workers=workers, progress=progress
+            shard_size=shard_size,
+            factory=factory,
+            workers=workers,
+            nprobe=nprobe,
+            progress=progress,
         )
     if json_out:
         emit_json(report.to_dict())
@@ -190,7 +203,8 @@ def shards(
     rebuilt = ", ".join(map(str, report.rebuilt)) or "none"
     out.print(
         f"frame shards: {report.vectors:,} vectors in {report.shards} shards; rebuilt: "
-        f"{rebuilt}; {'trained, ' if report.trained else ''}{report.seconds:.1f}s "
+        f"{rebuilt}; {'trained, ' if report.trained else ''}nprobe {report.nprobe}; "
+        f"{report.seconds:.1f}s "
         f"({report.folder})",
         markup=False,
     )

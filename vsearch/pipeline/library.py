@@ -320,6 +320,7 @@ class Library:
         shard_size: int = DEFAULT_SHARD_SIZE,
         factory: str | None = None,
         workers: int = DEFAULT_WORKERS,
+        nprobe: int | None = None,
         progress: Progress | None = None,
     ) -> ShardRefresh:
         """Build the library's frame vectors into IVF-PQ shards, or bring them up to date.
@@ -329,6 +330,9 @@ class Library:
         built again, ``workers`` at a time. ``shard_size``: frame ids per shard; ``factory``:
         the FAISS layout of new shards (None: sized to the library, which must then hold at
         least about 10,000 frames). Both apply to new shards only: existing ones keep theirs.
+        ``nprobe``: inverted lists searched per shard and query (None: the shards' own,
+        ``vsearch.index.sharded.DEFAULT_NPROBE`` for new ones); more finds more of the exact
+        answers, slower; changing it rebuilds nothing.
 
         From then on frame search (images, text, batches) asks the shards for candidates and
         re-ranks them by exact inner product with their stored vectors, as long as the shards
@@ -336,7 +340,12 @@ class Library:
         instead (logged) until this is run again. Deleting ``frames.shards/`` turns it off.
         """
         return maintenance.refresh_shards(
-            self.store, shard_size=shard_size, factory=factory, workers=workers, progress=progress
+            self.store,
+            shard_size=shard_size,
+            factory=factory,
+            workers=workers,
+            nprobe=nprobe,
+            progress=progress,
         )
 
     def index_cards(self) -> dict[str, IndexCard | None]:

@@ -36,6 +36,7 @@ def refresh_shards(
     shard_size: int,
     factory: str | None,
     workers: int,
+    nprobe: int | None,
     progress: Progress | None,
 ) -> ShardRefresh:
     """Build or bring up to date the library's IVF-PQ frame shards, under the writer lock
@@ -47,9 +48,16 @@ def refresh_shards(
         raise UsageError(f"`shard_size` must be a positive number of frame ids, got {shard_size}")
     if workers <= 0:
         raise UsageError(f"`workers` must be >= 1, got {workers}")
+    if nprobe is not None and nprobe <= 0:
+        raise UsageError(f"`nprobe` must be >= 1 inverted lists, got {nprobe}")
     with store.writing():
         report = refresh_frame_shards(
-            store, factory=factory, shard_size=shard_size, workers=workers, progress=progress
+            store,
+            factory=factory,
+            shard_size=shard_size,
+            workers=workers,
+            nprobe=nprobe,
+            progress=progress,
         )
     store.invalidate_frame_shards()
     return report

@@ -76,6 +76,7 @@ class ShardRefresh:
     trained: bool
     seconds: float
     folder: str = ""
+    nprobe: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class ShardRefresh:
             "trained": self.trained,
             "seconds": round(self.seconds, 3),
             "folder": self.folder,
+            "nprobe": self.nprobe,
         }
 
 
@@ -95,13 +97,16 @@ def refresh_frame_shards(
     factory: str | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
     workers: int = DEFAULT_WORKERS,
+    nprobe: int | None = None,
     progress: Progress | None = None,
 ) -> ShardRefresh:
     """Bring the shards in ``folder`` (default: the library's) in line with the database.
 
     ``factory``: the FAISS layout of a new index (default: ``default_factory`` for the
     library's size when it is first trained); an existing index keeps its own, and its own
-    shard size. ``progress`` counts the shards built.
+    shard size. ``nprobe``: inverted lists each shard searches per query (None: the shards'
+    own, ``DEFAULT_NPROBE`` for new ones); a search setting, changed without a rebuild.
+    ``progress`` counts the shards built.
     """
     started = time.perf_counter()
     folder = folder or lib.root / SHARDS_DIR
@@ -109,6 +114,8 @@ def refresh_frame_shards(
         ids = queries.frame_ids(session=session)
     dim = lib.model_info.dim
     index = _load_or_new(folder, dim, factory, shard_size, len(ids))
+    if nprobe is not None:
+        index.nprobe = nprobe
     trained = False
     if index.trained is None:
         index.train(_sample(lib, ids))
@@ -145,6 +152,7 @@ def refresh_frame_shards(
         trained,
         time.perf_counter() - started,
         str(folder),
+        index.nprobe,
     )
     log.info("frame shards: %s", refresh)
     return refresh
