@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_consistent, make_videos
 
 from vsearch.config import Settings
 from vsearch.db import queries
@@ -21,7 +22,6 @@ from vsearch.pipeline.library import Library
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "reliability"))
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +44,9 @@ def ray_address():
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    from reliability_helpers import X264, lavfi
-
-    root = tmp_path_factory.mktemp("ray-videos")
-    for i in range(6):
-        src = f"testsrc2=s=64x48:r=10:d={3 + i % 3},hue=h={i * 50}"
-        lavfi(root / f"v{i}.mp4", src, *X264)
-    return root
+    return make_videos(
+        tmp_path_factory.mktemp("ray-videos"), 6, seconds=3, hue_step=50, name="v{}.mp4"
+    )
 
 
 def frames_by_path(root: Path) -> dict[str, np.ndarray]:
@@ -126,8 +122,6 @@ def test_ray_gives_the_local_indexers_vectors_and_stays_incremental(tmp_path, vi
 
 
 def test_a_killed_worker_costs_only_its_file_in_flight(tmp_path, videos, ray_address):
-    from reliability_helpers import assert_consistent
-
     lib = tmp_path / "lib"
     proc = driver(lib, videos, ray_address, "--ray-actors", "2", slow_save=1.0)
     deadline = time.monotonic() + 120
@@ -151,8 +145,6 @@ def test_a_killed_worker_costs_only_its_file_in_flight(tmp_path, videos, ray_add
 
 
 def test_a_killed_driver_resumes_from_its_last_commit(tmp_path, videos, ray_address):
-    from reliability_helpers import assert_consistent
-
     lib = tmp_path / "lib"
     proc = driver(lib, videos, ray_address, "--ray-actors", "1", slow_save=1.5)
     deadline = time.monotonic() + 120

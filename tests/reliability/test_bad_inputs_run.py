@@ -11,7 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reliability_helpers import X264, assert_consistent, ffmpeg_run, has_encoder, lavfi
+from helpers import (
+    X264,
+    assert_consistent,
+    color_src,
+    concat_sources,
+    faststart,
+    has_encoder,
+    lavfi,
+    rotated,
+    skip_without_ffmpeg,
+    tone,
+)
 from typer.testing import CliRunner
 
 from vsearch.cli import app
@@ -48,14 +59,10 @@ def build_inputs(root: Path) -> tuple[dict[str, str], list[Path]]:
     data = good.read_bytes()  # default mp4: moov at the end, so half a file has none
     (d / "no_moov.mp4").write_bytes(data[: len(data) // 2])
     fast = lavfi(root / "src" / "fast.mp4", "testsrc2=s=96x64:r=10:d=6", *X264)
-    ffmpeg_run("-i", str(fast), "-c", "copy", "-movflags", "+faststart", str(root / "fs.mp4"))
-    fs = (root / "fs.mp4").read_bytes()
+    fs = faststart(fast, root / "fs.mp4").read_bytes()
     (d / "cut_half.mp4").write_bytes(fs[: len(fs) // 2])
-    ffmpeg_run(
-        "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(d / "tone.mp4")
-    )
-    png = root / "still.png"
-    ffmpeg_run("-f", "lavfi", "-i", "testsrc2=s=64x48", "-frames:v", "1", str(png))
+    tone(d / "tone.mp4")
+    png = lavfi(root / "still.png", "testsrc2=s=64x48", "-frames:v", "1")
     shutil.copy(png, d / "still_png.mp4")
     lavfi(d / "zero.mkv", "testsrc2=s=64x48:r=10", "-t", "0", *X264)
     os.symlink(d / "loop_b.mp4", d / "loop_a.mp4")
@@ -71,19 +78,9 @@ def build_inputs(root: Path) -> tuple[dict[str, str], list[Path]]:
     lavfi(d / "big4096.mp4", "testsrc2=s=4096x4096:r=2:d=1", *X264)
     src = root / "src" / "plain.mp4"
     lavfi(src, "color=black:s=64x48:r=10:d=1,drawbox=x=0:y=0:w=32:h=48:color=white:t=fill")
-    try:  # ffmpeg >= 6
-        ffmpeg_run("-display_rotation", "90", "-i", str(src), "-c", "copy", str(d / "rotated.mp4"))
-    except Exception:
-        ffmpeg_run(
-            "-i", str(src), "-c", "copy", "-metadata:s:v", "rotate=90", str(d / "rotated.mp4")
-        )
-    inputs = [
-        arg
-        for s in ("color=c=red:s=64x48:r=3:d=2", "color=c=green:s=64x48:r=25:d=1")
-        for arg in ("-f", "lavfi", "-i", s)
-    ]
-    ffmpeg_run(*inputs, "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]",
-               *X264, "-fps_mode", "vfr", str(d / "vfr.mkv"))  # fmt: skip
+    rotated(src, d / "rotated.mp4")
+    vfr = [color_src("red", 2, 3), color_src("green", 1, 25)]
+    concat_sources(d / "vfr.mkv", vfr, *X264, "-fps_mode", "vfr")
     expect |= {"big4096.mp4": "indexed", "rotated.mp4": "indexed", "vfr.mkv": "indexed"}
     for i, (name, encoder, codec) in enumerate(CODECS):
         if has_encoder(encoder):
@@ -100,8 +97,7 @@ def build_inputs(root: Path) -> tuple[dict[str, str], list[Path]]:
 
 @pytest.fixture(scope="module")
 def bad_run(tmp_path_factory):
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
+    skip_without_ffmpeg()
     root = tmp_path_factory.mktemp("bad")
     expect, args = build_inputs(root)
     locked = str(root / "in" / "locked.mp4")

@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from reliability_helpers import assert_consistent, lavfi
-from test_crash_kill import indexed_count, make_videos, start_index
+from helpers import assert_consistent, lavfi, make_videos
+from reliability_helpers import indexed_count, start_index
 from typer.testing import CliRunner
 
 from vsearch.cli import app

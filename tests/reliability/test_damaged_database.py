@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from reliability_helpers import assert_consistent, lavfi
+from helpers import assert_consistent, lavfi
 from typer.testing import CliRunner
 
 from vsearch.cli import app

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from reliability_helpers import lavfi
+from helpers import lavfi
 from typer.testing import CliRunner
 
 from vsearch.cli import app

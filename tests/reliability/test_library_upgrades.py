@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from reliability_helpers import assert_consistent
+from helpers import assert_consistent, lavfi
 from typer.testing import CliRunner
 
 from vsearch.cli import app
@@ -96,8 +96,6 @@ def test_newer_schema_is_refused_untouched(tmp_path):
 
 
 def test_same_command_twice_on_an_existing_library(tmp_path):
-    from reliability_helpers import lavfi
-
     lavfi(tmp_path / "v" / "a.mp4", "testsrc2=s=64x48:r=10:d=2")
     args = ["--library", str(tmp_path / "lib"), "index", str(tmp_path / "v"), "--model"]
     assert runner.invoke(app, [*args, "colorgrid"]).exit_code == 0

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import make_video
 from typer.testing import CliRunner
 
-from tests.conftest import make_video
 from vsearch.cli import app
 from vsearch.store.clips import pooler_record
 from vsearch.store.library_store import LibraryStore

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reliability_helpers import lavfi
+from helpers import faststart, lavfi
 from typer.testing import CliRunner
 
 from vsearch.cli import app
@@ -245,11 +245,8 @@ def test_vectors_match_after_repooling_was_interrupted(tmp_path, clips):
 
 
 def test_retry_failed_also_retries_partial_files(tmp_path):
-    from reliability_helpers import ffmpeg_run
-
     src = lavfi(tmp_path / "src.mp4", "testsrc2=s=96x64:r=10:d=6")
-    whole = tmp_path / "fast.mp4"
-    ffmpeg_run("-i", str(src), "-c", "copy", "-movflags", "+faststart", str(whole))
+    whole = faststart(src, tmp_path / "fast.mp4")
     folder = tmp_path / "in"
     folder.mkdir()
     data = whole.read_bytes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from reliability_helpers import lavfi
+from helpers import lavfi
 from typer.testing import CliRunner
 
 from vsearch.checks import time_range

@@ -11,8 +11,8 @@ import sys
 import time
 
 import pytest
-from reliability_helpers import assert_consistent
-from test_crash_kill import cli_env, indexed_count, kill_group, make_videos
+from helpers import assert_consistent, make_videos
+from reliability_helpers import cli_env, indexed_count, kill_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

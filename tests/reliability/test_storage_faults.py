@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from reliability_helpers import assert_consistent, lavfi
+from helpers import assert_consistent, lavfi
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
