@@ -96,33 +96,37 @@ def test_stale_shards_fall_back_and_a_refresh_rebuilds_only_what_changed(lib, ca
     assert probed.rebuilt == [] and probed.nprobe == 4
     assert lib.store.frame_searcher.shards.nprobe == 4
 
-    # New videos: frame ids 1201..1280 fall in shard 3, the last one.
+    # New videos: frame ids 1201..1320 fall in shard 3, the last one.
     lib.import_frames(videos(lib.model_info.dim, VIDEOS, 2, seed=5))
     with caplog.at_level(logging.WARNING):
         searcher = lib.store.frame_searcher
         assert lib.store.frame_searcher is searcher  # checked once, logged once
     assert searcher is lib.store.frame_index
     assert caplog.text.count("frame shards not used") == 1
+    lib.import_frames(videos(lib.model_info.dim, VIDEOS + 2, 1, seed=6))  # ids 1281..1320
+    with caplog.at_level(logging.WARNING):  # still stale: not checked nor logged again
+        assert lib.store.frame_searcher is lib.store.frame_index
+    assert caplog.text.count("frame shards not used") == 1
     fallback = search_vectors(lib.store, q, k=5)
     assert [h.video_id for h in fallback[0]] == [
         h.video_id for h in search_vectors(lib.store, q[:1], k=5)[0]
     ]
     grown = lib.refresh_shards(**OPTIONS)
-    assert grown.rebuilt == [3] and not grown.trained and grown.vectors == 1280
+    assert grown.rebuilt == [3] and not grown.trained and grown.vectors == 1320
     assert isinstance(lib.store.frame_searcher, RerankedShards)
 
     # Removing video 12 (frame ids 481..520) makes shard 1 stale, and only it.
     lib.remove("/synthetic/video0012.mp4")
     assert lib.store.frame_searcher is lib.store.frame_index
     shrunk = lib.refresh_shards(**OPTIONS)
-    assert shrunk.rebuilt == [1] and shrunk.vectors == 1240
+    assert shrunk.rebuilt == [1] and shrunk.vectors == 1280
     # Indexed again: new ids at the end, in the last shard.
     lib.import_frames(videos(lib.model_info.dim, 12, 1, seed=0))
     again = lib.refresh_shards(**OPTIONS)
-    assert again.rebuilt == [3] and again.vectors == 1280
+    assert again.rebuilt == [3] and again.vectors == 1320
     assert isinstance(lib.store.frame_searcher, RerankedShards)
     back = [h for r in search_vectors(lib.store, q, k=10) for h in r if "video0012" in h.path]
-    assert all(h.frame_id > 1280 - FRAMES for h in back)  # only its new frames
+    assert all(h.frame_id > 1320 - FRAMES for h in back)  # only its new frames
 
 
 def test_shards_changed_by_another_process_are_checked_again(lib, tmp_path):

@@ -186,6 +186,15 @@ def open_frame_shards(lib: LibraryStore, folder: Path | None = None) -> ShardedI
     return ShardedIndex.load(folder or lib.root / SHARDS_DIR)
 
 
+def stamp(lib: LibraryStore, folder: Path | None = None) -> tuple[int, int] | None:
+    """(mtime in ns, size) of the shards' manifest, rewritten by every refresh; None: none."""
+    try:
+        st = ((folder or lib.root / SHARDS_DIR) / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def current_frame_shards(lib: LibraryStore, folder: Path | None = None) -> ShardedIndex | None:
     """The library's shards when they hold exactly the frames the database holds, else None.
 
