@@ -87,6 +87,18 @@ def test_search_through_shards_finds_the_exact_answers_with_exact_scores(lib):
         assert b[0].frame_id == a[0].frame_id
 
 
+def test_candidates_read_in_groups_give_the_same_answers(lib, monkeypatch):
+    from vsearch.store import shards
+
+    lib.refresh_shards(**OPTIONS)
+    q = near_copies(lib, 12, seed=3)
+    whole = lib.store.frame_searcher.search(q, 150)
+    monkeypatch.setattr(shards, "RERANK_READ", 300)  # two queries per store call
+    grouped = lib.store.frame_searcher.search(q, 150)
+    assert np.array_equal(whole[1], grouped[1]) and np.allclose(whole[0], grouped[0])
+    assert np.all(np.diff(grouped[0], axis=1) <= 0)  # best first, exact scores
+
+
 def test_stale_shards_fall_back_and_a_refresh_rebuilds_only_what_changed(lib, caplog):
     lib.refresh_shards(**OPTIONS)
     q = near_copies(lib, 10, seed=2)
