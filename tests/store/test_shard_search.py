@@ -57,6 +57,7 @@ def test_a_library_without_shards_searches_its_frame_index(lib, caplog):
     with caplog.at_level(logging.WARNING):
         assert lib.store.frame_searcher is lib.store.frame_index
     assert "shards" not in caplog.text
+    assert lib.stats()["frame_shards"] is None
 
 
 def test_search_through_shards_finds_the_exact_answers_with_exact_scores(lib):
@@ -168,3 +169,10 @@ def test_shards_command_reports_and_refuses_a_tiny_library_by_default(lib):
     assert data["nprobe"] == DEFAULT_NPROBE
     second = runner.invoke(app, base)
     assert second.exit_code == 0 and "rebuilt: none" in second.output
+    stats = runner.invoke(app, ["--library", str(lib.root), "stats", "--json"])
+    shards = json.loads(stats.output)["frame_shards"]
+    assert shards["current"] and shards["shards"] == 4 and shards["vectors"] == 1200
+    with Library.open(lib.root) as again:
+        again.import_frames(videos(again.model_info.dim, VIDEOS, 1, seed=9))
+    stats = runner.invoke(app, ["--library", str(lib.root), "stats"])
+    assert "1 stale: frame search uses the frame index" in stats.output

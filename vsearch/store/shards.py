@@ -196,6 +196,30 @@ def stamp(lib: LibraryStore, folder: Path | None = None) -> tuple[int, int] | No
     return st.st_mtime_ns, st.st_size
 
 
+def shards_summary(lib: LibraryStore, folder: Path | None = None) -> dict[str, Any] | None:
+    """What ``vsearch stats`` says of the shards (None: none built): their layout, size and
+    which are stale, from the manifest alone (no shard is read)."""
+    folder = folder or lib.root / SHARDS_DIR
+    if not (folder / MANIFEST).exists():
+        return None
+    try:
+        index = ShardedIndex.load(folder, shards=False)
+    except IndexFileError as exc:
+        return {"folder": str(folder), "current": False, "error": str(exc)}
+    with lib.sessions() as session:
+        stale = index.stale_shards(queries.frame_ids(session=session))
+    return {
+        "folder": str(folder),
+        "current": not stale and index.dim == lib.model_info.dim,
+        "stale": stale,
+        "shards": len(index.infos),
+        "vectors": sum(info.count for info in index.infos.values()),
+        "factory": index.factory,
+        "shard_size": index.shard_size,
+        "nprobe": index.nprobe,
+    }
+
+
 def current_frame_shards(lib: LibraryStore, folder: Path | None = None) -> ShardedIndex | None:
     """The library's shards when they hold exactly the frames the database holds, else None.
 
