@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -176,3 +177,33 @@ def test_shards_command_reports_and_refuses_a_tiny_library_by_default(lib):
         again.import_frames(videos(again.model_info.dim, VIDEOS, 1, seed=9))
     stats = runner.invoke(app, ["--library", str(lib.root), "stats"])
     assert "1 stale: frame search uses the frame index" in stats.output
+
+
+def test_index_with_shards_refreshes_them_after_committing_the_videos(lib, clips, tmp_path):
+    runner = CliRunner()
+    lib.refresh_shards(**OPTIONS)
+    root = lib.root
+    lib.close()
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(clips["testsrc"], folder / "testsrc.mp4")
+    done = runner.invoke(app, ["--library", str(root), "index", str(folder), "--shards", "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert len(data["indexed"]) == 1 and data["shards"]["rebuilt"] == [3]  # new ids: last
+    assert not data["shards"]["trained"]
+
+
+def test_index_with_shards_keeps_the_videos_of_a_library_too_small_for_them(
+    settings, clips, tmp_path
+):
+    runner = CliRunner()
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(clips["testsrc"], folder / "testsrc.mp4")
+    args = ["--library", str(settings.library), "index", str(folder), "--shards"]
+    done = runner.invoke(app, [*args, "--model", "colorgrid"])
+    assert done.exit_code != 0 and "frame shards not built" in done.output
+    assert "too few" in done.output and "1 indexed" in done.output
+    with Library.open(settings.library) as again:
+        assert again.store.frame_count() > 0 and not (again.root / "frames.shards").exists()
