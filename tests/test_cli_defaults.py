@@ -35,6 +35,10 @@ SHARED = [
     (["train", "classifier"], "patience", Library.train_classifier),
     (["train", "classifier"], "val_fraction", Library.train_classifier),
     (["train", "classifier"], "seed", Library.train_classifier),
+    (["shards"], "shard_size", Library.refresh_shards),
+    (["shards"], "factory", Library.refresh_shards),
+    (["shards"], "workers", Library.refresh_shards),
+    (["shards"], "nprobe", Library.refresh_shards),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Commands that build and look after a library: init, index, videos, stats, remove, doctor."""
+"""Commands that build and look after a library: init, index, shards, videos, stats, remove,
+doctor."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from vsearch.cli._app import (
     settings,
 )
 from vsearch.config import DEFAULT_FPS, DEFAULT_MODEL
+from vsearch.index.sharded import DEFAULT_NPROBE, DEFAULT_SHARD_SIZE
+from vsearch.store.shards import DEFAULT_WORKERS, RERANK_CANDIDATES, SHARDS_DIR
 from vsearch.types import timecode
 
 ModelOpt = Annotated[
@@ -145,6 +148,66 @@ def index(
                     highlight=False,
                 )
         raise typer.Exit(EXIT_FILES_FAILED)
+
+
+@app.command(
+    help=(
+        "Build the library's frame vectors into IVF-PQ shards, or refresh the stale ones.\n\n"
+        "Trains once on a sample, then builds only the shards whose frames changed since the "
+        f"last run (in {SHARDS_DIR}/ beside the index files). While the shards hold exactly "
+        "the library's frames, image and text search take candidates from them (at least "
+        f"{RERANK_CANDIDATES} per query) re-ranked by exact scores; after `index` or `remove` "
+        "search uses the frame index until this is run again. Delete "
+        f"{SHARDS_DIR}/ to stop using shards."
+    )
+)
+@handle_errors
+def shards(
+    shard_size: Annotated[
+        int,
+        typer.Option(help="Frame ids per shard (new shards only; existing ones keep theirs)."),
+    ] = DEFAULT_SHARD_SIZE,
+    factory: Annotated[
+        str | None,
+        typer.Option(
+            help="FAISS layout of new shards, e.g. 'IVF1024,PQ64' [default: sized to the "
+            "library: about 4 sqrt(frames) cells, 64-byte PQ codes; needs ~10,000 frames].",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Shards built at a time.")] = DEFAULT_WORKERS,
+    nprobe: Annotated[
+        int | None,
+        typer.Option(
+            help="Inverted lists searched per shard and query: more finds more of the exact "
+            f"answers, slower; changing it rebuilds nothing [default: the shards' own, "
+            f"{DEFAULT_NPROBE} for new ones].",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build or refresh the library's IVF-PQ frame shards (help: the decorator's)."""
+    progress = RichProgress()
+    with open_library() as lib:
+        report = lib.refresh_shards(
+            shard_size=shard_size,
+            factory=factory,
+            workers=workers,
+            nprobe=nprobe,
+            progress=progress,
+        )
+    if json_out:
+        emit_json(report.to_dict())
+        return
+    rebuilt = ", ".join(map(str, report.rebuilt)) or "none"
+    out.print(
+        f"frame shards: {report.vectors:,} vectors in {report.shards} shards; rebuilt: "
+        f"{rebuilt}; {'trained, ' if report.trained else ''}nprobe {report.nprobe}; "
+        f"{report.seconds:.1f}s "
+        f"({report.folder})",
+        markup=False,
+    )
 
 
 @app.command()

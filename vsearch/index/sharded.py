@@ -149,11 +149,13 @@ class ShardedIndex:
         sources: dict[int, Callable[[], Batches]],
         *,
         workers: int = 2,
+        on_built: Callable[[int], object] | None = None,
     ) -> None:
         """Build the shards numbered in ``sources`` in parallel, each from its own batches.
 
         ``sources[n]()`` yields the (ids, vectors) of shard ``n`` (ids in its range). FAISS
-        releases the GIL while it adds, so threads build shards side by side.
+        releases the GIL while it adds, so threads build shards side by side. ``on_built(n)``
+        is called as each shard is installed (progress).
         """
         if self.trained is None:
             raise IndexFileError("a sharded index must be trained before shards are built")
@@ -170,6 +172,8 @@ class ShardedIndex:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for number, blob, count, digest in pool.map(one, sorted(sources)):
                 self.set_shard(number, blob, count, digest)
+                if on_built is not None:
+                    on_built(number)
 
     def _checked(self, number: int, batches: Batches) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for ids, vectors in batches:

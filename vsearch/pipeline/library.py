@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vsearch.index.sharded import DEFAULT_SHARD_SIZE
 from vsearch.pipeline import (
     batch_search,
     clip_search,
@@ -24,6 +25,7 @@ from vsearch.pipeline import (
 from vsearch.pipeline import classify as classification
 from vsearch.pipeline import labels as labelling
 from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
+from vsearch.store.shards import DEFAULT_WORKERS
 from vsearch.types import VideoFacts
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from vsearch.config import Settings
     from vsearch.index.build import IndexCard
     from vsearch.progress import Progress
+    from vsearch.store.shards import ShardRefresh
     from vsearch.types import (
         Answers,
         BatchAnswer,
@@ -310,6 +313,40 @@ class Library:
         ``LibraryStore.rebuild_indexes``). Returns the cards of the rebuilt indexes by name.
         """
         return self.store.rebuild_indexes(force=force, background=background, codec=codec)
+
+    def refresh_shards(
+        self,
+        *,
+        shard_size: int = DEFAULT_SHARD_SIZE,
+        factory: str | None = None,
+        workers: int = DEFAULT_WORKERS,
+        nprobe: int | None = None,
+        progress: Progress | None = None,
+    ) -> ShardRefresh:
+        """Build the library's frame vectors into IVF-PQ shards, or bring them up to date.
+
+        The quantizer is trained once, on a sample of the stored vectors; afterwards only the
+        shards whose range of frame ids changed (videos indexed, removed or re-indexed) are
+        built again, ``workers`` at a time. ``shard_size``: frame ids per shard; ``factory``:
+        the FAISS layout of new shards (None: sized to the library, which must then hold at
+        least about 10,000 frames). Both apply to new shards only: existing ones keep theirs.
+        ``nprobe``: inverted lists searched per shard and query (None: the shards' own,
+        ``vsearch.index.sharded.DEFAULT_NPROBE`` for new ones); more finds more of the exact
+        answers, slower; changing it rebuilds nothing.
+
+        From then on frame search (images, text, batches) asks the shards for candidates and
+        re-ranks them by exact inner product with their stored vectors, as long as the shards
+        hold exactly the library's frames; after any change it searches the frame index
+        instead (logged) until this is run again. Deleting ``frames.shards/`` turns it off.
+        """
+        return maintenance.refresh_shards(
+            self.store,
+            shard_size=shard_size,
+            factory=factory,
+            workers=workers,
+            nprobe=nprobe,
+            progress=progress,
+        )
 
     def index_cards(self) -> dict[str, IndexCard | None]:
         """Per index, its setting, recall@10 against exact search and memory per vector

@@ -1,4 +1,4 @@
-"""Library upkeep: remove, stats, doctor."""
+"""Library upkeep: remove, stats, doctor, frame shards."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from vsearch.errors import UsageError, VsearchError
 from vsearch.types import VideoStatus
 
 if TYPE_CHECKING:
+    from vsearch.progress import Progress
     from vsearch.store.library_store import LibraryStore
+    from vsearch.store.shards import ShardRefresh
 
 
 def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
@@ -26,6 +28,39 @@ def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
         store.delete_videos([v.id for v in found])
         store.save_indexes()
     return [v.path for v in found]
+
+
+def refresh_shards(
+    store: LibraryStore,
+    *,
+    shard_size: int,
+    factory: str | None,
+    workers: int,
+    nprobe: int | None,
+    progress: Progress | None,
+) -> ShardRefresh:
+    """Build or bring up to date the library's IVF-PQ frame shards, under the writer lock
+    (two refreshes never write the same files); search uses them from then on while they
+    stay current (see ``vsearch.store.shards``)."""
+    from vsearch.store.shards import refresh_frame_shards
+
+    if shard_size <= 0:
+        raise UsageError(f"`shard_size` must be a positive number of frame ids, got {shard_size}")
+    if workers <= 0:
+        raise UsageError(f"`workers` must be >= 1, got {workers}")
+    if nprobe is not None and nprobe <= 0:
+        raise UsageError(f"`nprobe` must be >= 1 inverted lists, got {nprobe}")
+    with store.writing():
+        report = refresh_frame_shards(
+            store,
+            factory=factory,
+            shard_size=shard_size,
+            workers=workers,
+            nprobe=nprobe,
+            progress=progress,
+        )
+    store.invalidate_frame_shards()
+    return report
 
 
 def library_stats(store: LibraryStore) -> dict[str, Any]:

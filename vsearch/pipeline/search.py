@@ -122,10 +122,12 @@ def search_vectors(
     """``search_vector`` for each row of ``vectors`` (n, dim): one index search for all.
 
     Each query asks for enough neighbours to find ``k`` distinct videos; the few that did
-    not are searched again with 4x more until they do or the index is exhausted.
+    not are searched again with 4x more until they do or the index is exhausted. The
+    candidates come from ``store.frame_searcher``: the library's frame shards, re-ranked by
+    exact scores, when they are built and current, else the frame index.
     """
     check_k(k)
-    index = store.frame_index
+    index = store.frame_searcher
     if index.ntotal == 0:
         raise EmptyLibraryError(
             f"library {store.root} has no indexed frames yet: run `vsearch index`"

@@ -99,6 +99,7 @@ SAVE_COST_FACTOR = 20.0  # ... and at least this many times the last save's dura
 ImportedVideo = tuple[str, np.ndarray, np.ndarray, VideoFacts]
 
 _L = TypeVar("_L", bound="LibraryStore")
+_UNCHECKED = object()  # the frame shards have not been looked at since the frames changed
 
 
 # Seconds a command opening a library waits for another process that is creating or
@@ -141,6 +142,7 @@ class LibraryStore:
         self._watch: Any = None  # a connection kept open to notice other processes' commits
         self._seen_version: int | None = None
         self._pooler_seen: dict[str, Any] | None = None
+        self._frame_shards: Any = _UNCHECKED  # RerankedShards, None (not usable) or unchecked
 
     # --- opening -------------------------------------------------------------------------
 
@@ -357,6 +359,25 @@ class LibraryStore:
         return self._frame_index
 
     @property
+    def frame_searcher(self) -> Any:
+        """What frame search asks for candidates: the library's IVF-PQ shards, re-ranked
+        exactly (``vsearch.store.shards.RerankedShards``), when they were built and hold
+        exactly the stored frames; else the frame index (``frame_index``). Checked once, and
+        again after this process or another changes the frames."""
+        with self._swap:
+            if self._frame_shards is _UNCHECKED:
+                from vsearch.store.shards import RerankedShards, current_frame_shards
+
+                shards = current_frame_shards(self)
+                self._frame_shards = RerankedShards(self, shards) if shards else None
+            found = self._frame_shards
+        return found if found is not None else self.frame_index
+
+    def invalidate_frame_shards(self) -> None:
+        """Frames or shard files changed: the shards are checked again at the next search."""
+        self._frame_shards = _UNCHECKED
+
+    @property
     def frame_sync(self) -> SyncReport:
         _ = self.frame_index
         assert self._frame_sync is not None
@@ -484,6 +505,7 @@ class LibraryStore:
                     stored += self._import_batch(batch)
                     batch = []
             stored += self._import_batch(batch)
+        self.invalidate_frame_shards()
         return stored
 
     def _import_batch(self, batch: Sequence[ImportedVideo]) -> int:
@@ -570,6 +592,8 @@ class LibraryStore:
         included, when first used (adding to it then would add them twice).
         """
         with self._swap:
+            if len(frame_ids):
+                self.invalidate_frame_shards()
             if len(frame_ids) and self._frame_index is not None:
                 assert frame_vectors is not None, "frame ids without their vectors"
                 self._frame_index.add(np.asarray(frame_ids, dtype=np.int64), frame_vectors)
@@ -582,6 +606,8 @@ class LibraryStore:
     def drop_vectors(self, frame_ids: Sequence[int] = (), clip_ids: Sequence[int] = ()) -> None:
         """Take vectors whose rows were just deleted out of the loaded indexes."""
         with self._swap:
+            if len(frame_ids):
+                self.invalidate_frame_shards()
             if len(frame_ids) and self._frame_index is not None:
                 self._frame_index.remove(np.asarray(frame_ids, dtype=np.int64))
                 self._dirty = True
@@ -688,6 +714,7 @@ class LibraryStore:
         if version == self._seen_version:
             return None
         self._seen_version = version
+        self.invalidate_frame_shards()
         changes = {"frames_added": 0, "frames_removed": 0, "clips_added": 0, "clips_removed": 0}
         record = pooler_record(self.meta)
         if record != self._pooler_seen:
@@ -828,6 +855,22 @@ class LibraryStore:
         """frame id -> where it is; ids deleted since an index was loaded are left out."""
         with self.sessions() as session:
             return queries.frame_locations(frame_ids, session=session)
+
+    def frame_vectors(self, frame_ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors (n, dim)) of the stored frames among ``frame_ids``, in id
+        order; ids deleted since an index was loaded are left out."""
+        with self.sessions() as session:
+            parts = [
+                part
+                for part in queries.iter_frame_vectors(session=session, ids=frame_ids)
+                if len(part[0])
+            ]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros((0, self.model_info.dim), np.float32)
+        return (
+            np.concatenate([ids for ids, _ in parts]).astype(np.int64),
+            np.concatenate([vectors for _, vectors in parts]).astype(np.float32, copy=False),
+        )
 
     def frame_videos(self, frame_ids: Sequence[int] | np.ndarray) -> dict[int, int]:
         """frame id -> its video's id; ids deleted since an index was loaded are left out."""

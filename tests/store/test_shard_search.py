@@ -1,0 +1,154 @@
+"""Frame search through a library's IVF-PQ shards: built on request, used only while current,
+candidates re-ranked by exact scores, stale shards refreshed one by one."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vsearch.cli import app
+from vsearch.index.sharded import DEFAULT_NPROBE
+from vsearch.pipeline.library import Library
+from vsearch.pipeline.search import search_vectors
+from vsearch.store.shards import RerankedShards
+from vsearch.types import VideoFacts, VideoStatus
+
+FRAMES = 40  # per synthetic video
+VIDEOS = 30  # 1,200 frames: ids 1..1200
+SHARD = 400  # frame ids per shard: 4 shards (ids 0-399, ..., 1200)
+OPTIONS = {"shard_size": SHARD, "factory": "IVF16,PQ16x4"}
+RECALL_BAR = 0.9  # videos of the exact top 10 also in the sharded top 10, over all queries
+
+
+def videos(dim: int, start: int, count: int, seed: int):
+    """Synthetic videos: slow random walks around a random point, unit length."""
+    rng = np.random.default_rng(seed)
+    for v in range(start, start + count):
+        centre = rng.standard_normal(dim).astype(np.float32)
+        walk = np.cumsum(0.05 * rng.standard_normal((FRAMES, dim)), axis=0).astype(np.float32)
+        vecs = centre + walk + 0.3 * rng.standard_normal((FRAMES, dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        facts = VideoFacts(status=VideoStatus.INDEXED, duration=float(FRAMES), size=FRAMES)
+        yield f"/synthetic/video{v:04d}.mp4", np.arange(FRAMES, dtype=np.float64), vecs, facts
+
+
+def near_copies(lib: Library, n: int, seed: int = 1) -> np.ndarray:
+    ids, stored = lib.store.frame_vectors(np.arange(1, lib.store.frame_count() + 1))
+    rng = np.random.default_rng(seed)
+    base = stored[rng.choice(len(ids), n, replace=False)]
+    noise = rng.standard_normal(base.shape).astype(np.float32)
+    q = base + 0.25 * noise / np.linalg.norm(noise, axis=1, keepdims=True)
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture()
+def lib(tmp_path):
+    library = Library.open(tmp_path / "lib", create=True, model="colorgrid")
+    library.import_frames(videos(library.model_info.dim, 0, VIDEOS, seed=0))
+    yield library
+    library.close()
+
+
+def test_a_library_without_shards_searches_its_frame_index(lib, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert lib.store.frame_searcher is lib.store.frame_index
+    assert "shards" not in caplog.text
+
+
+def test_search_through_shards_finds_the_exact_answers_with_exact_scores(lib):
+    q = near_copies(lib, 40)
+    exact = search_vectors(lib.store, q, k=10)
+    exact_frames = search_vectors(lib.store, q, k=10, frames=True)
+    report = lib.refresh_shards(**OPTIONS)
+    assert report.trained and report.rebuilt == [0, 1, 2, 3] and report.vectors == 1200
+    assert isinstance(lib.store.frame_searcher, RerankedShards)
+    sharded = search_vectors(lib.store, q, k=10)
+    sharded_frames = search_vectors(lib.store, q, k=10, frames=True)
+    assert all(a[0].video_id == b[0].video_id for a, b in zip(exact, sharded, strict=True))
+    found = sum(
+        len({h.video_id for h in a} & {h.video_id for h in b})
+        for a, b in zip(exact, sharded, strict=True)
+    )
+    assert found / sum(len(a) for a in exact) >= RECALL_BAR
+    # Every score is the exact inner product with the stored vector, as exact search gives.
+    for query, hits in zip(q, sharded + sharded_frames, strict=False):
+        ids, stored = lib.store.frame_vectors([h.frame_id for h in hits])
+        by_id = dict(zip(ids.tolist(), stored @ query, strict=True))
+        assert [h.score for h in hits] == pytest.approx([by_id[h.frame_id] for h in hits], 1e-5)
+    for a, b in zip(exact_frames, sharded_frames, strict=True):
+        common = {h.frame_id: h.score for h in a}
+        for hit in b:
+            if hit.frame_id in common:
+                assert hit.score == pytest.approx(common[hit.frame_id], abs=1e-5)
+        assert b[0].frame_id == a[0].frame_id
+
+
+def test_stale_shards_fall_back_and_a_refresh_rebuilds_only_what_changed(lib, caplog):
+    lib.refresh_shards(**OPTIONS)
+    q = near_copies(lib, 10, seed=2)
+    assert isinstance(lib.store.frame_searcher, RerankedShards)
+    assert lib.refresh_shards(**OPTIONS).rebuilt == []  # nothing changed
+    probed = lib.refresh_shards(nprobe=4)  # a search setting: nothing rebuilt, applied
+    assert probed.rebuilt == [] and probed.nprobe == 4
+    assert lib.store.frame_searcher.shards.nprobe == 4
+
+    # New videos: frame ids 1201..1280 fall in shard 3, the last one.
+    lib.import_frames(videos(lib.model_info.dim, VIDEOS, 2, seed=5))
+    with caplog.at_level(logging.WARNING):
+        searcher = lib.store.frame_searcher
+        assert lib.store.frame_searcher is searcher  # checked once, logged once
+    assert searcher is lib.store.frame_index
+    assert caplog.text.count("frame shards not used") == 1
+    fallback = search_vectors(lib.store, q, k=5)
+    assert [h.video_id for h in fallback[0]] == [
+        h.video_id for h in search_vectors(lib.store, q[:1], k=5)[0]
+    ]
+    grown = lib.refresh_shards(**OPTIONS)
+    assert grown.rebuilt == [3] and not grown.trained and grown.vectors == 1280
+    assert isinstance(lib.store.frame_searcher, RerankedShards)
+
+    # Removing video 12 (frame ids 481..520) makes shard 1 stale, and only it.
+    lib.remove("/synthetic/video0012.mp4")
+    assert lib.store.frame_searcher is lib.store.frame_index
+    shrunk = lib.refresh_shards(**OPTIONS)
+    assert shrunk.rebuilt == [1] and shrunk.vectors == 1240
+    # Indexed again: new ids at the end, in the last shard.
+    lib.import_frames(videos(lib.model_info.dim, 12, 1, seed=0))
+    again = lib.refresh_shards(**OPTIONS)
+    assert again.rebuilt == [3] and again.vectors == 1280
+    assert isinstance(lib.store.frame_searcher, RerankedShards)
+    back = [h for r in search_vectors(lib.store, q, k=10) for h in r if "video0012" in h.path]
+    assert all(h.frame_id > 1280 - FRAMES for h in back)  # only its new frames
+
+
+def test_shards_changed_by_another_process_are_checked_again(lib, tmp_path):
+    lib.refresh_shards(**OPTIONS)
+    assert isinstance(lib.store.frame_searcher, RerankedShards)
+    other = Library.open(lib.root)
+    try:
+        other.remove("/synthetic/video0001.mp4")
+    finally:
+        other.close()
+    lib.refresh()
+    assert lib.store.frame_searcher is lib.store.frame_index
+
+
+def test_shards_command_reports_and_refuses_a_tiny_library_by_default(lib):
+    runner = CliRunner()
+    base = ["--library", str(lib.root), "shards"]
+    lib.close()
+    refused = runner.invoke(app, base)
+    assert refused.exit_code != 0 and "too few" in refused.output
+    flags = ["--shard-size", str(SHARD), "--factory", OPTIONS["factory"], "--json"]
+    first = runner.invoke(app, [*base, *flags])
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert data["vectors"] == 1200 and data["shards"] == 4 and data["trained"]
+    assert data["rebuilt"] == [0, 1, 2, 3] and data["folder"].endswith("frames.shards")
+    assert data["nprobe"] == DEFAULT_NPROBE
+    second = runner.invoke(app, base)
+    assert second.exit_code == 0 and "rebuilt: none" in second.output
