@@ -57,6 +57,7 @@ def test_a_library_without_shards_searches_its_frame_index(lib, caplog):
     with caplog.at_level(logging.WARNING):
         assert lib.store.frame_searcher is lib.store.frame_index
     assert "shards" not in caplog.text
+    assert lib.stats()["frame_shards"] is None
 
 
 def test_search_through_shards_finds_the_exact_answers_with_exact_scores(lib):
@@ -87,6 +88,18 @@ def test_search_through_shards_finds_the_exact_answers_with_exact_scores(lib):
         assert b[0].frame_id == a[0].frame_id
 
 
+def test_candidates_read_in_groups_give_the_same_answers(lib, monkeypatch):
+    from vsearch.store import shards
+
+    lib.refresh_shards(**OPTIONS)
+    q = near_copies(lib, 12, seed=3)
+    whole = lib.store.frame_searcher.search(q, 150)
+    monkeypatch.setattr(shards, "RERANK_READ", 300)  # two queries per store call
+    grouped = lib.store.frame_searcher.search(q, 150)
+    assert np.array_equal(whole[1], grouped[1]) and np.allclose(whole[0], grouped[0])
+    assert np.all(np.diff(grouped[0], axis=1) <= 0)  # best first, exact scores
+
+
 def test_stale_shards_fall_back_and_a_refresh_rebuilds_only_what_changed(lib, caplog):
     lib.refresh_shards(**OPTIONS)
     q = near_copies(lib, 10, seed=2)
@@ -96,33 +109,37 @@ def test_stale_shards_fall_back_and_a_refresh_rebuilds_only_what_changed(lib, ca
     assert probed.rebuilt == [] and probed.nprobe == 4
     assert lib.store.frame_searcher.shards.nprobe == 4
 
-    # New videos: frame ids 1201..1280 fall in shard 3, the last one.
+    # New videos: frame ids 1201..1320 fall in shard 3, the last one.
     lib.import_frames(videos(lib.model_info.dim, VIDEOS, 2, seed=5))
     with caplog.at_level(logging.WARNING):
         searcher = lib.store.frame_searcher
         assert lib.store.frame_searcher is searcher  # checked once, logged once
     assert searcher is lib.store.frame_index
     assert caplog.text.count("frame shards not used") == 1
+    lib.import_frames(videos(lib.model_info.dim, VIDEOS + 2, 1, seed=6))  # ids 1281..1320
+    with caplog.at_level(logging.WARNING):  # still stale: not checked nor logged again
+        assert lib.store.frame_searcher is lib.store.frame_index
+    assert caplog.text.count("frame shards not used") == 1
     fallback = search_vectors(lib.store, q, k=5)
     assert [h.video_id for h in fallback[0]] == [
         h.video_id for h in search_vectors(lib.store, q[:1], k=5)[0]
     ]
     grown = lib.refresh_shards(**OPTIONS)
-    assert grown.rebuilt == [3] and not grown.trained and grown.vectors == 1280
+    assert grown.rebuilt == [3] and not grown.trained and grown.vectors == 1320
     assert isinstance(lib.store.frame_searcher, RerankedShards)
 
     # Removing video 12 (frame ids 481..520) makes shard 1 stale, and only it.
     lib.remove("/synthetic/video0012.mp4")
     assert lib.store.frame_searcher is lib.store.frame_index
     shrunk = lib.refresh_shards(**OPTIONS)
-    assert shrunk.rebuilt == [1] and shrunk.vectors == 1240
+    assert shrunk.rebuilt == [1] and shrunk.vectors == 1280
     # Indexed again: new ids at the end, in the last shard.
     lib.import_frames(videos(lib.model_info.dim, 12, 1, seed=0))
     again = lib.refresh_shards(**OPTIONS)
-    assert again.rebuilt == [3] and again.vectors == 1280
+    assert again.rebuilt == [3] and again.vectors == 1320
     assert isinstance(lib.store.frame_searcher, RerankedShards)
     back = [h for r in search_vectors(lib.store, q, k=10) for h in r if "video0012" in h.path]
-    assert all(h.frame_id > 1280 - FRAMES for h in back)  # only its new frames
+    assert all(h.frame_id > 1320 - FRAMES for h in back)  # only its new frames
 
 
 def test_shards_changed_by_another_process_are_checked_again(lib, tmp_path):
@@ -152,3 +169,10 @@ def test_shards_command_reports_and_refuses_a_tiny_library_by_default(lib):
     assert data["nprobe"] == DEFAULT_NPROBE
     second = runner.invoke(app, base)
     assert second.exit_code == 0 and "rebuilt: none" in second.output
+    stats = runner.invoke(app, ["--library", str(lib.root), "stats", "--json"])
+    shards = json.loads(stats.output)["frame_shards"]
+    assert shards["current"] and shards["shards"] == 4 and shards["vectors"] == 1200
+    with Library.open(lib.root) as again:
+        again.import_frames(videos(again.model_info.dim, VIDEOS, 1, seed=9))
+    stats = runner.invoke(app, ["--library", str(lib.root), "stats"])
+    assert "1 stale: frame search uses the frame index" in stats.output

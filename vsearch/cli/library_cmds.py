@@ -274,8 +274,26 @@ def stats(json_out: JsonOpt = False) -> None:
         ("disk", _size(data["disk_bytes"])),
     ]
     lines += [(f"{name} index", info["summary"]) for name, info in data["indexes"].items()]
+    lines.append(("frame shards", _shards_line(data["frame_shards"])))
     for key, value in lines:
         out.print(one_line(f"{key:>12}: {value}"), markup=False)
+
+
+def _shards_line(shards: dict | None) -> str:
+    if shards is None:
+        return "none (`vsearch shards` builds them)"
+    if "error" in shards:
+        return f"unreadable ({shards['error']}): search uses the frame index"
+    state = (
+        "current: frame search uses them"
+        if shards["current"]
+        else f"{len(shards['stale'])} stale: frame search uses the frame index until "
+        "`vsearch shards`"
+    )
+    return (
+        f"{shards['shards']} of {shards['factory']} ({shards['vectors']:,} vectors, "
+        f"nprobe {shards['nprobe']}), {state}"
+    )
 
 
 def _size(n: float) -> str:

@@ -270,7 +270,9 @@ class ShardedIndex:
         atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
-    def load(cls, folder: Path) -> ShardedIndex:
+    def load(cls, folder: Path, *, shards: bool = True) -> ShardedIndex:
+        """Read the index in ``folder``; ``shards=False``: the manifest and trained index only
+        (enough for ``stale_shards`` without reading every shard)."""
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
             index = cls(
@@ -283,7 +285,9 @@ class ShardedIndex:
             faiss = _faiss()
             for entry in manifest["shards"]:
                 info = ShardInfo(int(entry["number"]), int(entry["count"]), entry["digest"])
-                index.shards[info.number] = faiss.read_index(str(folder / _shard_name(info.number)))
+                if shards:
+                    path = str(folder / _shard_name(info.number))
+                    index.shards[info.number] = faiss.read_index(path)
                 index.infos[info.number] = info
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise IndexFileError(f"{folder}: unreadable sharded index ({exc})") from exc

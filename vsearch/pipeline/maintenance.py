@@ -67,6 +67,7 @@ def library_stats(store: LibraryStore) -> dict[str, Any]:
     """Everything about the library's contents: counts, models, labels and disk use."""
     from vsearch.pipeline.classify import HEADS_DIR
     from vsearch.store.clips import pooler_record
+    from vsearch.store.shards import shards_summary
 
     counts = store.video_counts()
     videos = store.videos()
@@ -95,6 +96,7 @@ def library_stats(store: LibraryStore) -> dict[str, Any]:
         "disk_bytes": sum(disk.values()),
         "disk_bytes_by_file": dict(sorted(disk.items())),
         "indexes": index_summaries(store),
+        "frame_shards": shards_summary(store),
     }
 
 

@@ -143,6 +143,7 @@ class LibraryStore:
         self._seen_version: int | None = None
         self._pooler_seen: dict[str, Any] | None = None
         self._frame_shards: Any = _UNCHECKED  # RerankedShards, None (not usable) or unchecked
+        self._stale_shards: Any = None  # the shard files' stamp when last found not usable
 
     # --- opening -------------------------------------------------------------------------
 
@@ -363,13 +364,19 @@ class LibraryStore:
         """What frame search asks for candidates: the library's IVF-PQ shards, re-ranked
         exactly (``vsearch.store.shards.RerankedShards``), when they were built and hold
         exactly the stored frames; else the frame index (``frame_index``). Checked once, and
-        again after this process or another changes the frames."""
+        again after this process or another changes the frames; shards found stale stay so
+        (ids are never reused) until their files change: no second check or log line."""
         with self._swap:
             if self._frame_shards is _UNCHECKED:
-                from vsearch.store.shards import RerankedShards, current_frame_shards
+                from vsearch.store.shards import RerankedShards, current_frame_shards, stamp
 
-                shards = current_frame_shards(self)
-                self._frame_shards = RerankedShards(self, shards) if shards else None
+                now = stamp(self)
+                if now is not None and now == self._stale_shards:
+                    self._frame_shards = None
+                else:
+                    shards = current_frame_shards(self)
+                    self._frame_shards = RerankedShards(self, shards) if shards else None
+                    self._stale_shards = None if shards else now
             found = self._frame_shards
         return found if found is not None else self.frame_index
 

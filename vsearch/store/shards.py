@@ -63,6 +63,7 @@ DEFAULT_WORKERS = 2  # shards built at a time
 # rank the frames of one shot only roughly, and re-ranking 100 candidates finds about 97% of
 # the exact top 10 at 10^6 frames (docs/scaling.md, "Sharded IVF-PQ against exact search").
 RERANK_CANDIDATES = 100
+RERANK_READ = 20_000  # candidate vectors read from the database at a time, at most
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,39 @@ def open_frame_shards(lib: LibraryStore, folder: Path | None = None) -> ShardedI
     return ShardedIndex.load(folder or lib.root / SHARDS_DIR)
 
 
+def stamp(lib: LibraryStore, folder: Path | None = None) -> tuple[int, int] | None:
+    """(mtime in ns, size) of the shards' manifest, rewritten by every refresh; None: none."""
+    try:
+        st = ((folder or lib.root / SHARDS_DIR) / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def shards_summary(lib: LibraryStore, folder: Path | None = None) -> dict[str, Any] | None:
+    """What ``vsearch stats`` says of the shards (None: none built): their layout, size and
+    which are stale, from the manifest alone (no shard is read)."""
+    folder = folder or lib.root / SHARDS_DIR
+    if not (folder / MANIFEST).exists():
+        return None
+    try:
+        index = ShardedIndex.load(folder, shards=False)
+    except IndexFileError as exc:
+        return {"folder": str(folder), "current": False, "error": str(exc)}
+    with lib.sessions() as session:
+        stale = index.stale_shards(queries.frame_ids(session=session))
+    return {
+        "folder": str(folder),
+        "current": not stale and index.dim == lib.model_info.dim,
+        "stale": stale,
+        "shards": len(index.infos),
+        "vectors": sum(info.count for info in index.infos.values()),
+        "factory": index.factory,
+        "shard_size": index.shard_size,
+        "nprobe": index.nprobe,
+    }
+
+
 def current_frame_shards(lib: LibraryStore, folder: Path | None = None) -> ShardedIndex | None:
     """The library's shards when they hold exactly the frames the database holds, else None.
 
@@ -227,9 +261,9 @@ class RerankedShards:
 
     Searched like a ``VectorIndex`` (``ntotal``, ``search(queries, k)``): each query asks the
     shards for ``max(k, RERANK_CANDIDATES)`` candidates, reads their stored float32 vectors
-    (``LibraryStore.frame_vectors``, one call for all queries), scores them exactly and keeps
-    the ``k`` best. Candidates deleted since the shards were checked are left out (id -1).
-    """
+    (``LibraryStore.frame_vectors``, one call per RERANK_READ of them), scores them exactly
+    and keeps the ``k`` best. Candidates deleted since the shards were checked are left out
+    (id -1)."""
 
     def __init__(self, lib: LibraryStore, shards: ShardedIndex) -> None:
         self._lib = lib
@@ -246,18 +280,29 @@ class RerankedShards:
             return out_scores, out_ids
         ask = min(self.ntotal, max(k, RERANK_CANDIDATES))
         _, cand = self._searcher.search(q, ask)
-        wanted = np.unique(cand[cand >= 0])
-        found, vectors = self._lib.frame_vectors(wanted)
+        # Queries in groups whose candidates' vectors are read in one store call, at most
+        # RERANK_READ of them (a bound on memory: 64 image queries x 640 candidates of
+        # 1,280 floats would be 200 MB at once).
+        group = max(1, RERANK_READ // ask)
+        for lo in range(0, len(q), group):
+            rows = slice(lo, lo + group)
+            self._rerank(q[rows], cand[rows], k, out_scores[rows], out_ids[rows])
+        return out_scores, out_ids
+
+    def _rerank(
+        self, q: np.ndarray, cand: np.ndarray, k: int, out_scores: np.ndarray, out_ids: np.ndarray
+    ) -> None:
+        found, vectors = self._lib.frame_vectors(np.unique(cand[cand >= 0]))
         order = np.argsort(found)
         found, vectors = found[order], vectors[order]
         for row in range(len(q)):
             ids = cand[row][cand[row] >= 0]
-            pos = np.searchsorted(found, ids)
-            pos = np.minimum(pos, max(len(found) - 1, 0))
-            alive = (found[pos] == ids) if len(found) else np.zeros(len(ids), bool)
+            if not len(found):
+                break
+            pos = np.minimum(np.searchsorted(found, ids), len(found) - 1)
+            alive = found[pos] == ids  # deleted since the shards were checked: left out
             ids, pos = ids[alive], pos[alive]
             scores = vectors[pos] @ q[row]
             best = np.argsort(-scores, kind="stable")[:k]
             out_scores[row, : len(best)] = scores[best]
             out_ids[row, : len(best)] = ids[best]
-        return out_scores, out_ids
