@@ -15,9 +15,13 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 FFMPEG = ("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y")
 FFMPEG_TIMEOUT_S = 300  # a generous bound for a busy shared machine: clips take a second or two
@@ -180,6 +184,15 @@ def tone(out: Path) -> Path:
 
 
 # --- libraries ---------------------------------------------------------------------------------
+
+
+def run_cli(library: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """``vsearch --library LIBRARY ARGS`` through Typer's CliRunner, in this process."""
+    from typer.testing import CliRunner
+
+    from vsearch.cli import app
+
+    return CliRunner().invoke(app, ["--library", str(library), *args], env=env)
 
 
 def assert_consistent(root: Path, *, create: bool = False) -> dict[str, int]:

@@ -7,15 +7,12 @@ import shutil
 
 import pytest
 from helpers import frame_image
+from helpers import run_cli as run
 from typer.testing import CliRunner
 
 from vsearch.cli import app
 
 runner = CliRunner()
-
-
-def run(lib, *args: str):
-    return runner.invoke(app, ["--library", str(lib), *args])
 
 
 def all_commands():
