@@ -3,71 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import make_video, skip_without_ffmpeg
 
 from vsearch.config import Settings
 
 # A developer's own config file must not change what the tests see.
 os.environ["VSEARCH_CONFIG"] = os.path.join(os.path.dirname(__file__), "no-such-config.toml")
 
-FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([*FFMPEG, *args], check=True)
-
-
-def make_video(
-    path: Path,
-    source: str,
-    seconds: float,
-    size: str = "128x96",
-    rate: int = 10,
-    vf: str | None = None,
-    codec: str = "libx264",
-) -> Path:
-    """A clip from an ffmpeg lavfi source: a name (testsrc2, mandelbrot...) or a full graph."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    src = source if "=" in source else f"{source}=size={size}:rate={rate}"
-    args = ["-f", "lavfi", "-i", src, "-t", str(seconds)]
-    if vf:
-        args += ["-vf", vf]
-    args += ["-pix_fmt", "yuv420p", "-c:v", codec, str(path)]
-    ffmpeg(*args)
-    return path
-
-
-def concat_videos(out: Path, parts: list[Path], size: str = "128x96", rate: int = 10) -> Path:
-    w, h = size.split("x")
-    inputs: list[str] = []
-    for p in parts:
-        inputs += ["-i", str(p)]
-    chains = "".join(f"[{i}:v]scale={w}:{h},setsar=1,fps={rate}[v{i}];" for i in range(len(parts)))
-    joined = "".join(f"[v{i}]" for i in range(len(parts)))
-    ffmpeg(
-        *inputs,
-        "-filter_complex",
-        f"{chains}{joined}concat=n={len(parts)}:v=1:a=0[o]",
-        "-map",
-        "[o]",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        str(out),
-    )
-    return out
-
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     """A few visually distinct short videos."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
+    skip_without_ffmpeg()
     root = tmp_path_factory.mktemp("clips")
     return {
         "testsrc": make_video(root / "lib" / "testsrc.mp4", "testsrc", 4),

@@ -15,13 +15,30 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
+if TYPE_CHECKING:
+    from click.testing import Result
+
 FFMPEG = ("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y")
 FFMPEG_TIMEOUT_S = 300  # a generous bound for a busy shared machine: clips take a second or two
-X264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+X264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")  # fast, for most clips
+H264 = ("-c:v", "libx264", "-pix_fmt", "yuv420p")  # x264 at its default preset
+# Less common encoders: (file name, ffmpeg encoder, output options). A test uses the ones this
+# ffmpeg has (has_encoder).
+CODECS = [
+    ("mjpeg.avi", "mjpeg", ("-c:v", "mjpeg", "-q:v", "5")),
+    ("ffv1.mkv", "ffv1", ("-c:v", "ffv1")),
+    ("huffyuv.avi", "huffyuv", ("-c:v", "huffyuv")),
+    ("theora.ogv", "libtheora", ("-c:v", "libtheora")),
+    ("vp9.webm", "libvpx-vp9", ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8")),
+    ("cinepak.mov", "cinepak", ("-c:v", "cinepak")),
+    ("msvideo1.avi", "msvideo1", ("-c:v", "msvideo1")),
+    ("mpeg2.ts", "mpeg2video", ("-c:v", "mpeg2video")),
+]
 SIZE, RATE = "128x96", 10  # make_video's defaults
 SMALL = "64x48"  # the media tests' clips
 
@@ -151,7 +168,7 @@ def faststart(video: Path, out: Path) -> Path:
     return out
 
 
-def rotated(video: Path, out: Path, degrees: int = 90) -> Path:
+def with_display_rotation(video: Path, out: Path, degrees: int = 90) -> Path:
     """``video`` remuxed with a display rotation of ``degrees`` (a display matrix)."""
     try:  # ffmpeg >= 6
         run_ffmpeg("-display_rotation", str(degrees), "-i", video, "-c", "copy", out)
@@ -167,6 +184,15 @@ def tone(out: Path) -> Path:
 
 
 # --- libraries ---------------------------------------------------------------------------------
+
+
+def run_cli(library: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """``vsearch --library LIBRARY ARGS`` through Typer's CliRunner, in this process."""
+    from typer.testing import CliRunner
+
+    from vsearch.cli import app
+
+    return CliRunner().invoke(app, ["--library", str(library), *args], env=env)
 
 
 def assert_consistent(root: Path, *, create: bool = False) -> dict[str, int]:

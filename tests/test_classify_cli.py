@@ -5,15 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
-
-from vsearch.cli import app
-
-runner = CliRunner()
-
-
-def run(lib, *args: str):
-    return runner.invoke(app, ["--library", str(lib), *args])
+from helpers import run_cli as run
 
 
 @pytest.fixture()

@@ -6,15 +6,13 @@ import json
 import shutil
 
 import pytest
+from helpers import frame_image
+from helpers import run_cli as run
 from typer.testing import CliRunner
 
 from vsearch.cli import app
 
 runner = CliRunner()
-
-
-def run(lib, *args: str):
-    return runner.invoke(app, ["--library", str(lib), *args])
 
 
 def all_commands():
@@ -48,24 +46,7 @@ def test_init_index_search_json(tmp_path, clips):
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     assert len(summary["indexed"]) == 3 and summary["failed"] == []
-    import subprocess
-
-    q = tmp_path / "q.png"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-loglevel",
-            "error",
-            "-ss",
-            "3",
-            "-i",
-            str(videos / "mandel.mp4"),
-            "-frames:v",
-            "1",
-            str(q),
-        ],
-        check=True,
-    )
+    q = frame_image(videos / "mandel.mp4", tmp_path / "q.png", at=3)
     r = run(lib, "search", str(q), "-k", "2", "--json")
     assert r.exit_code == 0, r.output
     hits = json.loads(r.stdout)

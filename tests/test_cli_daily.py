@@ -10,9 +10,9 @@ import re
 import shutil
 
 import pytest
+from helpers import frame_image, make_video, run_ffmpeg
 from typer.testing import CliRunner
 
-from tests.conftest import make_video
 from vsearch.cli import app
 from vsearch.cli._app import hoist_global_options
 from vsearch.types import timecode
@@ -27,14 +27,7 @@ def lib(tmp_path_factory):
     a = make_video(folder / "a.mp4", "testsrc2", 4)
     shutil.copy(a, folder / "a_copy.mp4")
     make_video(folder / "b.mp4", "mandelbrot", 4)
-    image = root / "frame.png"
-    import subprocess
-
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", "1", "-i", str(a),
-         "-frames:v", "1", str(image)],
-        check=True,
-    )  # fmt: skip
+    image = frame_image(a, root / "frame.png", at=1)
     library = root / "lib"
     r = runner.invoke(app, ["index", str(folder), "-l", str(library), "--model", "colorgrid"])
     assert r.exit_code == 0, r.output
@@ -135,13 +128,7 @@ def test_global_options_after_the_subcommand():
 
 def test_dups_groups_copies_and_names_the_one_to_keep(lib, tmp_path):
     small = lib["folder"] / "a_small.mp4"
-    import subprocess
-
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(lib["a"]),
-         "-vf", "scale=64:48", "-pix_fmt", "yuv420p", str(small)],
-        check=True,
-    )  # fmt: skip
+    run_ffmpeg("-i", lib["a"], "-vf", "scale=64:48", "-pix_fmt", "yuv420p", small)
     assert run(lib, "index", str(small)).exit_code == 0
     try:
         r = run(lib, "dups", "--group", "--json")

@@ -14,14 +14,13 @@ import csv
 import io
 import json
 import math
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from helpers import H264, excerpt, frame_image, make_video, run_ffmpeg
 from typer.testing import CliRunner
 
-from tests.conftest import FFMPEG, make_video
 from vsearch.cli import app
 from vsearch.config import Settings
 from vsearch.pipeline.library import Library
@@ -45,18 +44,10 @@ def lib(tmp_path_factory):
     folder = root / "in"
     ntsc = make_video(folder / "ntsc.mp4", "testsrc2=size=128x96:rate=30000/1001", 8)
     # the same footage from 2 s to 6 s at 25 frames/s: a copy at another rate
-    pal = folder / "pal.mp4"
-    subprocess.run(
-        [*FFMPEG, "-ss", "2", "-t", "4", "-i", str(ntsc), "-r", "25", "-c:v", "libx264",
-         "-pix_fmt", "yuv420p", str(pal)],
-        check=True,
-    )  # fmt: skip
+    pal = excerpt(ntsc, folder / "pal.mp4", 2, 4, "-r", "25", *H264)
     odd = make_video(folder / "odd.mp4", "mandelbrot=size=64x48:rate=1001", 3)
-    frame_95 = root / "frame95.png"  # an exact frame of ntsc.mp4 (3.1698 s)
-    subprocess.run(
-        [*FFMPEG, "-i", str(ntsc), "-vf", r"select=eq(n\,95)", "-frames:v", "1", str(frame_95)],
-        check=True,
-    )  # fmt: skip
+    # an exact frame of ntsc.mp4 (3.1698 s)
+    frame_95 = frame_image(ntsc, root / "frame95.png", number=95)
     settings = Settings.load(library=root / "lib", model="colorgrid", fps=1.0, decoders=1)
     with Library.open(settings=settings, create=True) as library:
         report = library.index([folder])
@@ -136,13 +127,10 @@ def test_times_count_from_the_video_streams_first_frame(tmp_path):
     from vsearch.media import iter_frames
 
     late = tmp_path / "late.ts"
-    subprocess.run(
-        [*FFMPEG, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=3", "-f", "lavfi",
-         "-i", "sine=duration=3.5", "-filter_complex", "[0:v]setpts=PTS+0.4/TB[v]", "-map",
-         "[v]", "-map", "1:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
-         str(late)],
-        check=True,
-    )  # fmt: skip
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=3",
+               "-f", "lavfi", "-i", "sine=duration=3.5",
+               "-filter_complex", "[0:v]setpts=PTS+0.4/TB[v]", "-map", "[v]", "-map", "1:a",
+               *H264, "-c:a", "aac", late)  # fmt: skip
     times = [t for b in iter_frames(late, fps=1.0, size=32) for t in b.times]
     assert [frame_at(t, 25.0) for t in times] == [0, 25, 50]
 

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import (
+    X264,
+    color_src,
+    concat_sources,
+    lavfi,
+    skip_without_ffmpeg,
+    with_display_rotation,
+)
 
 W, H, RATE = 64, 48, 10
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: takes more than a few seconds")
-
-
-def ffmpeg_run(*args: str) -> None:
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-
-
-def has_encoder(name: str) -> bool:
-    out = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True)
-    return any(line.split()[1:2] == [name] for line in out.stdout.splitlines() if line.strip())
-
-
-def color_src(color: str, seconds: float, rate: float = RATE, size: str = f"{W}x{H}") -> str:
-    return f"color=c={color}:s={size}:r={rate}:d={seconds}"
-
-
-def concat(out: Path, sources: list[str], *codec: str) -> Path:
-    inputs = [arg for src in sources for arg in ("-f", "lavfi", "-i", src)]
-    labels = "".join(f"[{i}:v]" for i in range(len(sources)))
-    graph = f"{labels}concat=n={len(sources)}:v=1:a=0[v]"
-    ffmpeg_run(*inputs, "-filter_complex", graph, "-map", "[v]", *codec, str(out))
-    return out
-
-
-X264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
 
 
 class Clips:
@@ -59,46 +36,37 @@ class Clips:
     def cuts(self) -> Path:
         """red 0-2 s, green 2-4 s, blue 4-6 s, 10 fps, h264 mp4."""
         sources = [color_src(c, 2) for c in ("red", "green", "blue")]
-        return self.make("cuts.mp4", lambda out: concat(out, sources, *X264))
+        return self.make("cuts.mp4", lambda out: concat_sources(out, sources, *X264))
 
     def vfr(self) -> Path:
         """VFR mkv: red at 3 fps for 0-2 s, green at 25 fps 2-3 s, blue at 2 fps 3-5 s."""
         sources = [color_src("red", 2, 3), color_src("green", 1, 25), color_src("blue", 2, 2)]
-        return self.make("vfr.mkv", lambda out: concat(out, sources, *X264, "-fps_mode", "vfr"))
+        return self.make(
+            "vfr.mkv", lambda out: concat_sources(out, sources, *X264, "-fps_mode", "vfr")
+        )
 
     def testsrc(self) -> Path:
         """testsrc2 (busy, informative), 5 s at 10 fps."""
-        return self.make(
-            "testsrc.mp4",
-            lambda out: ffmpeg_run(
-                "-f", "lavfi", "-i", f"testsrc2=s={W}x{H}:r={RATE}:d=5", *X264, str(out)
-            ),
-        )  # fmt: skip
+        return self.make("testsrc.mp4", lambda out: lavfi(out, f"testsrc2=s={W}x{H}:r={RATE}:d=5"))
 
     def black_then_testsrc(self) -> Path:
         """black 0-2 s, then testsrc2 2-4 s."""
         sources = [color_src("black", 2), f"testsrc2=s={W}x{H}:r={RATE}:d=2"]
-        return self.make("black_testsrc.mp4", lambda out: concat(out, sources, *X264))
+        return self.make("black_testsrc.mp4", lambda out: concat_sources(out, sources, *X264))
 
     def rotated(self) -> Path:
         """left half white, right half black, stored 64x48 with a 90 degree display matrix."""
 
         def build(out: Path) -> None:
-            plain = self.root / "leftwhite.mp4"
             src = f"{color_src('black', 1)},drawbox=x=0:y=0:w={W // 2}:h={H}:color=white:t=fill"
-            ffmpeg_run("-f", "lavfi", "-i", src, *X264, str(plain))
-            try:  # ffmpeg >= 6
-                ffmpeg_run("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(out))
-            except subprocess.CalledProcessError:
-                ffmpeg_run("-i", str(plain), "-c", "copy", "-metadata:s:v", "rotate=90", str(out))
+            with_display_rotation(lavfi(self.root / "leftwhite.mp4", src), out)
 
         return self.make("rotated.mp4", build)
 
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
-    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        pytest.skip("ffmpeg/ffprobe not installed")
+    skip_without_ffmpeg("ffprobe")
     return Clips(tmp_path_factory.mktemp("clips"))
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import subprocess
 from io import BytesIO
 
 import numpy as np
 import pytest
+from helpers import H264, lavfi
 from PIL import Image
 
 from vsearch.errors import DecodeError, UsageError
@@ -166,14 +166,9 @@ def test_thumbnail(clips) -> None:
 
 def test_anamorphic_pixels_are_made_square(tmp_path) -> None:
     # Stored 64x64 with SAR 2:1, i.e. displayed 128x64; white only in the leftmost quarter.
-    path = tmp_path / "anamorphic.mp4"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-         "color=c=black:s=64x64:r=10:d=1", "-vf",
-         "drawbox=x=0:y=0:w=16:h=64:color=white:t=fill,setsar=2/1",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )  # fmt: skip
+    src = "color=c=black:s=64x64:r=10:d=1"
+    vf = "drawbox=x=0:y=0:w=16:h=64:color=white:t=fill,setsar=2/1"
+    path = lavfi(tmp_path / "anamorphic.mp4", src, "-vf", vf, *H264)
     frame = next(iter_frames(path, fps=1, size=32)).images[0]
     # Displayed 128x64 -> 64x32 -> centre crop x 16..48: the white quarter (x < 16) is cut
     # away. Read as square pixels it would be x < 8 of the 32x32 frame.

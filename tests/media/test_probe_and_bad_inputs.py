@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import X264, ffmpeg_run, has_encoder
+from helpers import CODECS, X264, has_encoder, lavfi, run_ffmpeg, tone
 
 from vsearch.errors import (
     DecodeError,
@@ -40,9 +40,7 @@ def test_probe_cuts(clips) -> None:
 
 
 def test_probe_vfr_mp4(clips) -> None:
-    path = clips.make(
-        "vfr.mp4", lambda out: ffmpeg_run("-i", str(clips.vfr()), "-c", "copy", str(out))
-    )
+    path = clips.make("vfr.mp4", lambda out: run_ffmpeg("-i", clips.vfr(), "-c", "copy", out))
     assert probe_video(path).variable_frame_rate
 
 
@@ -103,22 +101,16 @@ def test_empty_random_text(tmp_path: Path) -> None:
 
 
 def test_audio_only(clips) -> None:
-    def build(out: Path) -> None:
-        ffmpeg_run("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(out))
-
-    expect(NotAVideoError, clips.make("tone.m4a", build), r"no video stream \(audio only\)")
+    expect(NotAVideoError, clips.make("tone.m4a", tone), r"no video stream \(audio only\)")
 
 
 def test_images(clips) -> None:
-    png = clips.make(
-        "still.png",
-        lambda out: ffmpeg_run("-f", "lavfi", "-i", "testsrc2=s=64x48", "-frames:v", "1", str(out)),
-    )
+    png = clips.make("still.png", lambda out: lavfi(out, "testsrc2=s=64x48", "-frames:v", "1"))
     expect(NotAVideoError, png, "a still image")
     renamed = clips.path("still_png.mp4")
     shutil.copy(png, renamed)
     expect(NotAVideoError, renamed, "a still image")
-    jpg = clips.make("still.jpg", lambda out: ffmpeg_run("-i", str(png), str(out)))
+    jpg = clips.make("still.jpg", lambda out: run_ffmpeg("-i", png, out))
     expect(NotAVideoError, jpg, "a still image")
 
 
@@ -131,11 +123,9 @@ def test_truncated_moov_missing(clips) -> None:
 
 def test_cut_mid_stream_keeps_frames(clips) -> None:
     def build(out: Path) -> None:
-        ffmpeg_run(
-            "-f", "lavfi", "-i", "testsrc2=s=128x96:r=10:d=6", *X264, "-movflags", "+faststart",
-            str(clips.path("faststart.mp4")),
-        )  # fmt: skip
-        data = clips.path("faststart.mp4").read_bytes()
+        fast = clips.path("faststart.mp4")
+        lavfi(fast, "testsrc2=s=128x96:r=10:d=6", *X264, "-movflags", "+faststart")
+        data = fast.read_bytes()
         out.write_bytes(data[: len(data) // 2])
 
     path = clips.make("cut_half.mp4", build)
@@ -184,23 +174,12 @@ def test_weird_file_names(clips, tmp_path: Path, monkeypatch) -> None:
         assert extract_thumbnail(name, 1.0, width=32)[:2] == b"\xff\xd8", name
 
 
-CODECS = [
-    ("mjpeg.avi", "mjpeg", ("-c:v", "mjpeg", "-q:v", "5")),
-    ("ffv1.mkv", "ffv1", ("-c:v", "ffv1")),
-    ("huffyuv.avi", "huffyuv", ("-c:v", "huffyuv")),
-    ("theora.ogv", "libtheora", ("-c:v", "libtheora")),
-    ("vp9.webm", "libvpx-vp9", ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8")),
-    ("cinepak.mov", "cinepak", ("-c:v", "cinepak")),
-    ("mpeg2.ts", "mpeg2video", ("-c:v", "mpeg2video")),
-]
-
-
 @pytest.mark.parametrize(("name", "encoder", "codec"), CODECS, ids=[c[0] for c in CODECS])
 def test_uncommon_codecs(clips, name: str, encoder: str, codec: tuple[str, ...]) -> None:
     if not has_encoder(encoder):
         pytest.skip(f"ffmpeg has no {encoder} encoder")
     src = "testsrc2=s=64x48:r=10:d=2"
-    path = clips.make(name, lambda out: ffmpeg_run("-f", "lavfi", "-i", src, *codec, str(out)))
+    path = clips.make(name, lambda out: lavfi(out, src, *codec))
     info = probe_video(path)
     assert (info.width, info.height) == (64, 48)
     times = frames_of(path, fps=2.0)

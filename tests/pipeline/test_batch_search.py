@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from helpers import excerpt, frame_image
 from typer.testing import CliRunner
 
 from vsearch.cli import app
@@ -17,20 +18,6 @@ from vsearch.pipeline.library import Library
 from vsearch.pipeline.search import search_vector, search_vectors
 
 
-def _ffmpeg():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("vsearch_tests_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ffmpeg
-
-
-ffmpeg = _ffmpeg()
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, clips):
     root = tmp_path_factory.mktemp("batch")
@@ -39,9 +26,9 @@ def setup(tmp_path_factory, clips):
         lib.index([clips["testsrc"].parent])  # testsrc, mandel, sub dir/life
     q = root / "queries"
     (q / "deeper").mkdir(parents=True)
-    ffmpeg("-ss", "3", "-i", str(clips["mandel"]), "-frames:v", "1", str(q / "mandel3.png"))
-    ffmpeg("-ss", "1", "-i", str(clips["testsrc"]), "-frames:v", "1", str(q / "deeper" / "t1.jpg"))
-    ffmpeg("-ss", "1", "-t", "2.5", "-i", str(clips["life"]), str(q / "life-part.mp4"))
+    frame_image(clips["mandel"], q / "mandel3.png", at=3)
+    frame_image(clips["testsrc"], q / "deeper" / "t1.jpg", at=1)
+    excerpt(clips["life"], q / "life-part.mp4", 1, 2.5)
     (q / "garbage.png").write_bytes(os.urandom(500))
     (q / "broken.mp4").write_bytes(b"\0" * 300)
     (q / "notes.md").write_text("not a query")

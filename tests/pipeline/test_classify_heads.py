@@ -7,12 +7,11 @@ noise; heads are trained on whole-video labels and judged on held-out videos.
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
+from helpers import make_video, skip_without_ffmpeg
 
-from tests.conftest import make_video
 from vsearch.config import Settings
 from vsearch.db import queries
 from vsearch.errors import CheckpointError, NoTextTowerError, UsageError
@@ -43,8 +42,7 @@ def family_video(root, family: str, i: int, seconds: float = SECONDS):
 
 @pytest.fixture(scope="module")
 def family_lib(tmp_path_factory):
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
+    skip_without_ffmpeg()
     root = tmp_path_factory.mktemp("families")
     videos = {f: [family_video(root / "videos", f, i) for i in range(4)] for f in FAMILIES}
     settings = Settings.load(library=root / "lib", model="colorgrid", decoders=2)

@@ -6,26 +6,12 @@ import json
 import shutil
 
 import pytest
+from helpers import concat_videos, excerpt, make_video
 from typer.testing import CliRunner
 
 from vsearch.cli import app
 from vsearch.db import queries
 from vsearch.errors import CheckpointError, NoTextTowerError
-
-
-def _shared_helpers():
-    """tests/conftest.py's video helpers (a plain `import conftest` is ambiguous here)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("vsearch_tests_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.concat_videos, module.ffmpeg, module.make_video
-
-
-concat_videos, ffmpeg, make_video = _shared_helpers()
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +24,7 @@ def footage(tmp_path_factory, clips):
     q = root / "q"
     q.mkdir()
     # Seconds 4-8 of long.mp4 (the life clip), flipped and recoloured, between other footage.
-    part = q / "part.mp4"
-    ffmpeg("-ss", "4", "-t", "4", "-i", str(long), "-vf", "hflip,hue=h=30:s=1.3", str(part))
+    part = excerpt(long, q / "part.mp4", 4, 4, "-vf", "hflip,hue=h=30:s=1.3")
     pre = make_video(q / "pre.mp4", "rgbtestsrc", 3)
     embedded = concat_videos(q / "embedded.mp4", [pre, part])
     unrelated = make_video(q / "unrelated.mp4", "cellauto=s=128x96:rule=30:r=10", 4)

@@ -9,9 +9,9 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import concat_videos, make_video
 from typer.testing import CliRunner
 
-from tests.conftest import concat_videos, make_video
 from vsearch.cli import app
 from vsearch.errors import EmptyLibraryError, UsageError
 from vsearch.pipeline.dups import DupReport, match_frames, thin_frames

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from helpers import frame_image
 
 from vsearch.db import queries
 from vsearch.errors import EmptyLibraryError, LibraryNotFoundError, ModelMismatchError, UsageError
@@ -23,27 +23,6 @@ def videos(tmp_path, clips):
     return root
 
 
-def frame_at(video, t, out):
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-ss",
-            str(t),
-            "-i",
-            str(video),
-            "-frames:v",
-            "1",
-            str(out),
-        ],
-        check=True,
-    )
-    return out
-
-
 def test_index_then_query_by_frame_finds_video_and_second(library, videos, tmp_path):
     report = library.index([videos])
     assert sorted(os.path.basename(p) for p in report.indexed) == [
@@ -52,7 +31,7 @@ def test_index_then_query_by_frame_finds_video_and_second(library, videos, tmp_p
         "testsrc.mp4",
     ]
     assert report.failed == [] and report.frames >= 12
-    image = frame_at(videos / "testsrc.mp4", 2.0, tmp_path / "q.png")
+    image = frame_image(videos / "testsrc.mp4", tmp_path / "q.png", at=2.0)
     hits = library.search_image(image, k=3)
     assert hits[0].path == str(videos / "testsrc.mp4")
     assert hits[0].time == pytest.approx(2.0, abs=1.0)
@@ -62,7 +41,7 @@ def test_index_then_query_by_frame_finds_video_and_second(library, videos, tmp_p
 
 def test_frames_option_returns_raw_frame_hits(library, videos, tmp_path):
     library.index([videos])
-    image = frame_at(videos / "mandel.mp4", 1.0, tmp_path / "q.png")
+    image = frame_image(videos / "mandel.mp4", tmp_path / "q.png", at=1.0)
     hits = library.search_image(image, k=4, frames=True)
     assert len(hits) == 4
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import frame_image, make_video
 
-from tests.conftest import make_video
 from vsearch.pipeline.search import REFINE_MAX_FRAMES
-
-
-def _frame(video: Path, number: int, out: Path) -> Path:
-    """Frame ``number`` of ``video`` (0-based) as a PNG."""
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(video),
-            "-vf",
-            f"select=eq(n\\,{number})",
-            "-frames:v",
-            "1",
-            str(out),
-        ],
-        check=True,
-    )
-    return out
 
 
 @pytest.fixture()
@@ -47,7 +24,7 @@ def sweep(tmp_path) -> Path:
 
 def test_image_query_time_is_the_best_frame_between_samples(library, sweep, tmp_path):
     library.index([sweep.parent])  # 1 frame/s: samples at 0, 1, 2, 3 s
-    query = _frame(sweep, 40, tmp_path / "q.png")  # 1.6 s: between two samples
+    query = frame_image(sweep, tmp_path / "q.png", number=40)  # 1.6 s: between two samples
     sampled = library.search_image(query, k=1, refine=0)[0]
     assert sampled.time == pytest.approx(2.0, abs=0.05)  # the nearest sample
     hit = library.search_image(query, k=1)[0]
@@ -60,7 +37,7 @@ def test_refine_is_bounded_and_skips_raw_frame_hits(library, sweep, tmp_path, mo
     import vsearch.media as media
 
     library.index([sweep.parent])
-    query = _frame(sweep, 40, tmp_path / "q.png")
+    query = frame_image(sweep, tmp_path / "q.png", number=40)
     decoded: list[int] = []
     real = media.iter_frames
 
@@ -79,7 +56,7 @@ def test_refine_is_bounded_and_skips_raw_frame_hits(library, sweep, tmp_path, mo
 
 def test_refine_keeps_the_sampled_time_when_the_file_is_gone(library, sweep, tmp_path):
     library.index([sweep.parent])
-    query = _frame(sweep, 40, tmp_path / "q.png")
+    query = frame_image(sweep, tmp_path / "q.png", number=40)
     sampled = library.search_image(query, k=1, refine=0)[0]
     sweep.unlink()
     hit = library.search_image(query, k=1)[0]

@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
+from helpers import make_video
 from typer.testing import CliRunner
 
-from tests.conftest import make_video
 from vsearch.cli import app
 from vsearch.config import Settings
 from vsearch.errors import NoTextTowerError

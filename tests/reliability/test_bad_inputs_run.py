@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import (
+    CODECS,
     X264,
     assert_consistent,
     color_src,
@@ -19,9 +20,9 @@ from helpers import (
     faststart,
     has_encoder,
     lavfi,
-    rotated,
     skip_without_ffmpeg,
     tone,
+    with_display_rotation,
 )
 from typer.testing import CliRunner
 
@@ -29,15 +30,6 @@ from vsearch.cli import app
 
 runner = CliRunner()
 
-CODECS = [
-    ("mjpeg.avi", "mjpeg", ("-c:v", "mjpeg", "-q:v", "5")),
-    ("ffv1.mkv", "ffv1", ("-c:v", "ffv1")),
-    ("huffyuv.avi", "huffyuv", ("-c:v", "huffyuv")),
-    ("theora.ogv", "libtheora", ("-c:v", "libtheora")),
-    ("vp9.webm", "libvpx-vp9", ("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8")),
-    ("cinepak.mov", "cinepak", ("-c:v", "cinepak")),
-    ("msvideo1.avi", "msvideo1", ("-c:v", "msvideo1")),
-]
 WEIRD = [
     "with space.mp4",
     'quote\'s "double".mp4',
@@ -78,7 +70,7 @@ def build_inputs(root: Path) -> tuple[dict[str, str], list[Path]]:
     lavfi(d / "big4096.mp4", "testsrc2=s=4096x4096:r=2:d=1", *X264)
     src = root / "src" / "plain.mp4"
     lavfi(src, "color=black:s=64x48:r=10:d=1,drawbox=x=0:y=0:w=32:h=48:color=white:t=fill")
-    rotated(src, d / "rotated.mp4")
+    with_display_rotation(src, d / "rotated.mp4")
     vfr = [color_src("red", 2, 3), color_src("green", 1, 25)]
     concat_sources(d / "vfr.mkv", vfr, *X264, "-fps_mode", "vfr")
     expect |= {"big4096.mp4": "indexed", "rotated.mp4": "indexed", "vfr.mkv": "indexed"}

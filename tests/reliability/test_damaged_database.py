@@ -10,15 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import assert_consistent, lavfi
-from typer.testing import CliRunner
-
-from vsearch.cli import app
-
-runner = CliRunner()
-
-
-def run(lib: Path, *args: str):
-    return runner.invoke(app, ["--library", str(lib), *args])
+from helpers import run_cli as run
 
 
 @pytest.fixture(scope="module")

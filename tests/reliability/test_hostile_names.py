@@ -10,20 +10,12 @@ import io
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from helpers import lavfi
-from typer.testing import CliRunner
+from helpers import run_cli as run
 
-from vsearch.cli import app
-
-runner = CliRunner()
 BAD_NAME = b"bad\xff\xfe name.mp4"  # not UTF-8: any byte but '/' and NUL is a valid name
-
-
-def run(lib: Path, *args: str, env: dict[str, str] | None = None):
-    return runner.invoke(app, ["--library", str(lib), *args], env=env)
 
 
 def one_error_line(result, code: int = 2) -> str:

@@ -15,19 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import faststart, lavfi
-from typer.testing import CliRunner
+from helpers import run_cli as run
 
-from vsearch.cli import app
 from vsearch.config import Settings
 from vsearch.errors import ImageError
 from vsearch.pipeline.library import FRAME_INDEX, Library
 from vsearch.store.locking import WriterLock
-
-runner = CliRunner()
-
-
-def run(lib: Path, *args: str):
-    return runner.invoke(app, ["--library", str(lib), *args])
 
 
 @pytest.fixture(scope="module")

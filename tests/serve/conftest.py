@@ -6,7 +6,8 @@ import os
 import shutil
 
 import pytest
-from serve_helpers import NON_UTF8_NAME, ffmpeg
+from helpers import excerpt, frame_image, run_ffmpeg
+from serve_helpers import NON_UTF8_NAME
 
 from vsearch.config import Settings
 
@@ -21,11 +22,11 @@ def served_library(tmp_path_factory, clips):
         shutil.copy(clips[name], videos / clips[name].name)
     shutil.copy(clips["smpte"], videos / NON_UTF8_NAME)
     # A mirrored copy of mandel.mp4: the duplicate the dups view must show.
-    ffmpeg("-i", str(clips["mandel"]), "-vf", "hflip", str(videos / "mandel-flipped.mp4"))
+    run_ffmpeg("-i", clips["mandel"], "-vf", "hflip", videos / "mandel-flipped.mp4")
     queries = root / "queries"
     queries.mkdir()
-    ffmpeg("-ss", "3", "-i", str(clips["mandel"]), "-frames:v", "1", str(queries / "mandel3.png"))
-    ffmpeg("-ss", "1", "-t", "2", "-i", str(clips["life"]), str(queries / "life-1-3.mp4"))
+    frame_image(clips["mandel"], queries / "mandel3.png", at=3)
+    excerpt(clips["life"], queries / "life-1-3.mp4", 1, 2)
     (queries / "garbage.png").write_bytes(os.urandom(2000))
     settings = Settings.load(library=root / "lib", model="colorgrid", decoders=2)
     from vsearch.pipeline.library import Library

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 pytest.importorskip("starlette", reason="the serve extra is not installed")
-from serve_helpers import NON_UTF8_NAME, make_video  # noqa: E402
+from helpers import make_video  # noqa: E402
+from serve_helpers import NON_UTF8_NAME  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 

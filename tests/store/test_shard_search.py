@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from vsearch.cli import app
+from tests.helpers import run_cli
 from vsearch.index.sharded import DEFAULT_NPROBE
 from vsearch.pipeline.library import Library
 from vsearch.pipeline.search import search_vectors
@@ -155,24 +155,49 @@ def test_shards_changed_by_another_process_are_checked_again(lib, tmp_path):
 
 
 def test_shards_command_reports_and_refuses_a_tiny_library_by_default(lib):
-    runner = CliRunner()
-    base = ["--library", str(lib.root), "shards"]
+    root = lib.root
     lib.close()
-    refused = runner.invoke(app, base)
+    refused = run_cli(root, "shards")
     assert refused.exit_code != 0 and "too few" in refused.output
     flags = ["--shard-size", str(SHARD), "--factory", OPTIONS["factory"], "--json"]
-    first = runner.invoke(app, [*base, *flags])
+    first = run_cli(root, "shards", *flags)
     assert first.exit_code == 0, first.output
     data = json.loads(first.output)
     assert data["vectors"] == 1200 and data["shards"] == 4 and data["trained"]
     assert data["rebuilt"] == [0, 1, 2, 3] and data["folder"].endswith("frames.shards")
     assert data["nprobe"] == DEFAULT_NPROBE
-    second = runner.invoke(app, base)
+    second = run_cli(root, "shards")
     assert second.exit_code == 0 and "rebuilt: none" in second.output
-    stats = runner.invoke(app, ["--library", str(lib.root), "stats", "--json"])
-    shards = json.loads(stats.output)["frame_shards"]
+    shards = json.loads(run_cli(root, "stats", "--json").output)["frame_shards"]
     assert shards["current"] and shards["shards"] == 4 and shards["vectors"] == 1200
-    with Library.open(lib.root) as again:
+    with Library.open(root) as again:
         again.import_frames(videos(again.model_info.dim, VIDEOS, 1, seed=9))
-    stats = runner.invoke(app, ["--library", str(lib.root), "stats"])
+    stats = run_cli(root, "stats")
     assert "1 stale: frame search uses the frame index" in stats.output
+
+
+def test_index_with_shards_refreshes_them_after_committing_the_videos(lib, clips, tmp_path):
+    lib.refresh_shards(**OPTIONS)
+    root = lib.root
+    lib.close()
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(clips["testsrc"], folder / "testsrc.mp4")
+    done = run_cli(root, "index", str(folder), "--shards", "--json")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert len(data["indexed"]) == 1 and data["shards"]["rebuilt"] == [3]  # new ids: last
+    assert not data["shards"]["trained"]
+
+
+def test_index_with_shards_keeps_the_videos_of_a_library_too_small_for_them(
+    settings, clips, tmp_path
+):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(clips["testsrc"], folder / "testsrc.mp4")
+    done = run_cli(settings.library, "index", str(folder), "--shards", "--model", "colorgrid")
+    assert done.exit_code != 0 and "frame shards not built" in done.output
+    assert "too few" in done.output and "1 indexed" in done.output
+    with Library.open(settings.library) as again:
+        assert again.store.frame_count() > 0 and not (again.root / "frames.shards").exists()

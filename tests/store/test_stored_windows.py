@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import concat_videos
 from sqlalchemy import delete, update
 
-from tests.conftest import concat_videos
 from vsearch.config import Settings
 from vsearch.db.schema import ClipRow
 from vsearch.match.windows import DEFAULT_WINDOW, video_windows

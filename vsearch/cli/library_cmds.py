@@ -26,8 +26,9 @@ from vsearch.cli._app import (
     settings,
 )
 from vsearch.config import DEFAULT_FPS, DEFAULT_MODEL
+from vsearch.errors import VsearchError
 from vsearch.index.sharded import DEFAULT_NPROBE, DEFAULT_SHARD_SIZE
-from vsearch.store.shards import DEFAULT_WORKERS, RERANK_CANDIDATES, SHARDS_DIR
+from vsearch.store.shards import DEFAULT_WORKERS, RERANK_CANDIDATES, SHARDS_DIR, ShardRefresh
 from vsearch.types import timecode
 
 ModelOpt = Annotated[
@@ -103,6 +104,14 @@ def index(
     ray_actors: Annotated[
         int, typer.Option(help="Ray actors (0: one per GPU of the cluster, else per CPU).")
     ] = 0,
+    shards: Annotated[
+        bool,
+        typer.Option(
+            "--shards",
+            help="Then build or refresh the library's IVF-PQ frame shards, as `vsearch "
+            "shards` does with its defaults (only the shards this run changed are rebuilt).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Index videos incrementally: new and changed files are decoded, the rest skipped.
@@ -122,8 +131,20 @@ def index(
             ray=ray,
             ray_actors=ray_actors,
         )
+        refreshed: ShardRefresh | None = None
+        shard_error: VsearchError | None = None
+        if shards:
+            # The videos are committed: a shard build that fails (a library too small to
+            # train them, say) is reported beside the indexing, which stands.
+            try:
+                refreshed = lib.refresh_shards(progress=progress)
+            except VsearchError as exc:
+                shard_error = exc
+    data = report.to_dict()
+    if shards:
+        data["shards"] = refreshed.to_dict() if refreshed else {"error": str(shard_error)}
     if json_out:
-        emit_json(report.to_dict())
+        emit_json(data)
     else:
         rate = report.video_seconds / report.wall_seconds if report.wall_seconds else 0.0
         out.print(
@@ -137,6 +158,12 @@ def index(
         )
         for line in report.index_builds:
             out.print(f"index rebuilt: {line}", markup=False)
+        if refreshed is not None:
+            _print_shards(refreshed)
+        if shard_error is not None:
+            err.print(
+                f"vsearch: frame shards not built: {one_line(str(shard_error))}", markup=False
+            )
     if report.failed:
         if not json_out:
             for path, cause in report.failed:
@@ -148,6 +175,8 @@ def index(
                     highlight=False,
                 )
         raise typer.Exit(EXIT_FILES_FAILED)
+    if shard_error is not None:
+        raise typer.Exit(shard_error.exit_code)
 
 
 @app.command(
@@ -200,6 +229,10 @@ def shards(
     if json_out:
         emit_json(report.to_dict())
         return
+    _print_shards(report)
+
+
+def _print_shards(report: ShardRefresh) -> None:
     rebuilt = ", ".join(map(str, report.rebuilt)) or "none"
     out.print(
         f"frame shards: {report.vectors:,} vectors in {report.shards} shards; rebuilt: "
