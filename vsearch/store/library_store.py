@@ -106,6 +106,7 @@ _UNCHECKED = object()  # the frame shards have not been looked at since the fram
 # Seconds a command opening a library waits for another process that is creating or
 # upgrading its schema (which holds the writer lock for that long only).
 SCHEMA_WAIT_S = 30.0
+LOCK_POLL_S = 0.2
 
 
 class LibraryStore:
@@ -209,7 +210,8 @@ class LibraryStore:
         encoder = create_encoder(spec, device=settings.device)
         _make_folder(settings.library)
         lib = cls(settings.with_(model=spec, fps=fps))
-        with lib.writing():
+        # A command opening the library meanwhile may be migrating it: wait for that.
+        with lib.writing(timeout=max(settings.lock_timeout, SCHEMA_WAIT_S)):
             lib._migrate()
             with lib._committing() as session:
                 # With a shared database another host may have created it meanwhile.
@@ -229,13 +231,21 @@ class LibraryStore:
         if self.readonly:
             faults.check_readonly_schema(self.engine, self.root)
             return
+        # Migrations run under the writer lock, taken only while nobody holds it: a library
+        # that another process is creating or upgrading is left to it (we wait for its
+        # schema), and a library at head is never locked by a mere open, so that a writer
+        # that follows (with VSEARCH_LOCK_TIMEOUT=0) never finds it taken by a reader.
+        deadline = time.monotonic() + max(self.settings.lock_timeout, SCHEMA_WAIT_S)
         try:
-            if at_head(self.engine):
-                return
-            # Under the writer lock: a library being created (or upgraded) by another process
-            # is finished by it first, then found at head here, never migrated twice at once.
-            with self.writing(timeout=max(self.settings.lock_timeout, SCHEMA_WAIT_S)):
-                upgrade_database(self.engine)
+            while not at_head(self.engine):
+                try:
+                    with self.writing(wait=False):
+                        upgrade_database(self.engine)  # reads the revision again, under the lock
+                    return
+                except LibraryLockedError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(LOCK_POLL_S)
         except OperationalError as exc:
             raise self._db_error(exc) from exc
 
