@@ -29,6 +29,7 @@ from vsearch.db.claims import VideoClaims
 from vsearch.db.engine import (
     create_db_engine,
     create_server_engine,
+    is_sqlite,
     make_session_factory,
     redact_url,
     transaction,
@@ -771,7 +772,7 @@ class LibraryStore:
             self._watch = self.engine.connect()
         query = (
             "PRAGMA data_version"
-            if self.engine.dialect.name == "sqlite"
+            if is_sqlite(self.engine)
             else "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
         )
         try:

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from vsearch.db.engine import is_sqlite
 from vsearch.db.schema import ClipRow, FrameRow, VideoRow
 from vsearch.types import (
     WITH_FRAMES,
@@ -187,7 +188,7 @@ def frame_videos(ids: Sequence[int] | np.ndarray, *, session: Session) -> dict[i
     if not id_list:
         return {}
     table = FrameRow.__tablename__
-    if session.get_bind().dialect.name == "sqlite":
+    if is_sqlite(session.get_bind()):
         sql = f"SELECT id, video_id FROM {table} WHERE id IN (SELECT value FROM json_each(:ids))"
         params: dict[str, object] = {"ids": json.dumps(id_list)}
     else:  # PostgreSQL: the ids as one array
