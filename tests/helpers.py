@@ -186,6 +186,16 @@ def tone(out: Path) -> Path:
 # --- libraries ---------------------------------------------------------------------------------
 
 
+def unit_sequences(dim: int, lengths: Sequence[int], seed: int = 0) -> list[np.ndarray]:
+    """Random frame-vector sequences of unit rows, one (n, dim) float32 array per length."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in lengths:
+        x = rng.normal(size=(n, dim)).astype(np.float32)
+        out.append(x / np.linalg.norm(x, axis=1, keepdims=True))
+    return out
+
+
 def run_cli(library: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     """``vsearch --library LIBRARY ARGS`` through Typer's CliRunner, in this process."""
     from typer.testing import CliRunner

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import unit_sequences
 
 from vsearch.errors import UnknownModelError
 from vsearch.models.heads import (
@@ -20,12 +21,7 @@ DIM, CLASSES = 12, 3
 
 
 def sequences(seed=0, lengths=(1, 3, 7, 4)):
-    rng = np.random.default_rng(seed)
-    out = []
-    for n in lengths:
-        x = rng.normal(size=(n, DIM)).astype(np.float32)
-        out.append(x / np.linalg.norm(x, axis=1, keepdims=True))
-    return out
+    return unit_sequences(DIM, lengths, seed)
 
 
 def logits(head, seqs, pad_to=0):

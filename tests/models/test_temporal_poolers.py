@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import unit_sequences
 
 from vsearch.errors import CheckpointError, UnknownModelError
 from vsearch.models import TrainConfig, create_pooler, list_poolers, train_pooler
@@ -12,12 +13,7 @@ DIM = 16
 
 
 def sequences(seed=0, lengths=(1, 2, 5, 9)):
-    rng = np.random.default_rng(seed)
-    out = []
-    for n in lengths:
-        x = rng.normal(size=(n, DIM)).astype(np.float32)
-        out.append(x / np.linalg.norm(x, axis=1, keepdims=True))
-    return out
+    return unit_sequences(DIM, lengths, seed)
 
 
 def test_registry_lists_the_three_poolers():
