@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +37,8 @@ from vsearch.index.sharded import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from vsearch.progress import Progress
     from vsearch.types import ModelInfo
 
@@ -46,12 +48,14 @@ class LibraryStore(Protocol):
     module: a protocol rather than an import keeps the two free of an import cycle)."""
 
     root: Path
-    sessions: Any  # a session factory
+    sessions: sessionmaker[Session]
 
     @property
     def model_info(self) -> ModelInfo: ...
 
-    def frame_vectors(self, frame_ids: Any) -> tuple[np.ndarray, np.ndarray]: ...
+    def frame_vectors(
+        self, frame_ids: Sequence[int] | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 log = logging.getLogger(__name__)
