@@ -498,8 +498,25 @@ def _segment_dict(path: str, start: float, end: float, fps: float | None) -> dic
     }
 
 
+class _VideoSpan:
+    """The frame numbers of a record's ``start`` and ``end`` (seconds, None for the whole
+    video) in its video's own frame stream, at the video's rate ``fps``."""
+
+    start: float | None
+    end: float | None
+    fps: float | None
+
+    @property
+    def start_frame(self) -> int | None:
+        return frame_at(self.start, self.fps)
+
+    @property
+    def end_frame(self) -> int | None:
+        return frame_at(self.end, self.fps)
+
+
 @dataclass(frozen=True)
-class LabelRecord:
+class LabelRecord(_VideoSpan):
     """A user's label on a whole video (start/end None) or on a segment of it."""
 
     id: int
@@ -510,14 +527,6 @@ class LabelRecord:
     end: float | None
     created_at: str
     fps: float | None = None  # the video's frame rate
-
-    @property
-    def start_frame(self) -> int | None:
-        return frame_at(self.start, self.fps)
-
-    @property
-    def end_frame(self) -> int | None:
-        return frame_at(self.end, self.fps)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
@@ -533,8 +542,31 @@ class LabelRecord:
 
 
 @dataclass(frozen=True)
-class PredictionRecord:
-    """A stored prediction of a classifier: on the whole video (start/end None) or a clip."""
+class NewLabel:
+    """A label to add: on video ``video_id``, whole (start/end None) or its [start, end)."""
+
+    video_id: int
+    label: str
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredLabel:
+    """A classifier's label, with its score, for a whole video (start/end None) or a clip."""
+
+    label: str
+    score: float
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class PredictionRecord(_VideoSpan):
+    """A stored prediction of a classifier: on the whole video (start/end None) or a clip.
+
+    ``path`` and ``fps`` are the video's, where the reader looked them up ("" and None
+    where it did not, or the video is gone)."""
 
     video_id: int
     classifier: str
@@ -542,6 +574,21 @@ class PredictionRecord:
     score: float
     start: float | None
     end: float | None
+    path: str = ""
+    fps: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `predictions --json`."""
+        return {
+            "path": self.path,
+            "classifier": self.classifier,
+            "label": self.label,
+            "score": round(self.score, 4),
+            "start": self.start,
+            "end": self.end,
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
+        }
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,8 @@ class _Api:
         return JSONResponse(await self._run(facts))
 
     async def stats(self, _request: Request) -> Response:
-        return JSONResponse(await self._run(lambda lib: lib.stats()))
+        stats = await self._run(lambda lib: lib.stats())
+        return JSONResponse(stats.to_dict())
 
     async def videos(self, request: Request) -> Response:
         errors_only = _bool(request.query_params, "errors")

@@ -76,7 +76,9 @@ from vsearch.types import (
     FrameTable,
     LabelRecord,
     ModelInfo,
+    NewLabel,
     PredictionRecord,
+    ScoredLabel,
     StoredClips,
     StoredFrames,
     VideoFacts,
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
     from vsearch.index import VectorIndex
     from vsearch.models import FrameEncoder
     from vsearch.models.temporal import TemporalPooler
+    from vsearch.store.shards import RerankedShards
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +379,7 @@ class LibraryStore:
         return self._frame_index
 
     @property
-    def frame_searcher(self) -> Any:
+    def frame_searcher(self) -> VectorIndex | RerankedShards:
         """What frame search asks for candidates: the library's IVF-PQ shards, re-ranked
         exactly (``vsearch.store.shards.RerankedShards``), when they were built and hold
         exactly the stored frames; else the frame index (``frame_index``). Checked once, and
@@ -936,14 +939,12 @@ class LibraryStore:
         with self.sessions() as session:
             return queries.labelled_video_ids(session=session)
 
-    def add_labels(
-        self, labels: Sequence[tuple[int, str, float | None, float | None]]
-    ) -> list[LabelRecord]:
-        """Add (video id, label, start, end) labels in one transaction; return their records."""
+    def add_labels(self, labels: Sequence[NewLabel]) -> list[LabelRecord]:
+        """Add labels in one transaction; return their records."""
         with self.writing(), self._committing() as session:
             added = {
-                queries.add_label(video_id, label, start, end, session=session)
-                for video_id, label, start, end in labels
+                queries.add_label(new.video_id, new.label, new.start, new.end, session=session)
+                for new in labels
             }
             return [r for r in queries.list_labels(session=session) if r.id in added]
 
@@ -968,12 +969,9 @@ class LibraryStore:
             return queries.list_predictions(session=session, video_id=video_id)
 
     def replace_predictions(
-        self,
-        video_id: int,
-        classifier: str,
-        rows: Sequence[tuple[str, float, float | None, float | None]],
+        self, video_id: int, classifier: str, rows: Sequence[ScoredLabel]
     ) -> None:
-        """Store a classifier's (label, score, start, end) rows for a video, replacing its old."""
+        """Store a classifier's labels for a video (whole and per clip), replacing its old."""
         with self._committing() as session:
             queries.replace_predictions(video_id, classifier, rows, session=session)
 
