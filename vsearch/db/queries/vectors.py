@@ -212,7 +212,8 @@ def frame_places(*, session: Session, ids: Sequence[int] | np.ndarray | None = N
             params = {"ids": id_list}
     result = session.execute(text(sql), params)
     rows = np.fromiter(result.cursor, dtype=_PLACE)  # type: ignore[attr-defined]
-    rows = rows[np.argsort(rows["id"], kind="stable")]
+    if len(rows) > 1 and bool((rows["id"][1:] < rows["id"][:-1]).any()):
+        rows = rows[np.argsort(rows["id"], kind="stable")]  # (video, time) order was not id order
     video_ids = np.ascontiguousarray(rows["video_id"])
     videos = select(VideoRow.id, VideoRow.path, VideoRow.fps)
     if ids is not None:
