@@ -298,6 +298,49 @@ class FrameHit:
 
 
 @dataclass(frozen=True)
+class FramePlaces:
+    """Where stored frames are, as arrays: ``ids`` ascending, the video and second of each,
+    and each of those videos' (path, frame rate). A search turns neighbour ids into videos
+    and hits with it, without a row object per candidate."""
+
+    ids: np.ndarray  # int64, ascending
+    video_ids: np.ndarray  # int64
+    times: np.ndarray  # float64, seconds
+    videos: Mapping[int, tuple[str, float | None]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def video_ids_of(self, frame_ids: np.ndarray) -> np.ndarray:
+        """The video of each of ``frame_ids`` (any shape); -1 where it is no frame held here
+        (no neighbour, or a frame deleted since an index was loaded)."""
+        frame_ids = np.asarray(frame_ids, dtype=np.int64)
+        if not len(self.ids):
+            return np.full(frame_ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, frame_ids), len(self.ids) - 1)
+        return np.where(self.ids[pos] == frame_ids, self.video_ids[pos], -1)
+
+    def hits(self, frame_ids: np.ndarray, scores: np.ndarray) -> list[FrameHit]:
+        """One hit per frame of ``frame_ids`` held here, with its score, in the order given."""
+        frame_ids = np.asarray(frame_ids, dtype=np.int64)
+        if not len(self.ids) or not len(frame_ids):
+            return []
+        pos = np.minimum(np.searchsorted(self.ids, frame_ids), len(self.ids) - 1)
+        out = []
+        for p, fid, score in zip(pos.tolist(), frame_ids.tolist(), scores.tolist(), strict=True):
+            if self.ids[p] != fid:
+                continue
+            video_id = int(self.video_ids[p])
+            video = self.videos.get(video_id)
+            if video is None:  # its video was deleted while these places were read
+                continue
+            path, fps = video
+            time = float(self.times[p])
+            out.append(FrameHit(path, time, float(score), video_id, fid, fps=fps))
+        return out
+
+
+@dataclass(frozen=True)
 class SegmentMatch:
     """A segment of a library video matching a segment of the query."""
 
