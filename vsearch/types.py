@@ -6,10 +6,10 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -24,6 +24,15 @@ DEFAULT_MODEL = "effnet:lite0"
 # millisecond before its place on the frame-rate grid (at 29.97 frames/s frame 9 is stored at
 # 0.300 s, 8.991 frames); the slack keeps it, and float rounding, on that frame.
 FRAME_SLACK_S = 0.0005
+
+
+# A value as ``json.dumps`` writes it: what ``to_dict()`` gives (the ``--json`` and HTTP
+# payloads). Mappings and sequences, not dicts and lists, so that typed fields (a
+# ``dict[str, float]``, a ``list[str]``) are JSON values as they are.
+JSONValue: TypeAlias = (
+    str | int | float | bool | None | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
+)
+JSONObject: TypeAlias = dict[str, JSONValue]
 
 
 class VideoStatus(str, Enum):
@@ -98,7 +107,7 @@ class ModelInfo:
         """Identity of the vector space: two encoders with the same key are interchangeable."""
         return f"{self.family}:{self.arch}@{self.weights}/{self.dim}/{self.preprocess}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "spec": self.spec,
             "family": self.family,
@@ -111,8 +120,9 @@ class ModelInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelInfo:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+    def from_dict(cls, d: Mapping[str, JSONValue]) -> ModelInfo:
+        """The provenance ``to_dict`` wrote (keys that are no field are left out)."""
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,7 @@ class VideoRecord:
     indexed_at: str | None = None
     tags: list[tuple[str, float]] | None = None  # most probable ImageNet classes, best first
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `videos --json` and of the HTTP API."""
         return {
             "path": self.path,
@@ -274,7 +284,7 @@ class FrameHit:
         """The number of the video's frame shown at ``time`` (``frame_at``)."""
         return frame_at(self.time, self.fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `search --json` and of the HTTP API."""
         out: dict[str, Any] = {
             "path": self.path,
@@ -360,7 +370,7 @@ class SegmentMatch:
     def query_end_frame(self) -> int | None:
         return frame_at(self.query_end, self.query_fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `search --video --json` and of the HTTP API."""
         return {
             "path": self.path,
@@ -404,7 +414,7 @@ class IndexReport:
     interrupted: bool = False
     index_builds: list[str] = field(default_factory=list)  # indexes rebuilt (exact <-> IVF)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "indexed": self.indexed,
             "skipped": self.skipped,
@@ -458,7 +468,7 @@ class DupMatch:
     def b_end_frame(self) -> int | None:
         return frame_at(self.b_end, self.b_fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `dups --json` and of the HTTP API."""
         return {
             "a": _segment_dict(self.a_path, self.a_start, self.a_end, self.a_fps),
@@ -468,7 +478,7 @@ class DupMatch:
             "frames": self.frames,
         }
 
-    def to_row(self) -> dict[str, Any]:
+    def to_row(self) -> JSONObject:
         """The flat row of `dups --format csv|jsonl` (frame numbers last: CSV columns that
         readers take by position keep their place)."""
         return {
@@ -528,7 +538,7 @@ class LabelRecord(_VideoSpan):
     created_at: str
     fps: float | None = None  # the video's frame rate
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
         return {
             "path": self.path,
@@ -577,7 +587,7 @@ class PredictionRecord(_VideoSpan):
     path: str = ""
     fps: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `predictions --json`."""
         return {
             "path": self.path,
@@ -610,7 +620,7 @@ class SegmentLabel:
     def end_frame(self) -> int | None:
         return frame_at(self.end, self.fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
@@ -634,7 +644,7 @@ class VideoClassification:
     scores: dict[str, float] = field(default_factory=dict)  # whole-video probability per label
     fps: float | None = None  # the video's frame rate (its segments' frame numbers)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "path": self.path,
             "label": self.label,
@@ -663,7 +673,7 @@ class TrainReport:
     best_epoch: int
     encoder_key: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "arch": self.arch,
             "checkpoint": self.checkpoint,

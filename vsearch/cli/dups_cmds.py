@@ -29,6 +29,7 @@ from vsearch.types import timecode
 
 if TYPE_CHECKING:
     from vsearch.pipeline.dups import CopyGroup
+    from vsearch.types import JSONObject
 
 THRESHOLD_HELP = (
     "Frame score at or above which two frames count as the same footage. " + help_thresholds("dups")
@@ -127,7 +128,7 @@ def dups(
 
 
 def _emit_groups(groups: list[CopyGroup], kind, fmt, json_out, output) -> None:
-    rows: list[dict[str, object]]
+    rows: list[JSONObject]
     if kind == "paths":
         rows = [{"path": p} for g in groups for p in g.copies]
     elif kind in ("csv", "jsonl"):

@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.match.align import Segment, chain_segments
 from vsearch.pipeline.scoring import RAW, scoring_for
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import DupMatch, VideoRecord, frame_at, known_fps
+from vsearch.types import DupMatch, JSONObject, VideoRecord, frame_at, known_fps
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -66,7 +66,7 @@ class DupReport:
     threshold: float = DEFAULT_THRESHOLD
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> JSONObject:
         return {
             "matches": len(self.matches),
             "exact": sum(m.exact for m in self.matches),
@@ -408,7 +408,7 @@ class CopyFacts:
         pixels = (self.width or 0) * (self.height or 0)
         return (pixels, self.bitrate or 0, self.duration, self.path)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "path": self.path,
             "width": self.width,
@@ -436,7 +436,7 @@ class CopyGroup:
         """The paths of the other copies."""
         return [v.path for v in self.videos[1:]]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `dups --group --json`."""
         return {
             "keep": self.keep,

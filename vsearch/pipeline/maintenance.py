@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsearch.errors import UsageError, VsearchError
-from vsearch.types import ModelInfo, VideoStatus
+from vsearch.types import JSONObject, ModelInfo, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.index.build import IndexCard
@@ -79,7 +79,7 @@ class IndexSummary:
     def of(cls, card: IndexCard | None) -> IndexSummary:
         return cls(card.summary() if card else "exact (no build card yet)", card)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         card = self.card
         if card is None:
             return {"summary": self.summary}
@@ -123,7 +123,7 @@ class LibraryStats:
     def disk_bytes(self) -> int:
         return sum(self.disk_bytes_by_file.values())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `stats --json` and of the HTTP API."""
         return {
             "library": self.library,
@@ -201,7 +201,7 @@ class DoctorReport:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks.values())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `doctor --json`."""
         out: dict[str, Any] = {
             "library": self.library,

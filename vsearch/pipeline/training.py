@@ -16,7 +16,7 @@ import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from vsearch.store.clips import pooler_record
 if TYPE_CHECKING:
     from vsearch.models.temporal import TorchPooler
     from vsearch.store.library_store import LibraryStore
+    from vsearch.types import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class TemporalReport:
     train_loss: list[float] = field(default_factory=list)  # per epoch
     val_loss_history: list[float] = field(default_factory=list)  # per epoch
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `train temporal --json` (its keys depend on the outcome)."""
         if self.kept_previous:
             return {

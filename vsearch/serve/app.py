@@ -295,7 +295,10 @@ class _Api:
             out = []
             for m in lib.find_duplicates(**options).matches:
                 d = m.to_dict()
-                d["a"]["video_id"], d["b"]["video_id"] = ids.get(m.a_path), ids.get(m.b_path)
+                for side, path in (("a", m.a_path), ("b", m.b_path)):
+                    segment = d[side]
+                    assert isinstance(segment, dict)
+                    d[side] = {**segment, "video_id": ids.get(path)}
                 out.append(d)
             return out
 

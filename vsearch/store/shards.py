@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from vsearch.progress import Progress
-    from vsearch.types import ModelInfo
+    from vsearch.types import JSONObject, ModelInfo
 
 
 class LibraryStore(Protocol):
@@ -83,7 +83,7 @@ class ShardRefresh:
     folder: str = ""
     nprobe: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "vectors": self.vectors,
             "shards": self.shards,
@@ -215,7 +215,7 @@ class ShardsSummary:
     shard_size: int = 0
     nprobe: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         if self.error is not None:
             return {"folder": self.folder, "current": self.current, "error": self.error}
         return {
