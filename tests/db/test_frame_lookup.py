@@ -111,3 +111,33 @@ def test_search_follows_frames_another_process_commits_and_removes(tmp_path):
         reader.remove("/footage/v1.mp4")  # and this process's own commits
         found = {h.path for hits in search_vectors(reader.store, q, k=10) for h in hits}
         assert found == {f"/footage/v{v}.mp4" for v in (0, 2, 3)}
+
+
+def test_frame_places_are_read_by_load_and_again_only_after_a_commit(
+    tmp_path, db_backend, monkeypatch
+):
+    from vsearch.db import queries
+
+    reads = []
+    real = queries.frame_places
+
+    def counted(**kwargs):
+        reads.append(kwargs.get("ids") is None)  # True: every frame's place
+        return real(**kwargs)
+
+    monkeypatch.setattr(queries, "frame_places", counted)
+    with Library.open(tmp_path / "lib", create=True, model="colorgrid") as lib:
+        lib.import_frames(videos(3, 20, lib.model_info.dim))
+        q = lib.store.frame_table().vectors[[0, 30]]
+        lib.load()  # what `vsearch serve` does before its first query
+        for _ in range(3):
+            search_vectors(lib.store, q, k=2)
+        if db_backend == "sqlite":  # read once, by load; kept while nothing is committed
+            assert reads == [True]
+        else:  # a database server: the candidates of each search, read per search
+            assert len(reads) == 3 and not any(reads)
+        reads.clear()
+        lib.remove("/footage/v0.mp4")
+        hits = search_vectors(lib.store, q, k=2)
+        assert all(h.path != "/footage/v0.mp4" for row in hits for h in row)
+        assert reads == ([True] if db_backend == "sqlite" else [False])

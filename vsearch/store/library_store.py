@@ -912,6 +912,14 @@ class LibraryStore:
             asked = np.unique(frame_ids[frame_ids >= 0])
             with self.sessions() as session:
                 return queries.frame_places(session=session, ids=asked)
+        return self._current_places()
+
+    def load_frame_places(self) -> None:
+        """Read what ``frame_places`` keeps now (if it is out of date), not at a search."""
+        if is_sqlite(self.engine):
+            self._current_places()
+
+    def _current_places(self) -> FramePlaces:
         with self._places_lock:
             version = self._data_version()  # before the read: a commit during it is seen
             if self._places is None or self._places[0] != version:
