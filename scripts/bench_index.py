@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 def footage(out: Path, minutes: float) -> list[Path]:
     """Real sample videos plus longer generated clips, so the run is long enough to time."""
+    from _footage import lavfi_clip
     from sample_data import build
 
     sample = build(out / "sample") / "library"
@@ -46,32 +46,8 @@ def footage(out: Path, minutes: float) -> list[Path]:
     ]
     seconds = max(10, int(minutes * 60 / len(sources)))
     for i, src in enumerate(sources):
-        target = extra / f"long{i}_{seconds}s.mp4"
-        if not target.exists():
-            spec = src if "=" in src else f"{src}=size=640x360:rate=25"
-            subprocess.run(
-                [
-                    "ffmpeg",
-                    "-nostdin",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    spec,
-                    "-t",
-                    str(seconds),
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "veryfast",
-                    str(target),
-                ],
-                check=True,
-            )
+        spec = src if "=" in src else f"{src}=size=640x360:rate=25"
+        lavfi_clip(extra / f"long{i}_{seconds}s.mp4", spec, seconds)
     return sorted(sample.rglob("*.mp4")) + sorted(extra.glob(f"long*_{seconds}s.mp4"))
 
 

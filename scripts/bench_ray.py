@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _footage import lavfi_clip
+
 SOURCES = [
     "testsrc2=size=320x240:rate=25",
     "mandelbrot=size=320x240:rate=25",
@@ -33,34 +35,9 @@ SOURCES = [
 
 
 def make_footage(root: Path, n: int, seconds: float) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         src = SOURCES[i % len(SOURCES)] + f",hue=h={i * 23}"
-        out = root / f"clip{i:03d}.mp4"
-        if not out.exists():
-            subprocess.run(
-                [
-                    "ffmpeg",
-                    "-nostdin",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    src,
-                    "-t",
-                    str(seconds),
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "veryfast",
-                    str(out),
-                ],
-                check=True,
-            )
+        lavfi_clip(root / f"clip{i:03d}.mp4", src, seconds)
     return root
 
 

@@ -235,7 +235,7 @@ def assert_consistent(root: Path, *, create: bool = False) -> dict[str, int]:
         index_ids = np.sort(lib.store.frame_index.ids())
         assert len(np.unique(index_ids)) == len(index_ids), "duplicate ids in the index"
         assert np.array_equal(index_ids, db_ids), "index ids differ from the frame ids in the DB"
-        assert lib.doctor()["checks"]["schema"]["ok"]
+        assert lib.doctor().checks["schema"].ok
         with lib.store.sessions() as session:
             db_clips = np.sort(queries.clip_ids(session=session))
         clip_ids = np.sort(lib.store.clip_index.ids())

@@ -6,10 +6,17 @@ Every import counts: module level, inside functions and under TYPE_CHECKING alik
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
+import inspect
 import subprocess
 import sys
+import typing
+from collections import abc
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -195,3 +202,166 @@ def test_import_vsearch_and_help_load_no_heavy_modules():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- typed boundaries ------------------------------------------------------------------------
+
+# Where a layer is called from above, ``Any`` would hide the contract from mypy, IDEs and
+# readers: the public API of ``vsearch.Library`` and of the store it drives, and every public
+# function of a module of these areas that a higher area imports.
+TYPED_AREAS = {"match", "store", "pipeline", "report", "serve"}
+TYPED_CLASSES = ("vsearch.pipeline.library:Library", "vsearch.store.library_store:LibraryStore")
+# Checked as well although their callers sit in their own area: the Ray driver's contract with
+# the local indexer (jobs, steps and stage timers).
+TYPED_MODULES = ("vsearch.pipeline.ray_index",)
+# "Class.field" or "module.function": where Any is the truth, each with why.
+ANY_ALLOWED = {
+    # faiss index objects: faiss (SWIG bindings) ships no type hints to name them by
+    "ShardedIndex.shards",
+    "ShardedIndex.searcher",
+    "ShardedIndex.merged",
+    # settings fields overridden by name, each value of its own field's type (as
+    # dataclasses.replace takes them); every one is checked by Settings.load
+    "Settings.load",
+    "Settings.with_",
+}
+
+
+BARE_GENERICS = {
+    dict, list, tuple, set, frozenset, type,
+    *(getattr(abc, name) for name in abc.__all__ if name != "ByteString"),
+}  # fmt: skip
+
+
+def type_checking_names(module: ModuleType) -> dict[str, object]:
+    """The names a module imports under ``if TYPE_CHECKING:`` (its annotations use them)."""
+    names: dict[str, object] = {}
+    for node in ast.parse(inspect.getsource(module)).body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            block = ast.Module(body=node.body, type_ignores=[])
+            exec(compile(block, str(module.__file__), "exec"), names)
+    return names
+
+
+def resolved_hints(obj: object) -> dict[str, object]:
+    module = sys.modules[obj.__module__]  # type: ignore[attr-defined]
+    extra = type_checking_names(module)
+    # vsearch.types first: its recursive JSONValue alias names itself from there
+    names = {**vars(importlib.import_module("vsearch.types")), **vars(module), **extra}
+    return typing.get_type_hints(obj, globalns=names, localns=extra)
+
+
+def any_inside(hint: object, seen: set[type]) -> list[str]:
+    """Where ``Any`` is in a resolved annotation: itself, an argument of a generic (dict, list,
+    tuple, Optional, Callable...), or a field of a vsearch dataclass, TypedDict or NamedTuple
+    it names (their fields are part of the contract too)."""
+    if hint is typing.Any:
+        return ["Any"]
+    if hint in BARE_GENERICS:  # `dict`, `list`, ... without arguments: of Any
+        return [f"a bare {hint.__name__}"]  # type: ignore[attr-defined]
+    found = []
+    for arg in typing.get_args(hint):
+        for inner in arg if isinstance(arg, list) else [arg]:  # Callable[[args], result]
+            found += any_inside(inner, seen)
+    cls = typing.get_origin(hint) or hint
+    record = isinstance(cls, type) and (
+        dataclasses.is_dataclass(cls) or typing.is_typeddict(cls) or hasattr(cls, "_fields")
+    )
+    ours = cls.__module__.partition(".")[0] in ("vsearch", __name__) if record else False
+    if ours and cls not in seen:
+        seen.add(cls)
+        for name, field_hint in resolved_hints(cls).items():
+            if f"{cls.__name__}.{name}" not in ANY_ALLOWED:
+                found += [f"{cls.__name__}.{name}: {f}" for f in any_inside(field_hint, seen)]
+    return found
+
+
+def untyped_in_signature(
+    label: str, fn: Callable[..., object], seen: set[type] | None = None
+) -> list[str]:
+    """What in ``fn``'s signature is Any or not annotated; the records its annotations name
+    are added to ``seen`` (each is searched once)."""
+    if label in ANY_ALLOWED:
+        return []
+    seen = set() if seen is None else seen
+    hints = resolved_hints(fn)
+    bad = [
+        f"{label}: `{name}` has no annotation"
+        for name, p in inspect.signature(fn).parameters.items()
+        if name not in hints and name not in ("self", "cls")
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]  # fmt: skip
+    if "return" not in hints:
+        bad.append(f"{label}: no return annotation")
+    for name, hint in hints.items():
+        bad += [f"{label}: `{name}` is {where}" for where in any_inside(hint, seen)]
+    return bad
+
+
+def public_methods(cls: type) -> dict[str, Callable[..., object]]:
+    """The public methods and properties a class defines itself."""
+    found = {}
+    for attr, obj in vars(cls).items():
+        fn = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
+        if not attr.startswith("_") and inspect.isfunction(fn):
+            found[f"{cls.__name__}.{attr}"] = fn
+    return found
+
+
+def boundary_functions() -> dict[str, Callable[..., object]]:
+    """Public functions of the typed areas' modules that a higher area imports (and of
+    TYPED_MODULES), and the public methods and properties of the typed classes."""
+    g = graph()
+    called_from_above = {
+        target
+        for mod, targets in g.items()
+        for target in targets
+        if area(target) in TYPED_AREAS and RANKS[area(target)] < RANKS[area(mod)]
+    }
+    found: dict[str, Callable[..., object]] = {}
+    for name in sorted(called_from_above | set(TYPED_MODULES)):
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if not attr.startswith("_") and inspect.isfunction(obj) and obj.__module__ == name:
+                found[f"{name}.{attr}"] = obj
+    for spec in TYPED_CLASSES:
+        module_name, _, class_name = spec.partition(":")
+        found.update(public_methods(getattr(importlib.import_module(module_name), class_name)))
+    return found
+
+
+def test_no_any_across_a_layer_boundary():
+    functions = boundary_functions()
+    assert "Library.stats" in functions and "LibraryStore.add_labels" in functions
+    assert "vsearch.pipeline.ray_index.run_jobs_on_ray" in functions
+    records: set[type] = set()
+    bad = [
+        line for label, fn in functions.items() for line in untyped_in_signature(label, fn, records)
+    ]
+    # The records that cross with them: their methods too (to_dict() gives a JSONObject).
+    checked: set[type] = set()
+    while records - checked:
+        for cls in sorted(records - checked, key=lambda c: c.__qualname__):
+            checked.add(cls)
+            for label, fn in public_methods(cls).items():
+                bad += untyped_in_signature(label, fn, records)
+    assert not bad, "Any (or no annotation) across a layer boundary:\n" + "\n".join(bad)
+
+
+@dataclasses.dataclass
+class _Loose:
+    payload: dict[str, list[typing.Any]]
+
+
+def _takes_any(a: list, b: tuple[int, typing.Any] | None, c) -> _Loose:
+    return _Loose({})
+
+
+def test_the_boundary_check_sees_any_inside_annotations_and_records():
+    assert untyped_in_signature("f", _takes_any) == [
+        "f: `c` has no annotation",
+        "f: `a` is a bare list",
+        "f: `b` is Any",
+        "f: `return` is _Loose.payload: Any",
+    ]
+    assert untyped_in_signature("f", lambda: None) == ["f: no return annotation"]

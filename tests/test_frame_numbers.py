@@ -221,7 +221,7 @@ def test_duplicates_give_frames_on_both_sides_and_in_every_format(lib):
     assert list(flat[0])[-4:] == ["a_start_frame", "a_end_frame", "b_start_frame", "b_end_frame"]
     assert [int(r["a_start_frame"]) for r in flat] == [r["a"]["start_frame"] for r in rows]
     (group,) = cli_json(lib, "dups", "--min-duration", "1", "--group")
-    assert group == groups[0]
+    assert group == groups[0].to_dict()
     for video in group["videos"]:
         check_frames(video, rate_of(lib, video["path"]), {"duration": "duration_frames"})
     by_path = {v["path"]: v for v in group["videos"]}

@@ -6,10 +6,10 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -24,6 +24,15 @@ DEFAULT_MODEL = "effnet:lite0"
 # millisecond before its place on the frame-rate grid (at 29.97 frames/s frame 9 is stored at
 # 0.300 s, 8.991 frames); the slack keeps it, and float rounding, on that frame.
 FRAME_SLACK_S = 0.0005
+
+
+# A value as ``json.dumps`` writes it: what ``to_dict()`` gives (the ``--json`` and HTTP
+# payloads). Mappings and sequences, not dicts and lists, so that typed fields (a
+# ``dict[str, float]``, a ``list[str]``) are JSON values as they are.
+JSONValue: TypeAlias = (
+    str | int | float | bool | None | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
+)
+JSONObject: TypeAlias = dict[str, JSONValue]
 
 
 class VideoStatus(str, Enum):
@@ -118,7 +127,7 @@ class ModelInfo:
         """Identity of the vector space: two encoders with the same key are interchangeable."""
         return f"{self.family}:{self.arch}@{self.weights}/{self.dim}/{self.preprocess}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "spec": self.spec,
             "family": self.family,
@@ -131,8 +140,9 @@ class ModelInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelInfo:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+    def from_dict(cls, d: Mapping[str, JSONValue]) -> ModelInfo:
+        """The provenance ``to_dict`` wrote (keys that are no field are left out)."""
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,7 @@ class VideoRecord:
     indexed_at: str | None = None
     tags: list[tuple[str, float]] | None = None  # most probable ImageNet classes, best first
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `videos --json` and of the HTTP API."""
         return {
             "path": self.path,
@@ -294,7 +304,7 @@ class FrameHit:
         """The number of the video's frame shown at ``time`` (``frame_at``)."""
         return frame_at(self.time, self.fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `search --json` and of the HTTP API."""
         out: dict[str, Any] = {
             "path": self.path,
@@ -304,6 +314,49 @@ class FrameHit:
         if self.classes:
             out["classes"] = list(self.classes)
         out["frame"] = self.frame
+        return out
+
+
+@dataclass(frozen=True)
+class FramePlaces:
+    """Where stored frames are, as arrays: ``ids`` ascending, the video and second of each,
+    and each of those videos' (path, frame rate). A search turns neighbour ids into videos
+    and hits with it, without a row object per candidate."""
+
+    ids: np.ndarray  # int64, ascending
+    video_ids: np.ndarray  # int64
+    times: np.ndarray  # float64, seconds
+    videos: Mapping[int, tuple[str, float | None]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def video_ids_of(self, frame_ids: np.ndarray) -> np.ndarray:
+        """The video of each of ``frame_ids`` (any shape); -1 where it is no frame held here
+        (no neighbour, or a frame deleted since an index was loaded)."""
+        frame_ids = np.asarray(frame_ids, dtype=np.int64)
+        if not len(self.ids):
+            return np.full(frame_ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, frame_ids), len(self.ids) - 1)
+        return np.where(self.ids[pos] == frame_ids, self.video_ids[pos], -1)
+
+    def hits(self, frame_ids: np.ndarray, scores: np.ndarray) -> list[FrameHit]:
+        """One hit per frame of ``frame_ids`` held here, with its score, in the order given."""
+        frame_ids = np.asarray(frame_ids, dtype=np.int64)
+        if not len(self.ids) or not len(frame_ids):
+            return []
+        pos = np.minimum(np.searchsorted(self.ids, frame_ids), len(self.ids) - 1)
+        out = []
+        for p, fid, score in zip(pos.tolist(), frame_ids.tolist(), scores.tolist(), strict=True):
+            if self.ids[p] != fid:
+                continue
+            video_id = int(self.video_ids[p])
+            video = self.videos.get(video_id)
+            if video is None:  # its video was deleted while these places were read
+                continue
+            path, fps = video
+            time = float(self.times[p])
+            out.append(FrameHit(path, time, float(score), video_id, fid, fps=fps))
         return out
 
 
@@ -337,7 +390,7 @@ class SegmentMatch:
     def query_end_frame(self) -> int | None:
         return frame_at(self.query_end, self.query_fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `search --video --json` and of the HTTP API."""
         return {
             "path": self.path,
@@ -381,7 +434,7 @@ class IndexReport:
     interrupted: bool = False
     index_builds: list[str] = field(default_factory=list)  # indexes rebuilt (exact <-> IVF)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "indexed": self.indexed,
             "skipped": self.skipped,
@@ -435,7 +488,7 @@ class DupMatch:
     def b_end_frame(self) -> int | None:
         return frame_at(self.b_end, self.b_fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `dups --json` and of the HTTP API."""
         return {
             "a": _segment_dict(self.a_path, self.a_start, self.a_end, self.a_fps),
@@ -445,7 +498,7 @@ class DupMatch:
             "frames": self.frames,
         }
 
-    def to_row(self) -> dict[str, Any]:
+    def to_row(self) -> JSONObject:
         """The flat row of `dups --format csv|jsonl` (frame numbers last: CSV columns that
         readers take by position keep their place)."""
         return {
@@ -475,8 +528,25 @@ def _segment_dict(path: str, start: float, end: float, fps: float | None) -> dic
     }
 
 
+class _VideoSpan:
+    """The frame numbers of a record's ``start`` and ``end`` (seconds, None for the whole
+    video) in its video's own frame stream, at the video's rate ``fps``."""
+
+    start: float | None
+    end: float | None
+    fps: float | None
+
+    @property
+    def start_frame(self) -> int | None:
+        return frame_at(self.start, self.fps)
+
+    @property
+    def end_frame(self) -> int | None:
+        return frame_at(self.end, self.fps)
+
+
 @dataclass(frozen=True)
-class LabelRecord:
+class LabelRecord(_VideoSpan):
     """A user's label on a whole video (start/end None) or on a segment of it."""
 
     id: int
@@ -488,15 +558,7 @@ class LabelRecord:
     created_at: str
     fps: float | None = None  # the video's frame rate
 
-    @property
-    def start_frame(self) -> int | None:
-        return frame_at(self.start, self.fps)
-
-    @property
-    def end_frame(self) -> int | None:
-        return frame_at(self.end, self.fps)
-
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object of `label --json` / `labels --json` and of the HTTP API."""
         return {
             "path": self.path,
@@ -510,8 +572,31 @@ class LabelRecord:
 
 
 @dataclass(frozen=True)
-class PredictionRecord:
-    """A stored prediction of a classifier: on the whole video (start/end None) or a clip."""
+class NewLabel:
+    """A label to add: on video ``video_id``, whole (start/end None) or its [start, end)."""
+
+    video_id: int
+    label: str
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredLabel:
+    """A classifier's label, with its score, for a whole video (start/end None) or a clip."""
+
+    label: str
+    score: float
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class PredictionRecord(_VideoSpan):
+    """A stored prediction of a classifier: on the whole video (start/end None) or a clip.
+
+    ``path`` and ``fps`` are the video's, where the reader looked them up ("" and None
+    where it did not, or the video is gone)."""
 
     video_id: int
     classifier: str
@@ -519,6 +604,21 @@ class PredictionRecord:
     score: float
     start: float | None
     end: float | None
+    path: str = ""
+    fps: float | None = None
+
+    def to_dict(self) -> JSONObject:
+        """The JSON object of `predictions --json`."""
+        return {
+            "path": self.path,
+            "classifier": self.classifier,
+            "label": self.label,
+            "score": round(self.score, 4),
+            "start": self.start,
+            "end": self.end,
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
+        }
 
 
 @dataclass(frozen=True)
@@ -540,7 +640,7 @@ class SegmentLabel:
     def end_frame(self) -> int | None:
         return frame_at(self.end, self.fps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
@@ -564,7 +664,7 @@ class VideoClassification:
     scores: dict[str, float] = field(default_factory=dict)  # whole-video probability per label
     fps: float | None = None  # the video's frame rate (its segments' frame numbers)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "path": self.path,
             "label": self.label,
@@ -593,7 +693,7 @@ class TrainReport:
     best_epoch: int
     encoder_key: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "arch": self.arch,
             "checkpoint": self.checkpoint,

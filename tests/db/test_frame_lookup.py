@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -26,12 +29,19 @@ def test_frame_search_keeps_each_videos_best_frame(tmp_path):
         lib.import_frames(videos(6, 40, lib.model_info.dim))
         table = lib.store.frame_table()
         ids, video_ids = table.ids, table.video_ids
-        # the lean look-up: every existing id, none that does not exist
-        asked = np.concatenate([ids[::7], [int(ids.max()) + 1000]])
-        assert lib.store.frame_videos(asked) == {
-            int(i): int(v) for i, v in zip(ids, video_ids, strict=True) if i in set(ids[::7])
-        }
-        assert lib.store.frame_videos([]) == {}
+        # the lean look-up: every existing id, none that does not exist (nor -1)
+        asked = np.concatenate([ids[::7], [int(ids.max()) + 1000, -1]])
+        places = lib.store.frame_places(asked)
+        want = np.concatenate([video_ids[::7], [-1, -1]])
+        assert places.video_ids_of(asked).tolist() == want.tolist()
+        grid = places.video_ids_of(asked[1:].reshape(2, -1))  # any shape, as index.search
+        assert grid.tolist() == want[1:].reshape(2, -1).tolist()
+        hits = places.hits(asked, np.arange(len(asked), dtype=np.float32))
+        assert [h.frame_id for h in hits] == ids[::7].tolist()
+        assert [h.time for h in hits] == table.times[::7].tolist()
+        assert [h.score for h in hits] == list(range(len(hits)))
+        assert {h.path for h in hits} == {f"/footage/v{v}.mp4" for v in range(6)}
+        assert lib.store.frame_places(np.zeros(0, np.int64)).hits(asked[:0], asked[:0]) == []
         queries = table.vectors[[5, 45, 200]]
         per_video = search_vectors(lib.store, queries, k=4)
         frames = search_vectors(lib.store, queries, k=4, frames=True)
@@ -41,3 +51,49 @@ def test_frame_search_keeps_each_videos_best_frame(tmp_path):
             assert [h.frame_id for h in frames[q]][0] == int(ids[want])
             scores = [h.score for h in per_video[q]]
             assert scores == sorted(scores, reverse=True)
+
+
+# Another process: stores one video whose frames are the vectors saved beside the library,
+# or removes it again.
+_OTHER_PROCESS = """
+import sys
+import numpy as np
+from vsearch.pipeline.library import Library
+from vsearch.types import VideoFacts, VideoStatus
+root, action = sys.argv[1], sys.argv[2]
+with Library.open(root) as lib:
+    if action == "add":
+        vecs = np.load(root + "/new.npy")
+        facts = VideoFacts(status=VideoStatus.INDEXED, duration=float(len(vecs)), size=1)
+        lib.import_frames([("/footage/new.mp4", np.arange(len(vecs)) + 0.5, vecs, facts)])
+    else:
+        lib.remove("/footage/new.mp4")
+"""
+
+
+def test_search_follows_frames_another_process_commits_and_removes(tmp_path):
+    root = tmp_path / "lib"
+    with Library.open(root, create=True, model="colorgrid") as lib:
+        lib.import_frames(videos(4, 30, lib.model_info.dim))
+
+    def other_process(action: str) -> None:
+        cmd = [sys.executable, "-c", _OTHER_PROCESS, str(root), action]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    with Library.open(root) as reader:
+        q = reader.store.frame_table().vectors[[3, 40]]
+        before = search_vectors(reader.store, q, k=10)  # the frame places are held from here
+        assert [len(hits) for hits in before] == [4, 4]
+        np.save(root / "new.npy", q)
+        other_process("add")
+        reader.refresh()  # what `vsearch serve` does before a query: the index takes them
+        after = search_vectors(reader.store, q, k=10)
+        for row, hits in enumerate(after):
+            assert len(hits) == 5
+            assert (hits[0].path, hits[0].time) == ("/footage/new.mp4", row + 0.5)
+            assert hits[1:] == before[row]  # the others unchanged, to the last field
+        other_process("remove")  # before any refresh: the index still holds its vectors...
+        assert search_vectors(reader.store, q, k=10) == before  # ...but it is not found
+        reader.remove("/footage/v1.mp4")  # and this process's own commits
+        found = {h.path for hits in search_vectors(reader.store, q, k=10) for h in hits}
+        assert found == {f"/footage/v{v}.mp4" for v in (0, 2, 3)}

@@ -70,9 +70,9 @@ def test_switch_to_ivf_with_recall_and_back(library):
     hit = search_vector(library.store, vecs[1234], k=3)[0]
     assert hit.frame_id == ids[1234]  # a stored frame finds itself, through the library
 
-    stats = library.stats()["indexes"]
-    assert stats["frames"]["approximate"] and stats["frames"]["recall_at_10"] >= 0.95
-    assert "recall@10" in stats["frames"]["summary"]
+    frames = library.stats().indexes["frames"]
+    assert frames.card and frames.card.index_setting.approximate
+    assert frames.card.recall_at_10 >= 0.95 and "recall@10" in frames.summary
     library.close()
 
     # reopened: the IVF file is loaded as it is, and repaired from the database when behind
@@ -83,8 +83,8 @@ def test_switch_to_ivf_with_recall_and_back(library):
     with Library.open(library.root) as lib:
         assert isinstance(lib.store.frame_index, IvfIndex) and lib.store.frame_sync.agreed
         assert lib.store.frame_index.ntotal == 81 * FRAMES_PER_VIDEO
-        doctor = lib.doctor()["checks"]
-        assert doctor["search"]["ok"] and "recall@10" in doctor["search"]["detail"]
+        search = lib.doctor().checks["search"]
+        assert search.ok and "recall@10" in search.detail
         # the library shrinks below half the threshold: back to exact search
         for v in range(80):
             if v != 3:

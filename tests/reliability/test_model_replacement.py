@@ -38,7 +38,7 @@ def test_interrupted_training_keeps_the_previous_model(library, clips, monkeypat
     assert library.search_video(clips["mandel"], k=1)  # clip queries still work
 
     second = library.train_temporal("tcn", epochs=2, batch_size=4, force=True)
-    assert second["checkpoint"] != first["checkpoint"]
+    assert second.checkpoint != first.checkpoint
     assert sorted(p.name for p in store.root.glob("temporal-*.pt")) == [
         pooler_record(store.meta)["checkpoint"]
     ]  # the old file went once the switch committed

@@ -57,7 +57,7 @@ def test_a_library_without_shards_searches_its_frame_index(lib, caplog):
     with caplog.at_level(logging.WARNING):
         assert lib.store.frame_searcher is lib.store.frame_index
     assert "shards" not in caplog.text
-    assert lib.stats()["frame_shards"] is None
+    assert lib.stats().frame_shards is None
 
 
 def test_search_through_shards_finds_the_exact_answers_with_exact_scores(lib):

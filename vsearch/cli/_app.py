@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 
 from vsearch.config import Settings, __version__
 from vsearch.errors import StorageError, VsearchError
-from vsearch.types import shown_name, timecode
+from vsearch.types import JSONObject, JSONValue, shown_name, timecode
 
 EXIT_FILES_FAILED = 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -221,7 +221,7 @@ def settings(library: Path | None = None, **overrides: Any) -> Settings:
     return Settings.load(library=library or _state["library"], **overrides)
 
 
-def to_json(data: Any, *, indent: int | None = 2) -> str:
+def to_json(data: JSONValue, *, indent: int | None = 2) -> str:
     """Strict JSON text: NaN/inf become null (JSON has no such numbers), and a file name's
     undecodable bytes (surrogate-escaped) become ``\\udcXX`` escapes, which ``json.loads``
     turns back into the same name (``os.fsencode`` gives the original bytes)."""
@@ -239,7 +239,7 @@ def _finite(data: Any) -> Any:
     return data
 
 
-def emit_json(data: Any) -> None:
+def emit_json(data: JSONValue) -> None:
     sys.stdout.write(to_json(data) + "\n")
 
 
@@ -248,7 +248,7 @@ def chosen_format(fmt: OutputFormat | None, json_out: bool) -> str:
 
 
 def emit_listing(
-    rows: list[dict[str, Any]] | dict[str, Any],
+    rows: Sequence[JSONObject] | JSONObject,
     *,
     fmt: OutputFormat | None,
     json_out: bool,

@@ -158,7 +158,7 @@ def predictions(
 ) -> None:
     """The predictions stored by `classify --all`: whole video and per clip window."""
     with open_library() as lib:
-        rows = lib.predictions(path)
+        rows = [r.to_dict() for r in lib.predictions(path)]
     emit_listing(
         rows,
         fmt=fmt,

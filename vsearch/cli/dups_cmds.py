@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +26,10 @@ from vsearch.errors import UsageError
 from vsearch.pipeline.dups import DEFAULT_MIN_DURATION
 from vsearch.pipeline.scoring import help_thresholds
 from vsearch.types import timecode
+
+if TYPE_CHECKING:
+    from vsearch.pipeline.dups import CopyGroup
+    from vsearch.types import JSONObject
 
 THRESHOLD_HELP = (
     "Frame score at or above which two frames count as the same footage. " + help_thresholds("dups")
@@ -123,17 +127,18 @@ def dups(
             out.print(one_line(f"{name} written to {path}"), markup=False, highlight=False)
 
 
-def _emit_groups(groups, kind, fmt, json_out, output) -> None:
+def _emit_groups(groups: list[CopyGroup], kind, fmt, json_out, output) -> None:
+    rows: list[JSONObject]
     if kind == "paths":
-        rows = [{"path": p} for g in groups for p in g["copies"]]
+        rows = [{"path": p} for g in groups for p in g.copies]
     elif kind in ("csv", "jsonl"):
         rows = [
-            {"group": i, "keep": v["path"] == g["keep"], **v}
+            {"group": i, "keep": v.path == g.keep, **v.to_dict()}
             for i, g in enumerate(groups, 1)
-            for v in g["videos"]
+            for v in g.videos
         ]
     else:
-        rows = groups
+        rows = [g.to_dict() for g in groups]
 
     def table(console) -> None:
         render_table(
@@ -142,14 +147,14 @@ def _emit_groups(groups, kind, fmt, json_out, output) -> None:
             [
                 [
                     i,
-                    "keep" if v["path"] == g["keep"] else "",
-                    f"{v['width']}x{v['height']}" if v["width"] else "?",
-                    f"{v['bitrate'] / 1000:.0f} kb/s" if v["bitrate"] else "?",
-                    timecode(v["duration"]),
-                    v["path"],
+                    "keep" if v.path == g.keep else "",
+                    f"{v.width}x{v.height}" if v.width else "?",
+                    f"{v.bitrate / 1000:.0f} kb/s" if v.bitrate else "?",
+                    timecode(v.duration),
+                    v.path,
                 ]
                 for i, g in enumerate(groups, 1)
-                for v in g["videos"]
+                for v in g.videos
             ],
             console,
         )

@@ -3,6 +3,7 @@ doctor."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -28,7 +29,13 @@ from vsearch.cli._app import (
 from vsearch.config import DEFAULT_FPS, DEFAULT_MODEL
 from vsearch.errors import VsearchError
 from vsearch.index.sharded import DEFAULT_NPROBE, DEFAULT_SHARD_SIZE
-from vsearch.store.shards import DEFAULT_WORKERS, RERANK_CANDIDATES, SHARDS_DIR, ShardRefresh
+from vsearch.store.shards import (
+    DEFAULT_WORKERS,
+    RERANK_CANDIDATES,
+    SHARDS_DIR,
+    ShardRefresh,
+    ShardsSummary,
+)
 from vsearch.types import DEFAULT_FRAMING, Framing, timecode
 
 ModelOpt = Annotated[
@@ -314,47 +321,44 @@ def stats(json_out: JsonOpt = False) -> None:
     with open_library() as lib:
         data = lib.stats()
     if json_out:
-        emit_json(data)
+        emit_json(data.to_dict())
         return
-    by_status = ", ".join(f"{n} {s}" for s, n in sorted(data["videos_by_status"].items()))
-    clip_model = data["clip_model"]
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(data.videos_by_status.items()))
     lines = [
-        ("library", data["library"]),
-        ("model", f"{data['model'].get('spec')} ({data['model'].get('dim')} dims)"),
-        ("sampling", f"{data['fps']:g} frames/s"),
-        ("videos", f"{data['videos']}" + (f" ({by_status})" if by_status else "")),
-        ("indexed", timecode(data["hours_indexed"] * 3600) + " of video"),
-        ("frames", f"{data['frames']:,}"),
-        ("clips", f"{data['clips']:,}"),
+        ("library", data.library),
+        ("model", f"{data.model.spec} ({data.model.dim} dims)"),
+        ("sampling", f"{data.fps:g} frames/s"),
+        ("videos", f"{data.videos}" + (f" ({by_status})" if by_status else "")),
+        ("indexed", timecode(data.hours_indexed * 3600) + " of video"),
+        ("frames", f"{data.frames:,}"),
+        ("clips", f"{data.clips:,}"),
         (
             "clip model",
-            clip_model["name"]
-            + (f" ({clip_model['checkpoint']})" if clip_model.get("checkpoint") else ""),
+            data.clip_model + (f" ({data.clip_checkpoint})" if data.clip_checkpoint else ""),
         ),
-        ("heads", ", ".join(data["heads"]) or "none trained"),
-        ("labels", f"{data['labels']} ({', '.join(data['label_names'][:10]) or 'none'})"),
-        ("disk", _size(data["disk_bytes"])),
+        ("heads", ", ".join(data.heads) or "none trained"),
+        ("labels", f"{data.labels} ({', '.join(data.label_names[:10]) or 'none'})"),
+        ("disk", _size(data.disk_bytes)),
     ]
-    lines += [(f"{name} index", info["summary"]) for name, info in data["indexes"].items()]
-    lines.append(("frame shards", _shards_line(data["frame_shards"])))
+    lines += [(f"{name} index", info.summary) for name, info in data.indexes.items()]
+    lines.append(("frame shards", _shards_line(data.frame_shards)))
     for key, value in lines:
         out.print(one_line(f"{key:>12}: {value}"), markup=False)
 
 
-def _shards_line(shards: dict | None) -> str:
+def _shards_line(shards: ShardsSummary | None) -> str:
     if shards is None:
         return "none (`vsearch shards` builds them)"
-    if "error" in shards:
-        return f"unreadable ({shards['error']}): search uses the frame index"
+    if shards.error is not None:
+        return f"unreadable ({shards.error}): search uses the frame index"
     state = (
         "current: frame search uses them"
-        if shards["current"]
-        else f"{len(shards['stale'])} stale: frame search uses the frame index until "
-        "`vsearch shards`"
+        if shards.current
+        else f"{len(shards.stale)} stale: frame search uses the frame index until `vsearch shards`"
     )
     return (
-        f"{shards['shards']} of {shards['factory']} ({shards['vectors']:,} vectors, "
-        f"nprobe {shards['nprobe']}), {state}"
+        f"{shards.shards} of {shards.factory} ({shards.vectors:,} vectors, "
+        f"nprobe {shards.nprobe}), {state}"
     )
 
 
@@ -405,36 +409,36 @@ def doctor(
     damage = check_library_database(root)
     if damage is not None and not repair:
         if json_out:
-            emit_json({"library": str(root), "ok": False, "database": damage})
+            database = {**damage.to_dict(), "summary": damage.summary()}
+            emit_json({"library": str(root), "ok": False, "database": database})
         else:
-            err.print(f"vsearch: FAIL database: {one_line(damage['summary'])}", markup=False)
+            err.print(f"vsearch: FAIL database: {one_line(damage.summary())}", markup=False)
         raise typer.Exit(1)
+    repaired = None
     if damage is not None:
         repaired = repair_library_database(root)
         with open_library() as lib:
             lib.store.load_indexes()  # vectors of lost rows leave the index files now
         if not json_out:
-            lost = ", ".join(f"{t} {n}" for t, n in repaired["unreadable_stretches"].items())
+            lost = ", ".join(f"{t} {n}" for t, n in repaired.unreadable.items())
             out.print(
                 one_line(
-                    f"database rebuilt: rows kept {repaired['rows']}"
+                    f"database rebuilt: rows kept {repaired.rows}"
                     + (f"; unreadable stretches skipped: {lost}" if lost else "")
-                    + f"; {len(repaired['videos_to_reindex'])} videos to index again; "
-                    f"the damaged file is kept as {repaired['backup']}"
+                    + f"; {len(repaired.reindex)} videos to index again; "
+                    f"the damaged file is kept as {repaired.backup}"
                 ),
                 markup=False,
             )
     with open_library() as lib:
-        report = lib.doctor()
-    if damage is not None:
-        report["repaired"] = repaired
+        report = dataclasses.replace(lib.doctor(), repaired=repaired)
     if json_out:
-        emit_json(report)
+        emit_json(report.to_dict())
     else:
-        for name, check in report["checks"].items():
-            mark = "ok " if check["ok"] else "FAIL"
-            out.print(f"{mark} {name:>7}: {one_line(str(check['detail']))}", markup=False)
-    if not report["ok"]:
+        for name, check in report.checks.items():
+            mark = "ok " if check.ok else "FAIL"
+            out.print(f"{mark} {name:>7}: {one_line(check.detail)}", markup=False)
+    if not report.ok:
         raise typer.Exit(1)
 
 

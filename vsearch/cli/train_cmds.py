@@ -68,26 +68,26 @@ def temporal(
             progress=RichProgress(),
         )
     if json_out:
-        emit_json(report)
+        emit_json(report.to_dict())
         return
-    if report.get("kept_previous"):
+    if report.kept_previous:
         out.print(
             one_line(
-                f"{report['arch']}: val loss {report['val_loss']} is no better than the model "
-                f"in use ({report['val_loss_previous']}): kept {report['kept_previous']} "
+                f"{report.arch}: val loss {report.val_loss} is no better than the model "
+                f"in use ({report.val_loss_previous}): kept {report.kept_previous} "
                 "(--force to switch anyway)"
             ),
             markup=False,
         )
         return
-    if report.get("checkpoint") is None:
-        out.print(f"clips re-pooled with mean ({report['clips']} clips)", markup=False)
+    if report.checkpoint is None:
+        out.print(f"clips re-pooled with mean ({report.clips_repooled} clips)", markup=False)
         return
     out.print(
         one_line(
-            f"{report['arch']}: val loss {report['val_loss']} (untrained "
-            f"{report['val_loss_untrained']}), best epoch {report['best_epoch']}; "
-            f"{report['clips_repooled']} clips re-pooled; checkpoint {report['checkpoint']}"
+            f"{report.arch}: val loss {report.val_loss} (untrained "
+            f"{report.val_loss_untrained}), best epoch {report.best_epoch}; "
+            f"{report.clips_repooled} clips re-pooled; checkpoint {report.checkpoint}"
         ),
         markup=False,
     )

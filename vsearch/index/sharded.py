@@ -213,7 +213,7 @@ class ShardedIndex:
         faiss = _faiss()
         faiss.extract_index_ivf(index).nprobe = self.nprobe
 
-    def searcher(self):
+    def searcher(self) -> Any:  # a faiss.IndexShards
         """All shards behind one ``faiss.IndexShards`` (each searched in its own thread)."""
         faiss = _faiss()
         group = faiss.IndexShards(self.dim, True, False)  # threaded, keep the stored ids
@@ -223,7 +223,7 @@ class ShardedIndex:
             group.add_shard(shard)
         return group
 
-    def merged(self):
+    def merged(self) -> Any:  # a faiss IVF index
         """One index holding every shard's vectors (``merge_from``: inverted lists joined)."""
         if self.trained is None:
             raise IndexFileError("a sharded index must be trained before it is merged")

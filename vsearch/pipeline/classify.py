@@ -35,7 +35,13 @@ import numpy as np
 from vsearch.errors import CheckpointError, EmptyLibraryError, UsageError
 from vsearch.pipeline.video_windows import VideoWindows, stored_windows, windows_of
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import WITH_FRAMES, LabelRecord, SegmentLabel, VideoClassification
+from vsearch.types import (
+    WITH_FRAMES,
+    LabelRecord,
+    ScoredLabel,
+    SegmentLabel,
+    VideoClassification,
+)
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -341,10 +347,8 @@ def _classify_windows(classifier: Any, vw: VideoWindows) -> VideoClassification:
 
 
 def _store(store: LibraryStore, video_id: int, name: str, result: VideoClassification) -> None:
-    rows: list[tuple[str, float, float | None, float | None]] = [
-        (result.label, result.score, None, None)
-    ]
-    rows += [(s.label, s.score, s.start, s.end) for s in result.segments]
+    rows = [ScoredLabel(result.label, result.score)]
+    rows += [ScoredLabel(s.label, s.score, s.start, s.end) for s in result.segments]
     store.replace_predictions(video_id, name, rows)
 
 

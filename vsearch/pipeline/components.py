@@ -4,7 +4,8 @@ heads, those of installed plugins included (`vsearch models`)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+
+from vsearch.types import JSONObject
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class Component:
     default_arch: str | None = None  # an encoder family's arch when a spec names none
     error: str | None = None  # why a plugin was skipped (it registered nothing)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return asdict(self)
 
 

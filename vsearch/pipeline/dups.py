@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above
 from vsearch.match.align import Segment, chain_segments
 from vsearch.pipeline.scoring import RAW, scoring_for
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import DupMatch, frame_at, known_fps
+from vsearch.types import DupMatch, JSONObject, VideoRecord, frame_at, known_fps
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -66,7 +66,7 @@ class DupReport:
     threshold: float = DEFAULT_THRESHOLD
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> JSONObject:
         return {
             "matches": len(self.matches),
             "exact": sum(m.exact for m in self.matches),
@@ -173,9 +173,9 @@ def check_options(threshold: float, min_duration: float, neighbors: int) -> None
         raise UsageError(f"`neighbors` must be >= 1, got {neighbors}")
 
 
-def exact_duplicates(videos: list) -> tuple[list[DupMatch], set[tuple[int, int]]]:
+def exact_duplicates(videos: list[VideoRecord]) -> tuple[list[DupMatch], set[tuple[int, int]]]:
     """Whole-file copies (same content hash), and the (id, id) pairs they cover."""
-    by_hash: dict[str, list] = defaultdict(list)
+    by_hash: dict[str, list[VideoRecord]] = defaultdict(list)
     for v in videos:
         if v.content_hash:
             by_hash[v.content_hash].append(v)
@@ -377,16 +377,75 @@ def _extend_static(
 __all__ = [
     "DEFAULT_MIN_DURATION",
     "DEFAULT_THRESHOLD",
+    "CopyFacts",
+    "CopyGroup",
     "DupReport",
     "FrameMatch",
     "exact_duplicates",
     "find_duplicates",
+    "group_duplicates",
     "match_frames",
     "thin_frames",
 ]
 
 
-def group_duplicates(store: LibraryStore, report: DupReport) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class CopyFacts:
+    """A video of a group of copies, with what the choice of the one to keep is made on."""
+
+    path: str
+    width: int | None
+    height: int | None
+    bitrate: int | None  # bits per second over the whole file, None when unknown
+    duration: float  # seconds, rounded to 3 decimals (0.0 when unknown)
+    size: int | None  # bytes
+    fps: float | None  # the video's frame rate (None when unknown)
+    duration_frames: int | None  # the duration as a frame number at that rate
+
+    @property
+    def rank(self) -> tuple[int, int, float, str]:
+        """Worth keeping: most pixels, then highest bitrate, then longest (then path)."""
+        pixels = (self.width or 0) * (self.height or 0)
+        return (pixels, self.bitrate or 0, self.duration, self.path)
+
+    def to_dict(self) -> JSONObject:
+        return {
+            "path": self.path,
+            "width": self.width,
+            "height": self.height,
+            "bitrate": self.bitrate,
+            "duration": self.duration,
+            "size": self.size,
+            "fps": self.fps,
+            "duration_frames": self.duration_frames,
+        }
+
+
+@dataclass(frozen=True)
+class CopyGroup:
+    """Videos joined by matches: the copy worth keeping first, then the others."""
+
+    videos: list[CopyFacts]  # best first (``CopyFacts.rank``)
+
+    @property
+    def keep(self) -> str:
+        return self.videos[0].path
+
+    @property
+    def copies(self) -> list[str]:
+        """The paths of the other copies."""
+        return [v.path for v in self.videos[1:]]
+
+    def to_dict(self) -> JSONObject:
+        """The JSON object of `dups --group --json`."""
+        return {
+            "keep": self.keep,
+            "copies": self.copies,
+            "videos": [v.to_dict() for v in self.videos],
+        }
+
+
+def group_duplicates(store: LibraryStore, report: DupReport) -> list[CopyGroup]:
     """Copies clustered: the connected components of the match graph (videos joined by any
     match, ``within`` repeats aside), largest first. Each group names the copy worth keeping
     (most pixels, then highest bitrate, then longest) and lists every member with what that
@@ -408,34 +467,24 @@ def group_duplicates(store: LibraryStore, report: DupReport) -> list[dict[str, A
         members[root(path)].append(path)
     facts = {p: store.video_at(p) for p in parent}
 
-    def describe(path: str) -> dict[str, Any]:
+    def describe(path: str) -> CopyFacts:
         v = facts.get(path)
         duration = (v.duration or 0.0) if v else 0.0
         bitrate = 8 * v.size / duration if v and duration > 0 else None
-        return {
-            "path": path,
-            "width": v.width if v else None,
-            "height": v.height if v else None,
-            "bitrate": round(bitrate) if bitrate else None,
-            "duration": round(duration, 3),
-            "size": v.size if v else None,
-            "fps": known_fps(v.fps) if v else None,
-            "duration_frames": frame_at(duration, v.fps) if v and duration > 0 else None,
-        }
-
-    def rank(item: dict[str, Any]) -> tuple:
-        pixels = (item["width"] or 0) * (item["height"] or 0)
-        return (pixels, item["bitrate"] or 0, item["duration"], item["path"])
-
-    groups = []
-    for paths in members.values():
-        described = sorted((describe(p) for p in paths), key=rank, reverse=True)
-        groups.append(
-            {
-                "keep": described[0]["path"],
-                "copies": [d["path"] for d in described[1:]],
-                "videos": described,
-            }
+        return CopyFacts(
+            path=path,
+            width=v.width if v else None,
+            height=v.height if v else None,
+            bitrate=round(bitrate) if bitrate else None,
+            duration=round(duration, 3),
+            size=v.size if v else None,
+            fps=known_fps(v.fps) if v else None,
+            duration_frames=frame_at(duration, v.fps) if v and duration > 0 else None,
         )
-    groups.sort(key=lambda g: (-len(g["videos"]), g["keep"]))
+
+    groups = [
+        CopyGroup(sorted((describe(p) for p in paths), key=lambda c: c.rank, reverse=True))
+        for paths in members.values()
+    ]
+    groups.sort(key=lambda g: (-len(g.videos), g.keep))
     return groups

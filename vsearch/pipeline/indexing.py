@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,42 +24,15 @@ import numpy as np
 
 from vsearch.checks import check_paths
 from vsearch.errors import InterruptedRun, MediaError, PartialDecodeError, VsearchError
+from vsearch.pipeline.index_jobs import IndexJob, StageTimes
 from vsearch.progress import NullProgress, Progress
-from vsearch.types import FrameBatch, IndexReport, VideoFacts, VideoInfo, VideoStatus
+from vsearch.types import FrameBatch, IndexReport, VideoFacts, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.pipeline.ray_index import RayOptions
     from vsearch.store.library_store import LibraryStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Job:
-    path: str
-    size: int
-    mtime: float
-    content_hash: str | None
-    info: VideoInfo | None = None
-    times: list[np.ndarray] = field(default_factory=list)
-    informative: list[np.ndarray] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list)
-    classes: list[np.ndarray] = field(default_factory=list)  # ImageNet probabilities, if any
-    error: MediaError | None = None
-    estimate: float = 0.0  # seconds of video, for the progress bar
-    elsewhere: bool = False  # claimed by, or already committed by, another writer
-
-
-@dataclass
-class _Stages:
-    seconds: dict[str, float] = field(
-        default_factory=lambda: {"plan": 0.0, "decode": 0.0, "encode": 0.0, "write": 0.0}
-    )
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, stage: str, seconds: float) -> None:
-        with self.lock:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
 _DONE = object()
@@ -83,7 +55,7 @@ def index_videos(
     check_paths(paths)
     progress = progress or NullProgress()
     report = IndexReport()
-    stages = _Stages()
+    stages = StageTimes()
     started = time.perf_counter()
     with store.writing():
         t0 = time.perf_counter()
@@ -116,7 +88,7 @@ def index_videos(
 def _finish(
     store: LibraryStore,
     report: IndexReport,
-    stages: _Stages,
+    stages: StageTimes,
     started: float,
     interrupted: bool = False,
 ) -> IndexReport:
@@ -144,11 +116,11 @@ _TOO_LONG = OSError(errno.ENAMETOOLONG, "File name too long")
 
 def _plan(
     store: LibraryStore, paths: Sequence[str | Path], report: IndexReport, *, retry_failed: bool
-) -> list[_Job]:
+) -> list[IndexJob]:
     from vsearch.media import content_hash, file_fingerprint, walk_videos
     from vsearch.media.files import describe_os_error
 
-    jobs: list[_Job] = []
+    jobs: list[IndexJob] = []
     seen: set[str] = set()
     for path, problem in walk_videos(paths):
         if path in seen:
@@ -192,7 +164,7 @@ def _plan(
         else:
             report.elsewhere.append(path)
             continue
-        jobs.append(_Job(path, size, mtime, digest))
+        jobs.append(IndexJob(path, size, mtime, digest))
     return jobs
 
 
@@ -276,9 +248,9 @@ def _prune(store: LibraryStore, paths: Sequence[str | Path], report: IndexReport
 
 def _run_jobs(
     store: LibraryStore,
-    jobs: list[_Job],
+    jobs: list[IndexJob],
     report: IndexReport,
-    stages: _Stages,
+    stages: StageTimes,
     progress: Progress,
     *,
     retry_failed: bool = False,
@@ -312,7 +284,7 @@ def _run_jobs(
                 continue
         return False
 
-    def decode(job: _Job) -> None:
+    def decode(job: IndexJob) -> None:
         from vsearch.media import iter_frames
 
         if not _claim_job(store, job, retry_failed):
@@ -347,7 +319,7 @@ def _run_jobs(
                 frames.close()
         put((job, _DONE))
 
-    pending: list[tuple[_Job, FrameBatch]] = []
+    pending: list[tuple[IndexJob, FrameBatch]] = []
 
     def flush() -> None:
         if not pending:
@@ -416,7 +388,7 @@ def _run_jobs(
         progress.end()
 
 
-def _claim_job(store: LibraryStore, job: _Job, retry_failed: bool) -> bool:
+def _claim_job(store: LibraryStore, job: IndexJob, retry_failed: bool) -> bool:
     """Claim a job's file before decoding it (writers sharing a database); False when another
     writer has it, or committed it since this run planned (then it is left to that one)."""
     if not store.claims.shared:
@@ -430,7 +402,7 @@ def _claim_job(store: LibraryStore, job: _Job, retry_failed: bool) -> bool:
     return True
 
 
-def _job_line(job: _Job) -> str:
+def _job_line(job: IndexJob) -> str:
     if job.elsewhere:
         return f"skipped {job.path}: indexed by another writer"
     if job.error is None:
@@ -440,7 +412,7 @@ def _job_line(job: _Job) -> str:
     return f"failed  {job.error}"
 
 
-def _write_job(store: LibraryStore, job: _Job, report: IndexReport) -> None:
+def _write_job(store: LibraryStore, job: IndexJob, report: IndexReport) -> None:
     info = job.info
     facts = VideoFacts(size=job.size, mtime=job.mtime, content_hash=job.content_hash)
     if info is not None:

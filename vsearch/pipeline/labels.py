@@ -7,6 +7,7 @@ line, an optional header line ``path,label,start,end``; errors name the file and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import os
 from collections import Counter
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from vsearch.checks import time_range
 from vsearch.errors import UsageError
-from vsearch.types import LabelRecord, VideoStatus, frame_at
+from vsearch.types import LabelRecord, NewLabel, PredictionRecord, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
@@ -69,7 +70,7 @@ def add_label(
     label = check_label(label)
     start, end = check_range(start, end)
     with store.writing():
-        (record,) = store.add_labels([(_video_id(store, path), label, start, end)])
+        (record,) = store.add_labels([NewLabel(_video_id(store, path), label, start, end)])
     log.info("labelled %s as %s", record.path, label)
     return record
 
@@ -97,26 +98,18 @@ def remove_label(
     return removed
 
 
-def list_predictions(store: LibraryStore, path: str | Path | None = None) -> list[dict]:
-    """The predictions stored by ``classify --all``: one row per video and classifier (the
-    whole video) and per clip window, with the score of the predicted label."""
+def list_predictions(store: LibraryStore, path: str | Path | None = None) -> list[PredictionRecord]:
+    """The predictions stored by ``classify(library=True)``: one per video and classifier (the
+    whole video) and per clip window, with the score of the predicted label, each with its
+    video's path and frame rate."""
     video_id = _video_id(store, path, allow_failed=True) if path is not None else None
     videos = {v.id: v for v in store.videos()}
     rows = []
     for p in store.predictions(video_id):
         video = videos.get(p.video_id)
-        rows.append(
-            {
-                "path": video.path if video is not None else "",
-                "classifier": p.classifier,
-                "label": p.label,
-                "score": round(p.score, 4),
-                "start": p.start,
-                "end": p.end,
-                "start_frame": frame_at(p.start, video.fps) if video is not None else None,
-                "end_frame": frame_at(p.end, video.fps) if video is not None else None,
-            }
-        )
+        if video is not None:
+            p = dataclasses.replace(p, path=video.path, fps=video.fps)
+        rows.append(p)
     return rows
 
 
@@ -128,7 +121,7 @@ def import_labels(store: LibraryStore, csv_path: str | Path) -> list[LabelRecord
         text = csv_path.read_text(encoding="utf-8-sig", errors="surrogateescape")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read labels file {csv_path}: {exc}") from None
-    rows: list[tuple[int, str, float | None, float | None]] = []
+    rows: list[NewLabel] = []
     with store.writing():
         for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
             if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
@@ -148,7 +141,7 @@ def import_labels(store: LibraryStore, csv_path: str | Path) -> list[LabelRecord
                 raise UsageError(f"{where}: start/end must be seconds ({exc})") from None
             except UsageError as exc:
                 raise UsageError(f"{where}: {exc}") from None
-            rows.append((video_id, label, start, end))
+            rows.append(NewLabel(video_id, label, start, end))
         records = store.add_labels(rows)
     log.info("imported %d labels from %s", len(records), csv_path)
     return records

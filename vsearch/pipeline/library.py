@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vsearch.index.sharded import DEFAULT_SHARD_SIZE
 from vsearch.pipeline import (
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from vsearch.config import Settings
     from vsearch.index.build import IndexCard
+    from vsearch.pipeline.maintenance import DoctorReport, LibraryStats
     from vsearch.progress import Progress
     from vsearch.store.shards import ShardRefresh
     from vsearch.types import (
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         IndexReport,
         LabelRecord,
         ModelInfo,
+        PredictionRecord,
         TrainReport,
         VideoClassification,
         VideoRecord,
@@ -163,12 +165,14 @@ class Library:
         """Forget a video, or every video under a folder; return the removed paths."""
         return maintenance.remove_videos(self.store, path)
 
-    def stats(self) -> dict[str, Any]:
-        """Counts of videos (by status) and frames, hours indexed, size on disk."""
+    def stats(self) -> LibraryStats:
+        """Counts of videos (by status) and frames, hours indexed, size on disk, models,
+        labels and indexes (``to_dict()``: the JSON of ``vsearch stats --json``)."""
         return maintenance.library_stats(self.store)
 
-    def doctor(self) -> dict[str, Any]:
-        """Check tools, schema and index agreement (repairing indexes that disagree)."""
+    def doctor(self) -> DoctorReport:
+        """Check tools, schema and index agreement (repairing indexes that disagree); each
+        check passed or not, with what it found."""
         return maintenance.run_doctor(self.store)
 
     # --- searching -----------------------------------------------------------------------
@@ -259,7 +263,7 @@ class Library:
             progress=progress,
         )
 
-    def group_duplicates(self, report: dups.DupReport) -> list[dict[str, Any]]:
+    def group_duplicates(self, report: dups.DupReport) -> list[dups.CopyGroup]:
         """The copies of ``report`` clustered, each group with the copy worth keeping."""
         return dups.group_duplicates(self.store, report)
 
@@ -414,7 +418,7 @@ class Library:
         seed: int = 0,
         force: bool = False,
         progress: Progress | None = None,
-    ) -> dict[str, Any]:
+    ) -> training.TemporalReport:
         """Train an LSTM/TCN clip model (``arch``) without labels and re-pool the clips.
 
         ``arch="mean"`` goes back to the parameter-free pooler. Two views of a clip must
@@ -458,8 +462,9 @@ class Library:
 
         return remove_label(self.store, path, label, start=start, end=end)
 
-    def predictions(self, path: str | Path | None = None) -> list[dict[str, Any]]:
-        """Predictions stored by ``classify(library=True)``, of one video or all."""
+    def predictions(self, path: str | Path | None = None) -> list[PredictionRecord]:
+        """Predictions stored by ``classify(library=True)``, of one video or all (whole video
+        first, then by clip start)."""
         from vsearch.pipeline.labels import list_predictions
 
         return list_predictions(self.store, path)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsearch.errors import UsageError, VsearchError
-from vsearch.types import VideoStatus
+from vsearch.types import JSONObject, ModelInfo, VideoStatus
 
 if TYPE_CHECKING:
+    from vsearch.index.build import IndexCard
     from vsearch.progress import Progress
     from vsearch.store.library_store import LibraryStore
-    from vsearch.store.shards import ShardRefresh
+    from vsearch.store.repair import DatabaseHealth, RepairReport
+    from vsearch.store.shards import ShardRefresh, ShardsSummary
 
 
 def remove_videos(store: LibraryStore, path: str | Path) -> list[str]:
@@ -63,52 +67,24 @@ def refresh_shards(
     return report
 
 
-def library_stats(store: LibraryStore) -> dict[str, Any]:
-    """Everything about the library's contents: counts, models, labels and disk use."""
-    from vsearch.pipeline.classify import HEADS_DIR
-    from vsearch.store.clips import pooler_record
-    from vsearch.store.shards import shards_summary
+@dataclass(frozen=True)
+class IndexSummary:
+    """One index as ``stats`` shows it: its setting, memory per vector and recall@10 against
+    exact search, from its build card (None: no card written yet)."""
 
-    counts = store.video_counts()
-    videos = store.videos()
-    labels = store.labels()
-    disk: dict[str, int] = {}
-    for f in store.root.rglob("*"):
-        if f.is_file():
-            top = f.relative_to(store.root).parts[0]  # heads/ counted as one
-            disk[top] = disk.get(top, 0) + f.stat().st_size
-    pooler = pooler_record(store.meta)
-    return {
-        "library": str(store.root),
-        "model": store.model_info.to_dict(),
-        "fps": store.fps,
-        "videos": sum(counts.values()),
-        "videos_by_status": counts,
-        "frames": store.frame_count(),
-        "clips": store.clip_count(),
-        "clip_model": {"name": pooler.get("name"), "checkpoint": pooler.get("checkpoint")},
-        "heads": sorted(p.name for p in (store.root / HEADS_DIR).glob("*.pt")),
-        "labels": len(labels),
-        "label_names": sorted({r.label for r in labels}),
-        "hours_indexed": round(
-            sum((v.duration or 0.0) for v in videos if v.status != VideoStatus.FAILED) / 3600, 4
-        ),
-        "disk_bytes": sum(disk.values()),
-        "disk_bytes_by_file": dict(sorted(disk.items())),
-        "indexes": index_summaries(store),
-        "frame_shards": shards_summary(store),
-    }
+    summary: str
+    card: IndexCard | None = None
 
+    @classmethod
+    def of(cls, card: IndexCard | None) -> IndexSummary:
+        return cls(card.summary() if card else "exact (no build card yet)", card)
 
-def index_summaries(store: LibraryStore) -> dict[str, dict[str, Any]]:
-    """Per index: its setting, memory per vector and recall@10 vs exact, from its card."""
-    out: dict[str, dict[str, Any]] = {}
-    for label, card in store.index_cards().items():
+    def to_dict(self) -> JSONObject:
+        card = self.card
         if card is None:
-            out[label] = {"summary": "exact (no build card yet)"}
-            continue
-        out[label] = {
-            "summary": card.summary(),
+            return {"summary": self.summary}
+        return {
+            "summary": self.summary,
             "factory": card.factory,
             "approximate": card.index_setting.approximate,
             "nprobe": card.nprobe,
@@ -117,18 +93,135 @@ def index_summaries(store: LibraryStore) -> dict[str, dict[str, Any]]:
             "vectors_at_build": card.vectors,
             "built_at": card.built_at,
         }
-    return out
 
 
-def run_doctor(store: LibraryStore) -> dict[str, Any]:
-    """Check the tools and the library; each check is {"ok": bool, "detail": str}."""
-    checks: dict[str, dict[str, Any]] = {}
+@dataclass(frozen=True)
+class LibraryStats:
+    """Everything about a library's contents: counts, models, labels and disk use."""
 
-    def check(name: str, fn) -> None:
+    library: str
+    model: ModelInfo
+    fps: float
+    videos_by_status: dict[str, int]
+    frames: int
+    clips: int
+    clip_model: str  # the temporal pooler's name ("mean" when none was trained)
+    clip_checkpoint: str | None  # its checkpoint file, for a trained one
+    heads: list[str]  # checkpoint files of the trained classifier heads
+    label_names: list[str]  # sorted, each once
+    labels: int
+    hours_indexed: float  # of the videos that did not fail, rounded to 4 decimals
+    disk_bytes_by_file: dict[str, int]  # per top-level file or folder of the library
+    indexes: dict[str, IndexSummary]  # "frames", "clips"
+    frame_shards: ShardsSummary | None  # None: no shards built
+
+    @property
+    def videos(self) -> int:
+        return sum(self.videos_by_status.values())
+
+    @property
+    def disk_bytes(self) -> int:
+        return sum(self.disk_bytes_by_file.values())
+
+    def to_dict(self) -> JSONObject:
+        """The JSON object of `stats --json` and of the HTTP API."""
+        return {
+            "library": self.library,
+            "model": self.model.to_dict(),
+            "fps": self.fps,
+            "videos": self.videos,
+            "videos_by_status": self.videos_by_status,
+            "frames": self.frames,
+            "clips": self.clips,
+            "clip_model": {"name": self.clip_model, "checkpoint": self.clip_checkpoint},
+            "heads": self.heads,
+            "labels": self.labels,
+            "label_names": self.label_names,
+            "hours_indexed": self.hours_indexed,
+            "disk_bytes": self.disk_bytes,
+            "disk_bytes_by_file": self.disk_bytes_by_file,
+            "indexes": {name: info.to_dict() for name, info in self.indexes.items()},
+            "frame_shards": None if self.frame_shards is None else self.frame_shards.to_dict(),
+        }
+
+
+def library_stats(store: LibraryStore) -> LibraryStats:
+    """Everything about the library's contents: counts, models, labels and disk use."""
+    from vsearch.pipeline.classify import HEADS_DIR
+    from vsearch.store.clips import pooler_record
+    from vsearch.store.shards import shards_summary
+
+    videos = store.videos()
+    labels = store.labels()
+    disk: dict[str, int] = {}
+    for f in store.root.rglob("*"):
+        if f.is_file():
+            top = f.relative_to(store.root).parts[0]  # heads/ counted as one
+            disk[top] = disk.get(top, 0) + f.stat().st_size
+    pooler = pooler_record(store.meta)
+    return LibraryStats(
+        library=str(store.root),
+        model=store.model_info,
+        fps=store.fps,
+        videos_by_status=store.video_counts(),
+        frames=store.frame_count(),
+        clips=store.clip_count(),
+        clip_model=pooler.get("name"),
+        clip_checkpoint=pooler.get("checkpoint"),
+        heads=sorted(p.name for p in (store.root / HEADS_DIR).glob("*.pt")),
+        labels=len(labels),
+        label_names=sorted({r.label for r in labels}),
+        hours_indexed=round(
+            sum((v.duration or 0.0) for v in videos if v.status != VideoStatus.FAILED) / 3600, 4
+        ),
+        disk_bytes_by_file=dict(sorted(disk.items())),
+        indexes={name: IndexSummary.of(card) for name, card in store.index_cards().items()},
+        frame_shards=shards_summary(store),
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of ``doctor``: passed or not, and what it found."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """What ``doctor`` found, check by check (in the order they ran), and the database repair
+    made before them, if any."""
+
+    library: str
+    checks: dict[str, Check]
+    repaired: RepairReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks.values())
+
+    def to_dict(self) -> JSONObject:
+        """The JSON object of `doctor --json`."""
+        out: dict[str, Any] = {
+            "library": self.library,
+            "ok": self.ok,
+            "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.checks.items()},
+        }
+        if self.repaired is not None:
+            out["repaired"] = self.repaired.to_dict()
+        return out
+
+
+def run_doctor(store: LibraryStore) -> DoctorReport:
+    """Check the tools and the library, each check passed or not with what it found."""
+    checks: dict[str, Check] = {}
+
+    def check(name: str, fn: Callable[[], str]) -> None:
         try:
-            checks[name] = {"ok": True, "detail": fn()}
+            checks[name] = Check(True, fn())
         except (VsearchError, OSError, RuntimeError, ImportError) as exc:
-            checks[name] = {"ok": False, "detail": str(exc)}
+            checks[name] = Check(False, str(exc))
 
     def ffmpeg() -> str:
         from vsearch.media import check_ffmpeg
@@ -242,15 +335,11 @@ def run_doctor(store: LibraryStore) -> dict[str, Any]:
         ("files", files),
     ]:
         check(name, fn)
-    checks["gpu"]["ok"] = True  # no GPU is a fact, not a failure
-    return {
-        "library": str(store.root),
-        "ok": all(c["ok"] for c in checks.values()),
-        "checks": checks,
-    }
+    checks["gpu"] = Check(True, checks["gpu"].detail)  # no GPU is a fact, not a failure
+    return DoctorReport(library=str(store.root), checks=checks)
 
 
-def check_library_database(root: Path) -> dict[str, Any] | None:
+def check_library_database(root: Path) -> DatabaseHealth | None:
     """None when the library's database passes SQLite's integrity check (or is missing),
     else what is wrong and how many rows each table still gives."""
     from vsearch.store.repair import DB_NAME, check_database
@@ -259,11 +348,11 @@ def check_library_database(root: Path) -> dict[str, Any] | None:
     if not db.exists():
         return None
     health = check_database(db)
-    return None if health.ok else {**health.to_dict(), "summary": health.summary()}
+    return None if health.ok else health
 
 
-def repair_library_database(root: Path) -> dict[str, Any]:
+def repair_library_database(root: Path) -> RepairReport:
     """Rebuild a damaged database from what can be read (see ``vsearch.store.repair``)."""
     from vsearch.store.repair import repair_database
 
-    return repair_database(Path(root)).to_dict()
+    return repair_database(Path(root))

@@ -34,11 +34,12 @@ import numpy as np
 from vsearch.errors import MediaError, PartialDecodeError, UsageError, VsearchError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
+    from vsearch.pipeline.index_jobs import IndexJob, StageTimes
     from vsearch.progress import Progress
-    from vsearch.store.library_store import LibraryStore as Library
-    from vsearch.types import IndexReport
+    from vsearch.store.library_store import LibraryStore
+    from vsearch.types import IndexReport, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class _FileEncoder:
 
         return repr(self.encoder.info.key()), f"{socket.gethostname()}:{os.getpid()}"
 
-    def encode_file(self, path: str, info: Any):
+    def encode_file(self, path: str, info: VideoInfo | None) -> Iterator[tuple[object, ...]]:
         """Yield ("batch", times, informative, vectors, classes or None, decode_s, encode_s)
         per chunk, then ("end", error cause or None, partial)."""
         from vsearch.media import iter_frames
@@ -126,8 +127,8 @@ class _FileEncoder:
 
 @dataclass
 class _InFlight:
-    job: Any  # pipeline.indexing's job
-    actor: Any
+    job: IndexJob
+    actor: Any  # Ray's actor handle and streaming generator: Ray ships no type hints
     stream: Any
     attempt: int
 
@@ -138,16 +139,16 @@ class DriverSteps:
     ``claim(job)`` before it is decoded (False: left to another writer), ``write(job)``
     once all its vectors are in, ``line(job)`` for the progress display."""
 
-    claim: Callable[[Any], bool]
-    write: Callable[[Any], None]
-    line: Callable[[Any], str]
+    claim: Callable[[IndexJob], bool]
+    write: Callable[[IndexJob], None]
+    line: Callable[[IndexJob], str]
 
 
 def run_jobs_on_ray(
-    lib: Library,
-    jobs: list[Any],
+    store: LibraryStore,
+    jobs: list[IndexJob],
     report: IndexReport,
-    stages: Any,
+    stages: StageTimes,
     progress: Progress,
     options: RayOptions,
     steps: DriverSteps,
@@ -157,7 +158,7 @@ def run_jobs_on_ray(
     ray = _ray()
     started = time.perf_counter()
     if ray.is_initialized():  # the caller's own Ray session
-        _run(ray, lib, jobs, report, stages, progress, options, steps, started)
+        _run(ray, store, jobs, report, stages, progress, options, steps, started)
         return
     address = None if options.address == "local" else options.address
     # Ray prints its workers' deaths and other cluster events on stdout, where a command's
@@ -168,15 +169,25 @@ def run_jobs_on_ray(
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise VsearchError(f"cannot join the Ray cluster at {options.address}: {exc}") from None
         try:
-            _run(ray, lib, jobs, report, stages, progress, options, steps, started)
+            _run(ray, store, jobs, report, stages, progress, options, steps, started)
         finally:
             ray.shutdown()
 
 
-def _run(ray, lib, jobs, report, stages, progress, options, steps, started) -> None:
+def _run(
+    ray: Any,
+    store: LibraryStore,
+    jobs: list[IndexJob],
+    report: IndexReport,
+    stages: StageTimes,
+    progress: Progress,
+    options: RayOptions,
+    steps: DriverSteps,
+    started: float,
+) -> None:
     from vsearch.media import probe_video
 
-    actors = _start_actors(ray, lib, options, len(jobs))
+    actors = _start_actors(ray, store, options, len(jobs))
     stages.add("startup", time.perf_counter() - started)  # joining, actors, models loaded
     for job in jobs:
         try:
@@ -186,13 +197,13 @@ def _run(ray, lib, jobs, report, stages, progress, options, steps, started) -> N
             job.error = exc
     progress.begin(sum(j.estimate for j in jobs) or float(len(jobs)), "s", f"indexing {len(jobs)}")
 
-    waiting: deque[tuple[Any, int]] = deque((job, 1) for job in jobs)
+    waiting: deque[tuple[IndexJob, int]] = deque((job, 1) for job in jobs)
     idle = deque(actors)
     flying: dict[Any, _InFlight] = {}  # stream -> file in flight
     recovering: dict[Any, Any] = {}  # ready() call -> actor that Ray restarts after a death
     done = 0
 
-    def finish(job: Any) -> None:
+    def finish(job: IndexJob) -> None:
         nonlocal done
         t0 = time.perf_counter()
         try:
@@ -201,8 +212,8 @@ def _run(ray, lib, jobs, report, stages, progress, options, steps, started) -> N
             else:
                 steps.write(job)
         finally:
-            lib.claims.release(job.path)
-        lib.save_indexes(force=False)
+            store.claims.release(job.path)
+        store.save_indexes(force=False)
         stages.add("write", time.perf_counter() - t0)
         seen = float(job.times[-1][-1]) if job.times and len(job.times[-1]) else 0.0
         progress.advance(max(0.0, job.estimate - seen), videos=1)
@@ -266,13 +277,13 @@ def _run(ray, lib, jobs, report, stages, progress, options, steps, started) -> N
     finally:
         for slot in flying.values():
             ray.cancel(slot.stream, force=True)
-            lib.claims.release(slot.job.path)
+            store.claims.release(slot.job.path)
         for actor in actors:
             ray.kill(actor)
         progress.end()
 
 
-def _start_actors(ray, lib: Library, options: RayOptions, n_jobs: int) -> list[Any]:
+def _start_actors(ray: Any, store: LibraryStore, options: RayOptions, n_jobs: int) -> list[Any]:
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     if gpus:
@@ -281,7 +292,7 @@ def _start_actors(ray, lib: Library, options: RayOptions, n_jobs: int) -> list[A
         count = max(1, int(resources.get("CPU", 1)) // CPUS_PER_ACTOR)
         needs = {"num_cpus": CPUS_PER_ACTOR}
     count = max(1, min(options.actors or count, n_jobs))
-    info = lib.model_info
+    info = store.model_info
     # A streaming method with back-pressure: the actor pauses when STREAM_BACKLOG batches of
     # a file wait for the driver.
     streaming = ray.method(
@@ -291,9 +302,9 @@ def _start_actors(ray, lib: Library, options: RayOptions, n_jobs: int) -> list[A
         "FileEncoder", (_FileEncoder,), {"encode_file": streaming(_FileEncoder.encode_file)}
     )
     remote = ray.remote(max_restarts=MAX_ATTEMPTS, max_task_retries=0, **needs)(actor_class)
-    device = lib.settings.device
+    device = store.settings.device
     actors = [
-        remote.remote(info.spec, device, lib.fps, lib.settings.batch_size, lib.framing.value)
+        remote.remote(info.spec, device, store.fps, store.settings.batch_size, store.framing.value)
         for _ in range(count)
     ]
     expected = repr(info.key())
@@ -307,7 +318,13 @@ def _start_actors(ray, lib: Library, options: RayOptions, n_jobs: int) -> list[A
     return actors
 
 
-def _take_batch(job: Any, item: tuple, report: IndexReport, stages: Any, progress) -> None:
+def _take_batch(
+    job: IndexJob,
+    item: tuple[Any, ...],
+    report: IndexReport,
+    stages: StageTimes,
+    progress: Progress,
+) -> None:
     _, times, informative, vectors, classes, decode_s, encode_s = item
     job.times.append(np.asarray(times))
     job.informative.append(np.asarray(informative))
@@ -322,7 +339,7 @@ def _take_batch(job: Any, item: tuple, report: IndexReport, stages: Any, progres
         progress.advance(max(0.0, float(times[-1]) - seen), frames=len(times))
 
 
-def _worker_lost(slot: _InFlight, exc, waiting) -> None:
+def _worker_lost(slot: _InFlight, exc: BaseException, waiting: deque[tuple[IndexJob, int]]) -> None:
     """A worker died mid-file: drop the file's batches and give it to another actor."""
     job = slot.job
     report_frames = sum(len(t) for t in job.times)

@@ -142,60 +142,29 @@ def search_vectors(
     fetch = min(index.ntotal, k if frames else max(64, FETCH_PER_VIDEO * k))
     while todo.size:
         scores, ids = index.search(vectors[todo], fetch)
-        # Which video each candidate is in (one lean look-up), then each query's best frame
-        # per video; only the answers kept are then read in full.
-        videos = store.frame_videos(np.unique(ids[ids >= 0]))
-        picks, again = [], []
+        # Which video each candidate is in (arrays, no row object per candidate), then each
+        # query's best frame per video.
+        places = store.frame_places(ids)
+        videos = places.video_ids_of(ids)
+        again = []
         for row, query in enumerate(todo):
-            picked = _pick(ids[row], videos, k, distinct_videos=not frames)
-            picks.append((query, row, picked))
+            picked = _pick(videos[row], k, distinct_videos=not frames)
+            results[query] = places.hits(ids[row][picked], scores[row][picked])
             # An approximate index that returned fewer neighbours than asked has nothing more
             # in the cells it probes: asking again for more would only cost time.
             exhausted = int((ids[row] >= 0).sum()) < fetch
             if not frames and len(picked) < k and fetch < index.ntotal and not exhausted:
                 again.append(query)
-        kept = np.unique(np.concatenate([ids[row][p] for _, row, p in picks]))
-        where = store.frame_locations(kept.tolist())
-        for query, row, picked in picks:
-            results[query] = _to_hits(where, scores[row][picked], ids[row][picked])
         todo = np.asarray(again, dtype=np.int64)
         fetch = min(index.ntotal, fetch * 4)
     return results
 
 
-def _pick(ids: np.ndarray, videos: dict[int, int], k: int, *, distinct_videos: bool) -> list[int]:
-    """Positions of the first ``k`` candidates that still exist, best first; with
-    ``distinct_videos`` only each video's best."""
-    out: list[int] = []
-    seen: set[int] = set()
-    for pos, fid in enumerate(ids.tolist()):
-        video = videos.get(fid)
-        if video is None:  # no neighbour (-1), or deleted since the index was loaded
-            continue
-        if distinct_videos:
-            if video in seen:
-                continue
-            seen.add(video)
-        out.append(pos)
-        if len(out) == k:
-            break
-    return out
-
-
-def _to_hits(where: dict, scores: np.ndarray, ids: np.ndarray) -> list[FrameHit]:
-    hits = []
-    for score, fid in zip(scores, ids, strict=True):
-        loc = where.get(int(fid)) if fid >= 0 else None
-        if loc is None:  # no neighbour, or deleted since the index was loaded
-            continue
-        hits.append(
-            FrameHit(
-                path=loc.path,
-                time=loc.time,
-                score=float(score),
-                video_id=loc.video_id,
-                frame_id=int(fid),
-                fps=loc.fps,
-            )
-        )
-    return hits
+def _pick(videos: np.ndarray, k: int, *, distinct_videos: bool) -> np.ndarray:
+    """Positions of the first ``k`` candidates that still exist (``videos`` >= 0: their
+    videos, best first); with ``distinct_videos`` only each video's best."""
+    pos = np.flatnonzero(videos >= 0)
+    if distinct_videos:
+        _, first = np.unique(videos[pos], return_index=True)  # each video's first place
+        pos = pos[np.sort(first)]
+    return pos[:k]

@@ -15,7 +15,8 @@ import datetime as dt
 import hashlib
 import logging
 import math
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from vsearch.store.clips import pooler_record
 if TYPE_CHECKING:
     from vsearch.models.temporal import TorchPooler
     from vsearch.store.library_store import LibraryStore
+    from vsearch.types import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,70 @@ DEFAULT_EPOCHS = 30  # passes over the clips
 DEFAULT_BATCH_SIZE = 128  # clips per batch
 DEFAULT_LR = 2e-3  # AdamW learning rate
 DEFAULT_VAL_FRACTION = 0.2  # share of videos held out for validation
+
+
+@dataclass(frozen=True)
+class TemporalReport:
+    """What ``train_temporal`` did, one of three outcomes:
+
+    * back to the parameter-free pooler (``arch`` "mean", no ``checkpoint``);
+    * a model trained but not used: it validated no better than the one in use, which is
+      kept (``kept_previous``: its checkpoint; ``checkpoint`` None);
+    * a model trained and used (``checkpoint``: its file), the clips re-pooled with it.
+
+    Losses are rounded to 4 decimals; ``val_loss_untrained`` is the same architecture before
+    training, ``val_loss_previous`` the model in use before (None: none was trained).
+    """
+
+    arch: str
+    checkpoint: str | None
+    clips_repooled: int
+    kept_previous: str | None = None
+    sha256: str | None = None
+    train_clips: int = 0
+    val_clips: int = 0
+    epochs: int = 0
+    best_epoch: int = 0
+    val_loss: float | None = None
+    val_loss_previous: float | None = None
+    val_loss_untrained: float | None = None
+    train_loss: list[float] = field(default_factory=list)  # per epoch
+    val_loss_history: list[float] = field(default_factory=list)  # per epoch
+
+    def to_dict(self) -> JSONObject:
+        """The JSON object of `train temporal --json` (its keys depend on the outcome)."""
+        if self.kept_previous:
+            return {
+                "arch": self.arch,
+                "checkpoint": self.checkpoint,
+                "kept_previous": self.kept_previous,
+                "val_loss": self.val_loss,
+                "val_loss_previous": self.val_loss_previous,
+                "val_loss_untrained": self.val_loss_untrained,
+                "clips_repooled": self.clips_repooled,
+            }
+        if self.checkpoint is None:
+            return {"arch": self.arch, "checkpoint": None, "clips": self.clips_repooled}
+        return {
+            "kept_previous": self.kept_previous,
+            "val_loss_previous": self.val_loss_previous,
+            "arch": self.arch,
+            "checkpoint": self.checkpoint,
+            "sha256": self.sha256,
+            "train_clips": self.train_clips,
+            "val_clips": self.val_clips,
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "val_loss": self.val_loss,
+            "val_loss_untrained": self.val_loss_untrained,
+            "train_loss": self.train_loss,
+            "val_loss_history": self.val_loss_history,
+            "clips_repooled": self.clips_repooled,
+        }
+
+
+def _rounded(loss: float | None) -> float | None:
+    return None if loss is None else round(loss, 4)
 
 
 def checkpoint_name(arch: str) -> str:
@@ -110,7 +176,7 @@ def train_temporal(
     seed: int = 0,
     force: bool = False,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> TemporalReport:
     """Train ``arch`` on the library's clips, save the checkpoint, re-pool the clip index.
 
     A model already trained stays in use when the new one's validation loss (on the same
@@ -125,7 +191,7 @@ def train_temporal(
     if arch == "mean":
         with store.writing():
             n = store.use_pooler(create_pooler("mean", store.model_info.dim), None)
-        return {"arch": "mean", "checkpoint": None, "clips": n}
+        return TemporalReport(arch="mean", checkpoint=None, clips_repooled=n)
     if arch not in TRAINABLE:
         raise UsageError(f"unknown temporal `arch` '{arch}'; known: mean, {', '.join(TRAINABLE)}")
     if epochs <= 0 or batch_size < 2 or not 0 < val_fraction < 1 or lr <= 0:
@@ -175,15 +241,15 @@ def train_temporal(
                 result.best_val_loss,
                 previous_loss,
             )
-            return {
-                "arch": arch,
-                "checkpoint": None,
-                "kept_previous": previous["checkpoint"],
-                "val_loss": round(result.best_val_loss, 4),
-                "val_loss_previous": round(previous_loss, 4),
-                "val_loss_untrained": None if baseline is None else round(baseline, 4),
-                "clips_repooled": 0,
-            }
+            return TemporalReport(
+                arch=arch,
+                checkpoint=None,
+                kept_previous=previous["checkpoint"],
+                val_loss=round(result.best_val_loss, 4),
+                val_loss_previous=round(previous_loss, 4),
+                val_loss_untrained=_rounded(baseline),
+                clips_repooled=0,
+            )
         path = store.root / checkpoint_name(arch)
         sha = result.pooler.save(
             path,
@@ -207,19 +273,19 @@ def train_temporal(
         replaced = previous.get("checkpoint")
         if replaced and replaced != path.name:
             (store.root / replaced).unlink(missing_ok=True)
-    return {
-        "kept_previous": None,
-        "val_loss_previous": None if previous_loss is None else round(previous_loss, 4),
-        "arch": arch,
-        "checkpoint": str(path),
-        "sha256": sha,
-        "train_clips": len(train),
-        "val_clips": len(val),
-        "epochs": epochs,
-        "best_epoch": result.best_epoch + 1,
-        "val_loss": round(result.best_val_loss, 4),
-        "val_loss_untrained": None if baseline is None else round(baseline, 4),
-        "train_loss": [round(x, 4) for x in result.train_loss],
-        "val_loss_history": [round(x, 4) for x in result.val_loss],
-        "clips_repooled": n,
-    }
+    return TemporalReport(
+        kept_previous=None,
+        val_loss_previous=_rounded(previous_loss),
+        arch=arch,
+        checkpoint=str(path),
+        sha256=sha,
+        train_clips=len(train),
+        val_clips=len(val),
+        epochs=epochs,
+        best_epoch=result.best_epoch + 1,
+        val_loss=round(result.best_val_loss, 4),
+        val_loss_untrained=_rounded(baseline),
+        train_loss=[round(x, 4) for x in result.train_loss],
+        val_loss_history=[round(x, 4) for x in result.val_loss],
+        clips_repooled=n,
+    )

@@ -35,7 +35,7 @@ CSV_COLUMNS = ["query", "ref", "score", *TIME_COLUMNS, *FRAME_COLUMNS]
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
 
-def segments_of(answer: BatchAnswer) -> list[dict]:
+def _segments_of(answer: BatchAnswer) -> list[dict]:
     """The matched segments of an answer, best first, as plain dicts."""
     out = []
     for hit in answer.hits:
@@ -78,7 +78,7 @@ class CandidateWriter:
             self._csv.writerow(CSV_COLUMNS)
 
     def write(self, answer: BatchAnswer) -> None:
-        segments = segments_of(answer)
+        segments = _segments_of(answer)
         if self._csv is not None:
             for s in segments:
                 rest = [_blank(s[c]) for c in (*TIME_COLUMNS, *FRAME_COLUMNS)]

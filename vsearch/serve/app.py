@@ -209,7 +209,8 @@ class _Api:
         return JSONResponse(await self._run(facts))
 
     async def stats(self, _request: Request) -> Response:
-        return JSONResponse(await self._run(lambda lib: lib.stats()))
+        stats = await self._run(lambda lib: lib.stats())
+        return JSONResponse(stats.to_dict())
 
     async def videos(self, request: Request) -> Response:
         errors_only = _bool(request.query_params, "errors")
@@ -294,7 +295,10 @@ class _Api:
             out = []
             for m in lib.find_duplicates(**options).matches:
                 d = m.to_dict()
-                d["a"]["video_id"], d["b"]["video_id"] = ids.get(m.a_path), ids.get(m.b_path)
+                for side, path in (("a", m.a_path), ("b", m.b_path)):
+                    segment = d[side]
+                    assert isinstance(segment, dict)
+                    d[side] = {**segment, "video_id": ids.get(path)}
                 out.append(d)
             return out
 

@@ -74,11 +74,14 @@ from vsearch.types import (
     WITH_FRAMES,
     ClipLocation,
     FrameLocation,
+    FramePlaces,
     FrameTable,
     Framing,
     LabelRecord,
     ModelInfo,
+    NewLabel,
     PredictionRecord,
+    ScoredLabel,
     StoredClips,
     StoredFrames,
     VideoFacts,
@@ -90,6 +93,7 @@ if TYPE_CHECKING:
     from vsearch.index import VectorIndex
     from vsearch.models import FrameEncoder
     from vsearch.models.temporal import TemporalPooler
+    from vsearch.store.shards import RerankedShards
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +151,9 @@ class LibraryStore:
         self._clip_sync: SyncReport | None = None
         self._swap = threading.RLock()  # index swaps vs. adds/removes of this process
         self._watch: Any = None  # a connection kept open to notice other processes' commits
+        self._watch_lock = threading.Lock()  # queries of several threads ask it
+        self._places: tuple[int, FramePlaces] | None = None  # (data version, frame places)
+        self._places_lock = threading.Lock()
         self._seen_version: int | None = None
         self._pooler_seen: PoolerRecord | None = None
         self._frame_shards: Any = _UNCHECKED  # RerankedShards, None (not usable) or unchecked
@@ -399,7 +406,7 @@ class LibraryStore:
         return self._frame_index
 
     @property
-    def frame_searcher(self) -> Any:
+    def frame_searcher(self) -> VectorIndex | RerankedShards:
         """What frame search asks for candidates: the library's IVF-PQ shards, re-ranked
         exactly (``vsearch.store.shards.RerankedShards``), when they were built and hold
         exactly the stored frames; else the frame index (``frame_index``). Checked once, and
@@ -795,17 +802,18 @@ class LibraryStore:
         """SQLite's counter of commits made through other connections than ``_watch``; on a
         database server, the server's count of commits to this database (this process's
         included: a refresh after them finds nothing to change)."""
-        if self._watch is None:
-            self._watch = self.engine.connect()
         query = (
             "PRAGMA data_version"
             if is_sqlite(self.engine)
             else "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
         )
-        try:
-            return int(self._watch.exec_driver_sql(query).scalar_one())
-        finally:
-            self._watch.rollback()  # never hold a read transaction open between calls
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = self.engine.connect()
+            try:
+                return int(self._watch.exec_driver_sql(query).scalar_one())
+            finally:
+                self._watch.rollback()  # never hold a read transaction open between calls
 
     # --- reading -------------------------------------------------------------------------
 
@@ -918,10 +926,26 @@ class LibraryStore:
             np.concatenate([vectors for _, vectors in parts]).astype(np.float32, copy=False),
         )
 
-    def frame_videos(self, frame_ids: Sequence[int] | np.ndarray) -> dict[int, int]:
-        """frame id -> its video's id; ids deleted since an index was loaded are left out."""
-        with self.sessions() as session:
-            return queries.frame_videos(frame_ids, session=session)
+    def frame_places(self, frame_ids: np.ndarray) -> FramePlaces:
+        """Where the stored frames among ``frame_ids`` are (ids deleted since an index was
+        loaded, and -1, are not held in it).
+
+        On SQLite, every stored frame's place is read once (24 bytes a frame, from the
+        (video, time) index) and kept until a commit of any connection, which one pragma
+        tells; it is read in full again at the first search after one. On a database server,
+        which has no such cheap check, the frames asked are read each time.
+        """
+        if not is_sqlite(self.engine):
+            asked = np.unique(frame_ids[frame_ids >= 0])
+            with self.sessions() as session:
+                return queries.frame_places(session=session, ids=asked)
+        with self._places_lock:
+            version = self._data_version()  # before the read: a commit during it is seen
+            if self._places is None or self._places[0] != version:
+                self._places = None  # the old arrays are not kept while the new are read
+                with self.sessions() as session:
+                    self._places = (version, queries.frame_places(session=session))
+            return self._places[1]
 
     def clip_locations(self, clip_ids: Sequence[int] | np.ndarray) -> dict[int, ClipLocation]:
         """clip id -> its video; ids deleted since an index was loaded are left out."""
@@ -942,14 +966,12 @@ class LibraryStore:
         with self.sessions() as session:
             return queries.labelled_video_ids(session=session)
 
-    def add_labels(
-        self, labels: Sequence[tuple[int, str, float | None, float | None]]
-    ) -> list[LabelRecord]:
-        """Add (video id, label, start, end) labels in one transaction; return their records."""
+    def add_labels(self, labels: Sequence[NewLabel]) -> list[LabelRecord]:
+        """Add labels in one transaction; return their records."""
         with self.writing(), self._committing() as session:
             added = {
-                queries.add_label(video_id, label, start, end, session=session)
-                for video_id, label, start, end in labels
+                queries.add_label(new.video_id, new.label, new.start, new.end, session=session)
+                for new in labels
             }
             return [r for r in queries.list_labels(session=session) if r.id in added]
 
@@ -974,12 +996,9 @@ class LibraryStore:
             return queries.list_predictions(session=session, video_id=video_id)
 
     def replace_predictions(
-        self,
-        video_id: int,
-        classifier: str,
-        rows: Sequence[tuple[str, float, float | None, float | None]],
+        self, video_id: int, classifier: str, rows: Sequence[ScoredLabel]
     ) -> None:
-        """Store a classifier's (label, score, start, end) rows for a video, replacing its old."""
+        """Store a classifier's labels for a video (whole and per clip), replacing its old."""
         with self._committing() as session:
             queries.replace_predictions(video_id, classifier, rows, session=session)
 
@@ -1000,6 +1019,7 @@ class LibraryStore:
             if self._watch is not None:
                 self._watch.close()
                 self._watch = None
+            self._places = None
             self.engine.dispose()
             self._release_lock()
 

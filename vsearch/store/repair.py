@@ -19,7 +19,6 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from vsearch.db.engine import create_db_engine
@@ -27,6 +26,7 @@ from vsearch.db.migrate import upgrade_database
 from vsearch.db.schema import Base
 from vsearch.errors import LibraryError
 from vsearch.store.locking import WriterLock
+from vsearch.types import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class DatabaseHealth:
             "(the damaged file is kept)"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"path": self.path, "ok": self.ok, "problems": self.problems, "rows": self.rows}
 
 
@@ -102,7 +102,7 @@ class RepairReport:
     reindex: list[str] = field(default_factory=list)  # videos to decode again
     dropped_orphans: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "original": self.original,
             "backup": self.backup,

@@ -20,10 +20,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -37,8 +37,10 @@ from vsearch.index.sharded import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from vsearch.progress import Progress
-    from vsearch.types import ModelInfo
+    from vsearch.types import JSONObject, ModelInfo
 
 
 class LibraryStore(Protocol):
@@ -46,12 +48,14 @@ class LibraryStore(Protocol):
     module: a protocol rather than an import keeps the two free of an import cycle)."""
 
     root: Path
-    sessions: Any  # a session factory
+    sessions: sessionmaker[Session]
 
     @property
     def model_info(self) -> ModelInfo: ...
 
-    def frame_vectors(self, frame_ids: Any) -> tuple[np.ndarray, np.ndarray]: ...
+    def frame_vectors(
+        self, frame_ids: Sequence[int] | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 log = logging.getLogger(__name__)
@@ -79,7 +83,7 @@ class ShardRefresh:
     folder: str = ""
     nprobe: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "vectors": self.vectors,
             "shards": self.shards,
@@ -196,7 +200,37 @@ def stamp(lib: LibraryStore, folder: Path | None = None) -> tuple[int, int] | No
     return st.st_mtime_ns, st.st_size
 
 
-def shards_summary(lib: LibraryStore, folder: Path | None = None) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class ShardsSummary:
+    """What ``vsearch stats`` says of a library's shards, from their manifest alone: the
+    layout and which shards are stale, or why the manifest could not be read (``error``)."""
+
+    folder: str
+    current: bool  # the shards hold exactly the stored frames: frame search uses them
+    error: str | None = None
+    stale: list[int] = field(default_factory=list)  # numbers of the shards out of date
+    shards: int = 0
+    vectors: int = 0
+    factory: str = ""
+    shard_size: int = 0
+    nprobe: int = 0
+
+    def to_dict(self) -> JSONObject:
+        if self.error is not None:
+            return {"folder": self.folder, "current": self.current, "error": self.error}
+        return {
+            "folder": self.folder,
+            "current": self.current,
+            "stale": self.stale,
+            "shards": self.shards,
+            "vectors": self.vectors,
+            "factory": self.factory,
+            "shard_size": self.shard_size,
+            "nprobe": self.nprobe,
+        }
+
+
+def shards_summary(lib: LibraryStore, folder: Path | None = None) -> ShardsSummary | None:
     """What ``vsearch stats`` says of the shards (None: none built): their layout, size and
     which are stale, from the manifest alone (no shard is read)."""
     folder = folder or lib.root / SHARDS_DIR
@@ -205,19 +239,19 @@ def shards_summary(lib: LibraryStore, folder: Path | None = None) -> dict[str, A
     try:
         index = ShardedIndex.load(folder, shards=False)
     except IndexFileError as exc:
-        return {"folder": str(folder), "current": False, "error": str(exc)}
+        return ShardsSummary(folder=str(folder), current=False, error=str(exc))
     with lib.sessions() as session:
         stale = index.stale_shards(queries.frame_ids(session=session))
-    return {
-        "folder": str(folder),
-        "current": not stale and index.dim == lib.model_info.dim,
-        "stale": stale,
-        "shards": len(index.infos),
-        "vectors": sum(info.count for info in index.infos.values()),
-        "factory": index.factory,
-        "shard_size": index.shard_size,
-        "nprobe": index.nprobe,
-    }
+    return ShardsSummary(
+        folder=str(folder),
+        current=not stale and index.dim == lib.model_info.dim,
+        stale=stale,
+        shards=len(index.infos),
+        vectors=sum(info.count for info in index.infos.values()),
+        factory=index.factory,
+        shard_size=index.shard_size,
+        nprobe=index.nprobe,
+    )
 
 
 def current_frame_shards(lib: LibraryStore, folder: Path | None = None) -> ShardedIndex | None:

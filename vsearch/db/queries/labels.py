@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from vsearch.db.queries.videos import now_iso
 from vsearch.db.schema import LabelRow, PredictionRow, VideoRow
-from vsearch.types import LabelRecord, PredictionRecord
+from vsearch.types import LabelRecord, PredictionRecord, ScoredLabel
 
 
 def _same_label(video_id: int, label: str | None, start: float | None, end: float | None):
@@ -86,28 +86,24 @@ def labelled_video_ids(*, session: Session) -> set[int]:
 
 
 def replace_predictions(
-    video_id: int,
-    classifier: str,
-    rows: Sequence[tuple[str, float, float | None, float | None]],
-    *,
-    session: Session,
+    video_id: int, classifier: str, rows: Sequence[ScoredLabel], *, session: Session
 ) -> None:
-    """Store a classifier's (label, score, start, end) rows for a video, replacing its old ones."""
+    """Store a classifier's labels for a video, replacing its old ones."""
     session.execute(
         delete(PredictionRow).where(
             PredictionRow.video_id == video_id, PredictionRow.classifier == classifier
         )
     )
     stamp = now_iso()
-    for label, score, start, end in rows:
+    for row in rows:
         session.add(
             PredictionRow(
                 video_id=video_id,
                 classifier=classifier,
-                label=label,
-                score=float(score),
-                start=start,
-                end=end,
+                label=row.label,
+                score=float(row.score),
+                start=row.start,
+                end=row.end,
                 created_at=stamp,
             )
         )

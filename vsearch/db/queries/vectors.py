@@ -15,6 +15,7 @@ from vsearch.types import (
     WITH_FRAMES,
     ClipLocation,
     FrameLocation,
+    FramePlaces,
     FrameTable,
     StoredClips,
     StoredFrames,
@@ -180,21 +181,42 @@ def frame_locations(ids: Iterable[int], *, session: Session) -> dict[int, FrameL
     return out
 
 
-def frame_videos(ids: Sequence[int] | np.ndarray, *, session: Session) -> dict[int, int]:
-    """frame id -> video id, for the ``ids`` that exist: the lean look-up of a search's
-    candidates (one statement with the ids as one parameter, compiled once and cached, for
-    any number of ids; the ORM's expanding IN costs more than the look-up itself)."""
-    id_list = [int(i) for i in ids]
-    if not id_list:
-        return {}
-    table = FrameRow.__tablename__
-    if is_sqlite(session.get_bind()):
-        sql = f"SELECT id, video_id FROM {table} WHERE id IN (SELECT value FROM json_each(:ids))"
-        params: dict[str, object] = {"ids": json.dumps(id_list)}
-    else:  # PostgreSQL: the ids as one array
-        sql = f"SELECT id, video_id FROM {table} WHERE id = ANY(:ids)"
-        params = {"ids": id_list}
-    return {fid: vid for fid, vid in session.execute(text(sql), params).all()}
+_PLACE = np.dtype([("id", np.int64), ("video_id", np.int64), ("t", np.float64)])
+
+
+def frame_places(*, session: Session, ids: Sequence[int] | np.ndarray | None = None) -> FramePlaces:
+    """Where stored frames are (those among ``ids``, or every one), with the path and frame
+    rate of their videos.
+
+    Everything is read from the (video, time) index, never from the rows and their vectors.
+    The ids go as one parameter (one statement, compiled once, for any number of ids: the
+    ORM's expanding IN costs more than the look-up itself); rows come straight from the
+    driver's cursor into one array, without a row object each.
+    """
+    # Every frame: SQLite scans the (video, time) index, which holds the ids too.
+    sql = f"SELECT id, video_id, t FROM {FrameRow.__tablename__}"
+    params: dict[str, object] = {}
+    if ids is not None:
+        id_list = [int(i) for i in np.asarray(ids, dtype=np.int64).ravel()]
+        if is_sqlite(session.get_bind()):
+            sql += " WHERE id IN (SELECT value FROM json_each(:ids))"
+            params = {"ids": json.dumps(id_list)}
+        else:  # PostgreSQL: the ids as one array
+            sql += " WHERE id = ANY(:ids)"
+            params = {"ids": id_list}
+    result = session.execute(text(sql), params)
+    rows = np.fromiter(result.cursor, dtype=_PLACE)  # type: ignore[attr-defined]
+    rows = rows[np.argsort(rows["id"], kind="stable")]
+    video_ids = np.ascontiguousarray(rows["video_id"])
+    videos = select(VideoRow.id, VideoRow.path, VideoRow.fps)
+    if ids is not None:
+        videos = videos.where(VideoRow.id.in_(np.unique(video_ids).tolist()))
+    return FramePlaces(
+        ids=np.ascontiguousarray(rows["id"]),
+        video_ids=video_ids,
+        times=np.ascontiguousarray(rows["t"]),
+        videos={int(i): (path, fps) for i, path, fps in session.execute(videos)},
+    )
 
 
 def count_frames(*, session: Session) -> int:
