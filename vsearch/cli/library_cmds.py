@@ -327,7 +327,7 @@ def stats(json_out: JsonOpt = False) -> None:
     lines = [
         ("library", data.library),
         ("model", f"{data.model.spec} ({data.model.dim} dims)"),
-        ("sampling", f"{data.fps:g} frames/s"),
+        ("sampling", f"{data.fps:g} frames/s, {data.framing} framing"),
         ("videos", f"{data.videos}" + (f" ({by_status})" if by_status else "")),
         ("indexed", timecode(data.hours_indexed * 3600) + " of video"),
         ("frames", f"{data.frames:,}"),
