@@ -53,6 +53,20 @@ def test_frame_search_keeps_each_videos_best_frame(tmp_path):
             assert scores == sorted(scores, reverse=True)
 
 
+def test_frame_places_stay_in_id_order_after_a_video_is_indexed_again(tmp_path):
+    with Library.open(tmp_path / "lib", create=True, model="colorgrid") as lib:
+        dim = lib.model_info.dim
+        lib.import_frames(videos(3, 10, dim))
+        first = lib.store.frame_table()
+        lib.import_frames(list(videos(1, 10, dim)))  # v0 again: new ids, above the others'
+        table = lib.store.frame_table()
+        places = lib.store.frame_places(table.ids)
+        assert len(places) == 30 and bool(np.all(np.diff(places.ids) > 0))
+        assert places.video_ids_of(table.ids).tolist() == table.video_ids.tolist()
+        assert places.video_ids_of(first.ids[:10]).tolist() == [-1] * 10  # the old frames
+        assert search_vectors(lib.store, table.vectors[:1], k=1)[0][0].frame_id == table.ids[0]
+
+
 # Another process: stores one video whose frames are the vectors saved beside the library,
 # or removes it again.
 _OTHER_PROCESS = """
