@@ -25,11 +25,13 @@ colours, 7 gradients with a grid, a Sierpinski carpet, testsrc2). Each encoder n
   leaving the query's own video out).
 
 Usage: python scripts/bench_copy.py [--work DIR] [--fps 1] [--models colorgrid effnet:lite0]
+    [--framing full centre]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import shutil
 import sys
@@ -40,6 +42,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sample_data import VIDEOS, extract, fetch_wheels, ffmpeg  # noqa: E402
+
+from vsearch.types import DEFAULT_FRAMING, Framing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -381,15 +385,18 @@ def evaluate_images(lib, images: list[ImageQuery]) -> dict:
     }
 
 
-def run_model(model: str, args, lib_dir: Path, queries, images) -> dict:
+def run_model(model: str, framing: str, args, lib_dir: Path, queries, images) -> dict:
     from vsearch import Library, Settings
     from vsearch.pipeline.scoring import scoring_for
 
-    work = Path(args.work) / ("lib-" + "".join(c if c.isalnum() else "_" for c in model))
+    name = "".join(c if c.isalnum() else "_" for c in f"{model}-{framing}")
+    work = Path(args.work) / f"lib-{name}"
     if work.exists():
         shutil.rmtree(work)
     settings = Settings.load(library=work, model=model, fps=args.fps)
-    with Library.open(settings=settings, create=True, model=model, fps=args.fps) as lib:
+    with Library.open(
+        settings=settings, create=True, model=model, fps=args.fps, framing=framing
+    ) as lib:
         t0 = time.perf_counter()
         report = lib.index([lib_dir])
         index_s = time.perf_counter() - t0
@@ -397,7 +404,7 @@ def run_model(model: str, args, lib_dir: Path, queries, images) -> dict:
         threshold = scoring.scale.clip_search.threshold
         res = evaluate(lib, queries, threshold) | evaluate_images(lib, images)
         res |= {
-            "model": model,
+            "model": model if len(args.framing) == 1 else f"{model} ({framing} framing)",
             "scale": scoring.scale.name,
             "threshold": threshold,
             "frames": report.frames,
@@ -452,6 +459,13 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/vsearch-bench-copy")
     parser.add_argument("--fps", type=float, default=1.0)
     parser.add_argument("--models", nargs="+", default=["colorgrid", "effnet:lite0"])
+    parser.add_argument(
+        "--framing",
+        nargs="+",
+        default=[DEFAULT_FRAMING.value],
+        choices=[f.value for f in Framing],
+        help="frame geometries to compare (each model gets a library per framing)",
+    )
     args = parser.parse_args()
 
     work = Path(args.work)
@@ -460,9 +474,9 @@ def main() -> None:
     print(f"built {len(queries)} clip and {len(images)} image queries in "
           f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
     rows = []
-    for model in args.models:
+    for model, framing in itertools.product(args.models, args.framing):
         t1 = time.perf_counter()
-        res = run_model(model, args, lib_dir, queries, images)
+        res = run_model(model, framing, args, lib_dir, queries, images)
         rows.append(res)
         print(
             f"{model}: {res['frames']} frames indexed in {res['index_s']:.0f} s; evaluated in "

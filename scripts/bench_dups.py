@@ -36,6 +36,7 @@ from vsearch.config import Settings  # noqa: E402
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above  # noqa: E402
 from vsearch.pipeline.dups import DupReport, match_frames  # noqa: E402
 from vsearch.pipeline.library import Library  # noqa: E402
+from vsearch.types import DEFAULT_FRAMING, Framing  # noqa: E402
 
 BUNNY = [
     "originals/bigbuckbunny.mp4",
@@ -90,16 +91,17 @@ CALIBRATED_THRESHOLDS = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 
 
 def quality(args: argparse.Namespace) -> None:
     for model in args.models:
-        quality_of(model, args)
+        for framing in args.framing:
+            quality_of(model, framing, args)
 
 
-def quality_of(model: str, args: argparse.Namespace) -> None:
+def quality_of(model: str, framing: str, args: argparse.Namespace) -> None:
     from vsearch.pipeline.scoring import scoring_for
 
     root = Path(args.sample).resolve() / "library"
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(library=Path(tmp) / "lib", model=model)
-        lib = Library.open(settings=settings, create=True, fps=args.fps)
+        lib = Library.open(settings=settings, create=True, fps=args.fps, framing=framing)
         with lib:
             lib.index([root])
             videos = {v.path: v for v in lib.videos()}
@@ -108,8 +110,8 @@ def quality_of(model: str, args: argparse.Namespace) -> None:
             n_pairs = len(videos) * (len(videos) - 1) // 2
             scale = scoring_for(lib.model_info).scale
             print(
-                f"library: {len(videos)} videos at {args.fps:g} frames/s ({model}, {scale.name} "
-                f"scores, default {scale.dups.threshold:g}); "
+                f"library: {len(videos)} videos at {args.fps:g} frames/s ({model}, {framing} "
+                f"framing, {scale.name} scores, default {scale.dups.threshold:g}); "
                 f"{len(pairs)} known copy pairs, {n_pairs - len(pairs)} unrelated pairs"
             )
             print(f"{'threshold':>9} {'matches':>7} {'true':>5} {'false':>5} {'precision':>9} "
@@ -325,6 +327,13 @@ def main() -> None:
     q.add_argument("sample", help="output directory of scripts/sample_data.py")
     q.add_argument("--fps", type=float, default=4.0)
     q.add_argument("--models", nargs="+", default=["colorgrid"])
+    q.add_argument(
+        "--framing",
+        nargs="+",
+        default=[DEFAULT_FRAMING.value],
+        choices=[f.value for f in Framing],
+        help="frame geometries to compare (a library per model and framing)",
+    )
     q.add_argument("--thresholds", type=float, nargs="+", default=None, help="default: per scale")
     q.add_argument("-v", "--verbose", action="store_true")
     s = sub.add_parser("scale")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vsearch.errors import UsageError
-from vsearch.types import DEFAULT_MODEL
+from vsearch.types import DEFAULT_FRAMING, DEFAULT_MODEL, Framing
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,7 @@ class Settings:
     library: Path
     model: str = DEFAULT_MODEL  # used when a library is created; an existing one keeps its own
     fps: float = DEFAULT_FPS  # sampled frames per second, fixed per library
+    framing: str = DEFAULT_FRAMING.value  # frame geometry, fixed per library
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1"
     decoders: int = 0  # parallel ffmpeg processes; 0 = auto
     batch_size: int = 0  # encoder batch; 0 = encoder default
@@ -188,6 +189,11 @@ def _text(value: Any) -> str:
     return "" if isinstance(value, str) and value.strip() else "must not be empty"
 
 
+def _framing(value: Any) -> str:
+    choices = [f.value for f in Framing]
+    return "" if value in choices else f"must be one of {', '.join(choices)}"
+
+
 def _db_url(value: Any) -> str:
     if not isinstance(value, str):
         return "must be a database URL"
@@ -207,6 +213,13 @@ SETTING_VARS: dict[str, tuple[str, Callable[[str], Any], Callable[[Any], str], s
         float,
         _finite(0.0, MAX_FPS, low_open=True),
         "frames sampled per second of video (new library)",
+    ),
+    "framing": (
+        "VSEARCH_FRAMING",
+        str,
+        _framing,
+        "frame geometry of a new library: full (whole picture, uniform borders trimmed, "
+        "squeezed to a square) or centre (centre square, borders kept)",
     ),
     "device": ("VSEARCH_DEVICE", str, _text, "auto, cpu, cuda or cuda:N"),
     "decoders": ("VSEARCH_DECODERS", int, _finite(0, 256), "parallel ffmpeg decoders; 0 = auto"),

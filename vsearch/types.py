@@ -53,6 +53,26 @@ class VideoStatus(str, Enum):
         return format(self.value, spec)
 
 
+class Framing(str, Enum):
+    """How a frame or a query image becomes the encoder's square (``vsearch.media.framing``).
+
+    Fixed per library when it is created: its vectors depend on it.
+    """
+
+    FULL = "full"  # the whole picture, uniform borders trimmed, squeezed to the square
+    CENTRE = "centre"  # short side resized, centre square cropped, borders kept
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+DEFAULT_FRAMING = Framing.FULL  # of a new library
+LEGACY_FRAMING = Framing.CENTRE  # of a library made before framings were recorded
+
+
 # Videos with stored frames: the ones searched, classified and trained on.
 WITH_FRAMES = (VideoStatus.INDEXED, VideoStatus.PARTIAL)
 

@@ -10,6 +10,7 @@ from PIL import Image
 from vsearch.errors import DecodeError, UsageError
 from vsearch.media import extract_thumbnail, iter_frames, probe_video
 from vsearch.media.informative import informative_mask
+from vsearch.types import Framing
 
 
 def colour(image: np.ndarray) -> str:
@@ -169,9 +170,12 @@ def test_anamorphic_pixels_are_made_square(tmp_path) -> None:
     src = "color=c=black:s=64x64:r=10:d=1"
     vf = "drawbox=x=0:y=0:w=16:h=64:color=white:t=fill,setsar=2/1"
     path = lavfi(tmp_path / "anamorphic.mp4", src, "-vf", vf, *H264)
-    frame = next(iter_frames(path, fps=1, size=32)).images[0]
+    frame = next(iter_frames(path, fps=1, size=32, framing=Framing.CENTRE)).images[0]
     # Displayed 128x64 -> 64x32 -> centre crop x 16..48: the white quarter (x < 16) is cut
     # away. Read as square pixels it would be x < 8 of the 32x32 frame.
     assert frame.max() < 100
+    # The full framing squeezes the whole picture: the white quarter is the left quarter.
+    full = next(iter_frames(path, fps=1, size=32)).images[0].astype(float).mean(axis=(0, 2))
+    assert full[:6].min() > 200 and full[10:].max() < 50
     thumb = Image.open(BytesIO(extract_thumbnail(path, 0.0, width=64)))
     assert thumb.size == (64, 32)

@@ -12,7 +12,7 @@ from vsearch.pipeline.maintenance import Check, DoctorReport, IndexSummary, Libr
 from vsearch.pipeline.training import TemporalReport
 from vsearch.store.repair import RepairReport
 from vsearch.store.shards import ShardsSummary
-from vsearch.types import ModelInfo, PredictionRecord
+from vsearch.types import Framing, ModelInfo, PredictionRecord
 
 MODEL = ModelInfo("colorgrid", "colorgrid", "grid", "none", 128, 32, "resize 32")
 
@@ -39,6 +39,7 @@ def test_stats_json():
         library="/lib",
         model=MODEL,
         fps=1.0,
+        framing=Framing.FULL,
         videos_by_status={"indexed": 3, "failed": 1},
         frames=40,
         clips=9,
@@ -57,6 +58,7 @@ def test_stats_json():
         ("library", "/lib"),
         ("model", pairs(MODEL.to_dict())),
         ("fps", 1.0),
+        ("framing", "full"),
         ("videos", 4),
         ("videos_by_status", [("indexed", 3), ("failed", 1)]),
         ("frames", 40),

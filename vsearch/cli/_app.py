@@ -471,12 +471,19 @@ class RichProgress:
 
 
 def open_library(
-    create: bool = False, *, model: str | None = None, fps: float | None = None, **overrides: Any
+    create: bool = False,
+    *,
+    model: str | None = None,
+    fps: float | None = None,
+    framing: str | None = None,
+    **overrides: Any,
 ):
     """Open (or create) the library of the global options; ``overrides`` are Settings fields."""
     from vsearch.pipeline.library import Library
 
-    return Library.open(settings=settings(**overrides), create=create, model=model, fps=fps)
+    return Library.open(
+        settings=settings(**overrides), create=create, model=model, fps=fps, framing=framing
+    )
 
 
 def render_table(

@@ -36,7 +36,7 @@ from vsearch.store.shards import (
     ShardRefresh,
     ShardsSummary,
 )
-from vsearch.types import timecode
+from vsearch.types import DEFAULT_FRAMING, Framing, timecode
 
 ModelOpt = Annotated[
     str | None,
@@ -67,18 +67,46 @@ FpsOpt = Annotated[
 ]
 
 
+FramingOpt = Annotated[
+    Framing | None,
+    typer.Option(
+        "--framing",
+        help=(
+            f"Frame geometry of a new library [env: VSEARCH_FRAMING; default "
+            f"{DEFAULT_FRAMING}]: 'full' keeps the whole picture, trims uniform borders "
+            "(letterbox, pillarbox) frame by frame and squeezes it to a square, so copies "
+            "with other borders or aspect ratios match; 'centre' keeps the centre square."
+        ),
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 @handle_errors
-def init(model: ModelOpt = None, fps: FpsOpt = None, json_out: JsonOpt = False) -> None:
+def init(
+    model: ModelOpt = None,
+    fps: FpsOpt = None,
+    framing: FramingOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Create a library (directory with a SQLite database and FAISS indexes)."""
-    lib = open_library(create=True, model=model, fps=fps)
+    lib = open_library(create=True, model=model, fps=fps, framing=framing)
     with lib:
-        info = {"library": str(lib.root), "model": lib.model_info.to_dict(), "fps": lib.fps}
+        info = {
+            "library": str(lib.root),
+            "model": lib.model_info.to_dict(),
+            "fps": lib.fps,
+            "framing": lib.framing.value,
+        }
     if json_out:
         emit_json(info)
     else:
         out.print(
-            one_line(f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s"),
+            one_line(
+                f"library {lib.root}: {lib.model_info.spec}, {lib.fps:g} frames/s, "
+                f"{lib.framing} framing"
+            ),
             markup=False,
         )
 
@@ -89,6 +117,7 @@ def index(
     paths: Annotated[list[str], typer.Argument(help="Video files or folders (recursive).")],
     model: ModelOpt = None,
     fps: FpsOpt = None,
+    framing: FramingOpt = None,
     prune: Annotated[
         bool, typer.Option(help="Remove library videos under PATHS that are gone.")
     ] = False,
@@ -127,7 +156,7 @@ def index(
     videos in flight; run the command again to go on. Exit code 3 when some files failed.
     """
     check_paths(paths)  # before a library is created for nothing
-    lib = open_library(create=True, model=model, fps=fps, decoders=decoders)
+    lib = open_library(create=True, model=model, fps=fps, framing=framing, decoders=decoders)
     progress = RichProgress()
     with lib:
         report = lib.index(
@@ -298,7 +327,7 @@ def stats(json_out: JsonOpt = False) -> None:
     lines = [
         ("library", data.library),
         ("model", f"{data.model.spec} ({data.model.dim} dims)"),
-        ("sampling", f"{data.fps:g} frames/s"),
+        ("sampling", f"{data.fps:g} frames/s, {data.framing} framing"),
         ("videos", f"{data.videos}" + (f" ({by_status})" if by_status else "")),
         ("indexed", timecode(data.hours_indexed * 3600) + " of video"),
         ("frames", f"{data.frames:,}"),

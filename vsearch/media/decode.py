@@ -40,9 +40,10 @@ from vsearch.media._ffmpeg import (
     supports_fps_mode,
     utf8_alias,
 )
+from vsearch.media.framing import check_framing, trim_borders
 from vsearch.media.informative import informative_mask
 from vsearch.media.probe import check_readable, probe_video
-from vsearch.types import FrameBatch, VideoInfo
+from vsearch.types import DEFAULT_FRAMING, FrameBatch, Framing, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +57,28 @@ _TIME_WAIT_S = 30.0  # longest wait for a frame's showinfo line once its pixels 
 _SQUARE_PIXELS = "scale=w='max(2,trunc(iw*sar/2)*2)':h=ih,setsar=1"
 
 
-def sample_filter(fps: float, size: int) -> str:
-    """The ffmpeg filter chain: pick one frame per ``1/fps`` bucket, CLIP-style resize + crop.
+def sample_filter(fps: float, size: int, framing: str = DEFAULT_FRAMING) -> str:
+    """The ffmpeg filter chain: pick one frame per ``1/fps`` bucket, make it ``size`` square.
 
-    Non-square pixels (anamorphic video, SAR != 1) are first stretched to the displayed shape
-    (a pass-through when SAR is 1). Then scale so the short side is ``size`` (bicubic),
-    centre-crop ``size`` x ``size``; showinfo reports each kept frame's timestamp.
+    ``full`` framing squeezes the whole picture to the square (its borders are trimmed
+    afterwards, per frame, by ``vsearch.media.framing``). ``centre`` framing first stretches
+    non-square pixels (anamorphic video, SAR != 1) to the displayed shape, scales so the short
+    side is ``size`` (bicubic) and crops the centre square. showinfo reports each kept frame's
+    timestamp.
     """
     fps, size = float(fps), int(size)  # numpy scalars would print as np.float64(...)
     bucket = f"floor(t*{fps!r}+1e-6)"
     prev = f"floor(prev_selected_t*{fps!r}+1e-6)"
-    return ",".join(
-        [
-            f"select='isnan(prev_selected_t)+gt({bucket},{prev})'",
+    if check_framing(framing) is Framing.FULL:
+        geometry = [f"scale={size}:{size}:flags=bicubic"]
+    else:
+        geometry = [
             _SQUARE_PIXELS,
             f"scale=w='if(lt(iw,ih),{size},-1)':h='if(lt(iw,ih),-1,{size})':flags=bicubic",
             f"crop={size}:{size}",
-            "setsar=1",
-            "showinfo",
         ]
+    return ",".join(
+        [f"select='isnan(prev_selected_t)+gt({bucket},{prev})'", *geometry, "setsar=1", "showinfo"]
     )
 
 
@@ -88,10 +92,12 @@ def iter_frames(
     end: float | None = None,
     chunk: int = 32,
     threads: int = 2,
+    framing: str = DEFAULT_FRAMING,
 ) -> Generator[FrameBatch, None, None]:
     """Yield FrameBatch chunks (at most ``chunk`` frames) of ``path`` sampled at ``fps``.
 
-    Frames are upright (rotation applied), RGB, ``size`` x ``size``; times are seconds from the
+    Frames are upright (rotation applied), RGB, ``size`` x ``size`` in the given ``framing``
+    (``vsearch.media.framing``); times are seconds from the
     start of the video, also when ``start``/``end`` restrict the range (fast input seek, then
     exact trim). ``threads`` bounds ffmpeg's decoder threads, for many parallel decoders.
     Raises DecodeError when nothing decodes, and PartialDecodeError after yielding the frames
@@ -99,6 +105,7 @@ def iter_frames(
     """
     name = os.fspath(path)
     _check_args(fps, size, chunk, start, end)
+    trim = check_framing(framing) is Framing.FULL
     if info is None:
         info = probe_video(name)
     else:
@@ -111,7 +118,7 @@ def iter_frames(
     aliases = contextlib.ExitStack()
     alias = aliases.enter_context(utf8_alias(name))
     try:
-        proc = _start_ffmpeg(alias, fps, size, start, end, threads)
+        proc = _start_ffmpeg(alias, fps, size, start, end, threads, framing)
     except BaseException:
         aliases.close()
         raise
@@ -136,7 +143,8 @@ def iter_frames(
                 frame_time += offset
             last_time = frame_time
             times.append(frame_time)
-            images.append(np.frombuffer(raw, np.uint8).reshape(size, size, 3))
+            image = np.frombuffer(raw, np.uint8).reshape(size, size, 3)
+            images.append(trim_borders(image, size) if trim else image)
             count += 1
             if len(times) >= chunk:
                 yield _batch(times, images)
@@ -158,7 +166,13 @@ def _check_args(fps: float, size: int, chunk: int, start: float | None, end: flo
 
 
 def _start_ffmpeg(
-    name: str, fps: float, size: int, start: float | None, end: float | None, threads: int
+    name: str,
+    fps: float,
+    size: int,
+    start: float | None,
+    end: float | None,
+    threads: int,
+    framing: str,
 ) -> subprocess.Popen:
     input_opts: dict[str, object] = {"threads": threads}
     if start:
@@ -169,8 +183,8 @@ def _start_ffmpeg(
     stream = (
         ffmpeg.input(input_name(name), **input_opts)
         .output(
-            "pipe:", vf=sample_filter(fps, size), format="rawvideo", pix_fmt="rgb24", an=None,
-            sn=None, dn=None, filter_threads=1, **sync,
+            "pipe:", vf=sample_filter(fps, size, framing), format="rawvideo", pix_fmt="rgb24",
+            an=None, sn=None, dn=None, filter_threads=1, **sync,
         )
     )  # fmt: skip
     cmd = ["ffmpeg", *_GLOBAL_ARGS, "-loglevel", "level+info"]

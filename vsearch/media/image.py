@@ -11,6 +11,8 @@ import numpy as np
 
 from vsearch.errors import ImageError
 from vsearch.media.files import describe_os_error, special_file_cause
+from vsearch.media.framing import check_framing, trim_borders
+from vsearch.types import DEFAULT_FRAMING, Framing
 
 # A query image is decoded whole (a JPEG at a reduced scale): refuse sizes whose decoding
 # would take gigabytes (64 Mpx is 192 MiB as RGB) before any pixel is decoded.
@@ -26,9 +28,12 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
 
-def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
-    """uint8 (size, size, 3): EXIF-transposed, RGB, short side resized to ``size`` (bicubic),
-    centre-cropped, the same geometry ``iter_frames`` gives video frames."""
+def load_image(
+    path: str | os.PathLike[str], size: int = 224, framing: str = DEFAULT_FRAMING
+) -> np.ndarray:
+    """uint8 (size, size, 3): EXIF-transposed, RGB, in the same ``framing`` as ``iter_frames``
+    gives video frames (``full``: borders trimmed, squeezed to the square, bicubic;
+    ``centre``: short side resized to ``size``, centre-cropped)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     name = os.fspath(path)
@@ -65,6 +70,9 @@ def load_image(path: str | os.PathLike[str], size: int = 224) -> np.ndarray:
         # PIL's guards against oversized compressed chunks raise ValueError; broken EXIF
         # and truncated headers raise the others
         raise ImageError(name, f"cannot decode image ({exc or type(exc).__name__})") from None
+    if check_framing(framing) is Framing.FULL:
+        squeezed = np.array(rgb.resize((size, size), Image.Resampling.BICUBIC), np.uint8)
+        return trim_borders(squeezed, size)
     return _resize_crop(rgb, size)
 
 

@@ -131,7 +131,7 @@ def _image_batch(
     loaded, pixels = [], []
     for path in paths:
         try:
-            pixels.append(load_image(path, size=size))
+            pixels.append(load_image(path, size=size, framing=store.framing))
             loaded.append(path)
         except VsearchError as exc:
             yield _failed(path, "image", exc, progress)

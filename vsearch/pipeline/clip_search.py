@@ -171,7 +171,13 @@ def encode_video(
     informative: list[np.ndarray] = []
     views: list[list[np.ndarray]] = [[], []]
     for batch in iter_frames(
-        path, fps=store.fps, size=encoder.info.input_size, info=info, start=start, end=end
+        path,
+        fps=store.fps,
+        size=encoder.info.input_size,
+        info=info,
+        start=start,
+        end=end,
+        framing=store.framing,
     ):
         times.append(batch.times)
         informative.append(batch.informative)

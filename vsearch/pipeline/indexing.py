@@ -291,7 +291,14 @@ def _run_jobs(
             put((job, _DONE))
             return
         if job.error is None and not stop.is_set():
-            frames = iter_frames(job.path, fps=store.fps, size=size, info=job.info, chunk=batch)
+            frames = iter_frames(
+                job.path,
+                fps=store.fps,
+                size=size,
+                info=job.info,
+                chunk=batch,
+                framing=store.framing,
+            )
             try:
                 while not stop.is_set():
                     t0 = time.perf_counter()

@@ -26,7 +26,7 @@ from vsearch.pipeline import classify as classification
 from vsearch.pipeline import labels as labelling
 from vsearch.store.library_store import DB_NAME, FRAME_INDEX, INDEX_SAVE_INTERVAL, LibraryStore
 from vsearch.store.shards import DEFAULT_WORKERS
-from vsearch.types import VideoFacts
+from vsearch.types import Framing, VideoFacts
 
 if TYPE_CHECKING:
     import threading
@@ -74,14 +74,18 @@ class Library:
         create: bool = False,
         model: str | None = None,
         fps: float | None = None,
+        framing: str | None = None,
     ) -> Library:
         """Open the library at ``library`` (or the settings' one), creating it if asked.
 
-        ``model`` and ``fps`` choose the encoder and sampling rate of a new library; for an
-        existing one they must agree with what it holds (vectors of two models never mix).
+        ``model``, ``fps`` and ``framing`` (``vsearch.types.Framing``) choose the encoder,
+        sampling rate and frame geometry of a new library; for an existing one they must
+        agree with what it holds (vectors of two models never mix).
         """
         return cls(
-            LibraryStore.open(library, settings=settings, create=create, model=model, fps=fps)
+            LibraryStore.open(
+                library, settings=settings, create=create, model=model, fps=fps, framing=framing
+            )
         )
 
     def close(self) -> None:
@@ -114,6 +118,11 @@ class Library:
     def fps(self) -> float:
         """Frames sampled per second of video."""
         return self.store.fps
+
+    @property
+    def framing(self) -> Framing:
+        """How frames and query images become the encoder's square."""
+        return self.store.framing
 
     def videos(self, *, errors_only: bool = False) -> list[VideoRecord]:
         """Every video the library knows (``errors_only``: failed or partly decoded ones)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsearch.errors import UsageError, VsearchError
-from vsearch.types import JSONObject, ModelInfo, VideoStatus
+from vsearch.types import Framing, JSONObject, ModelInfo, VideoStatus
 
 if TYPE_CHECKING:
     from vsearch.index.build import IndexCard
@@ -102,6 +102,7 @@ class LibraryStats:
     library: str
     model: ModelInfo
     fps: float
+    framing: Framing
     videos_by_status: dict[str, int]
     frames: int
     clips: int
@@ -129,6 +130,7 @@ class LibraryStats:
             "library": self.library,
             "model": self.model.to_dict(),
             "fps": self.fps,
+            "framing": self.framing.value,
             "videos": self.videos,
             "videos_by_status": self.videos_by_status,
             "frames": self.frames,
@@ -163,6 +165,7 @@ def library_stats(store: LibraryStore) -> LibraryStats:
         library=str(store.root),
         model=store.model_info,
         fps=store.fps,
+        framing=store.framing,
         videos_by_status=store.video_counts(),
         frames=store.frame_count(),
         clips=store.clip_count(),

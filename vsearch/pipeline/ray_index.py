@@ -69,7 +69,7 @@ class _FileEncoder:
     """The actor: decodes files with ffmpeg and encodes their frames; the model is loaded
     once, when the actor starts (again if Ray restarts it)."""
 
-    def __init__(self, spec: str, device: str, fps: float, batch: int) -> None:
+    def __init__(self, spec: str, device: str, fps: float, batch: int, framing: str) -> None:
         from vsearch.models import create_encoder
         from vsearch.models.words import has_imagenet_head
 
@@ -78,6 +78,7 @@ class _FileEncoder:
         # one forward pass gives vectors and classes, as in the local indexer
         self.classifier = self.encoder if has_imagenet_head(self.encoder) else None
         self.fps = fps
+        self.framing = framing
         self.batch = batch or getattr(self.encoder, "batch_size", 32)
 
     def ready(self) -> tuple[str, str]:
@@ -93,7 +94,9 @@ class _FileEncoder:
         from vsearch.media import iter_frames
 
         size = self.encoder.info.input_size
-        frames = iter_frames(path, fps=self.fps, size=size, info=info, chunk=self.batch)
+        frames = iter_frames(
+            path, fps=self.fps, size=size, info=info, chunk=self.batch, framing=self.framing
+        )
         try:
             while True:
                 t0 = time.perf_counter()
@@ -301,7 +304,8 @@ def _start_actors(ray: Any, store: LibraryStore, options: RayOptions, n_jobs: in
     remote = ray.remote(max_restarts=MAX_ATTEMPTS, max_task_retries=0, **needs)(actor_class)
     device = store.settings.device
     actors = [
-        remote.remote(info.spec, device, store.fps, store.settings.batch_size) for _ in range(count)
+        remote.remote(info.spec, device, store.fps, store.settings.batch_size, store.framing.value)
+        for _ in range(count)
     ]
     expected = repr(info.key())
     for key, where in ray.get([a.ready.remote() for a in actors]):

@@ -58,7 +58,7 @@ def search_image(
     check_k(k)
     if refine < 0:
         raise UsageError(f"`refine` must be >= 0 hits, got {refine}")
-    pixels = load_image(image, size=store.model_info.input_size)
+    pixels = load_image(image, size=store.model_info.input_size, framing=store.framing)
     query = store.encoder.encode_images(pixels[None])[0]
     hits = search_vector(store, query, k=k, frames=frames)
     if frames or refine == 0:
@@ -98,7 +98,9 @@ def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameH
         rate = min(native, REFINE_MAX_FRAMES / (end - start))
         size = store.model_info.input_size
         best_time, best_score = hit.time, -np.inf
-        for batch in iter_frames(hit.path, fps=rate, size=size, info=info, start=start, end=end):
+        for batch in iter_frames(
+            hit.path, fps=rate, size=size, info=info, start=start, end=end, framing=store.framing
+        ):
             scores = store.encoder.encode_images(batch.images) @ query
             i = int(np.argmax(scores))
             if scores[i] > best_score:

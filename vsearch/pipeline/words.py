@@ -185,7 +185,7 @@ def _decode_and_classify(
         raise UsageError(f"encoder '{store.model_info.spec}' has no ImageNet head")
     info = probe_video(path)
     times, vectors, probs = [], [], []
-    for batch in iter_frames(path, fps=store.fps, size=size, info=info):
+    for batch in iter_frames(path, fps=store.fps, size=size, info=info, framing=store.framing):
         v, p = encoder.encode_and_classify(batch.images)
         times.append(batch.times)
         vectors.append(v)

@@ -201,6 +201,7 @@ class _Api:
                 "model": lib.model_info.spec,
                 "has_text": lib.model_info.has_text,
                 "fps": lib.fps,
+                "framing": lib.framing.value,
                 **lib.sizes(),
                 "readonly": lib.readonly,
                 "refreshed_at": self.served.refreshed_at,

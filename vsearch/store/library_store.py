@@ -47,6 +47,7 @@ from vsearch.errors import (
 from vsearch.index.approx import choose_setting
 from vsearch.index.build import IndexCard, build_index, load_card, needs_rebuild, save_card
 from vsearch.match.clips import make_clips
+from vsearch.media.framing import check_framing
 from vsearch.store import faults
 from vsearch.store.clips import (
     CLIP_INDEX,
@@ -69,11 +70,13 @@ from vsearch.store.vectors import (
     write_identity,
 )
 from vsearch.types import (
+    LEGACY_FRAMING,
     WITH_FRAMES,
     ClipLocation,
     FrameLocation,
     FramePlaces,
     FrameTable,
+    Framing,
     LabelRecord,
     ModelInfo,
     NewLabel,
@@ -96,6 +99,7 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "library.db"
 LIBRARY_ID_META = "library_id"  # a random id that index files record (see index_identity)
+FRAMING_META = "framing"  # a library without it was made with LEGACY_FRAMING
 FRAME_INDEX = "frames.faiss"
 INDEX_SAVE_INTERVAL = 30.0  # seconds between index saves during a long run, at least
 IMPORT_BATCH_FRAMES = 50_000  # frames per transaction of import_frames
@@ -166,11 +170,13 @@ class LibraryStore:
         create: bool = False,
         model: str | None = None,
         fps: float | None = None,
+        framing: str | None = None,
     ) -> _L:
         """Open the library at ``library`` (or the settings' one), creating it if asked.
 
-        ``model`` and ``fps`` choose the encoder and sampling rate of a new library; for an
-        existing one they must agree with what it holds (vectors of two models never mix).
+        ``model``, ``fps`` and ``framing`` choose the encoder, sampling rate and frame
+        geometry of a new library; for an existing one they must agree with what it holds
+        (vectors of two models never mix).
         """
         settings = settings or Settings.load()
         if library is not None:
@@ -183,7 +189,7 @@ class LibraryStore:
                     f"no vsearch library at {where}: create one with `vsearch init` "
                     "(or `vsearch index`, which creates it)"
                 )
-            return cls._create(settings, model=model, fps=fps)
+            return cls._create(settings, model=model, fps=fps, framing=framing)
         if settings.db_url and not root.exists():
             _make_folder(root)  # a new host joining a shared library: an empty cache folder
         lib = cls(settings, readonly=not os.access(root, os.W_OK))
@@ -203,21 +209,29 @@ class LibraryStore:
         if unfinished:
             # A run killed while creating the library: finish creating it.
             lib.close()
-            return cls._create(settings, model=model, fps=fps)
-        lib._check_model(model, fps)
+            return cls._create(settings, model=model, fps=fps, framing=framing)
+        lib._check_model(model, fps, framing)
         return lib
 
     @classmethod
-    def _create(cls: type[_L], settings: Settings, *, model: str | None, fps: float | None) -> _L:
+    def _create(
+        cls: type[_L],
+        settings: Settings,
+        *,
+        model: str | None,
+        fps: float | None,
+        framing: str | None,
+    ) -> _L:
         from vsearch.models import create_encoder
 
         spec = model or settings.model
         fps = float(settings.fps if fps is None else fps)
+        framing = check_framing(settings.framing if framing is None else framing).value
         if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
             raise UsageError(f"`fps` must be in (0, {MAX_FPS:g}] frames per second, got {fps:g}")
         encoder = create_encoder(spec, device=settings.device)
         _make_folder(settings.library)
-        lib = cls(settings.with_(model=spec, fps=fps))
+        lib = cls(settings.with_(model=spec, fps=fps, framing=framing))
         # A command opening the library meanwhile may be migrating it: wait for that.
         with lib.writing(timeout=max(settings.lock_timeout, SCHEMA_WAIT_S)):
             lib._migrate()
@@ -227,12 +241,15 @@ class LibraryStore:
                     info = json.dumps(encoder.info.to_dict())
                     queries.set_meta("encoder", info, session=session)
                     queries.set_meta("fps", repr(fps), session=session)
+                    queries.set_meta(FRAMING_META, framing, session=session)
                     queries.set_meta("created_at", queries.now_iso(), session=session)
                     queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
         if settings.db_url:
-            lib._check_model(spec, fps)
+            lib._check_model(spec, fps, framing)
         lib._encoder = encoder
-        log.info("created library %s with %s at %s fps", settings.library, spec, fps)
+        log.info(
+            "created library %s with %s at %s fps, %s framing", settings.library, spec, fps, framing
+        )
         return lib
 
     def _migrate(self) -> None:
@@ -274,7 +291,7 @@ class LibraryStore:
         ):
             queries.set_meta(LIBRARY_ID_META, uuid.uuid4().hex, session=session)
 
-    def _check_model(self, model: str | None, fps: float | None) -> None:
+    def _check_model(self, model: str | None, fps: float | None, framing: str | None) -> None:
         meta = self.meta
         if "encoder" not in meta:
             raise LibraryError(f"{self.root}: library has no encoder recorded (incomplete init?)")
@@ -295,6 +312,11 @@ class LibraryStore:
             raise ModelMismatchError(
                 f"library {self.root} samples {self.fps:g} frames/s; it cannot hold {fps:g}"
             )
+        if framing is not None and check_framing(framing) is not self.framing:
+            raise ModelMismatchError(
+                f"library {self.root} frames pictures '{self.framing}'; it cannot hold "
+                f"vectors of '{framing}' framing"
+            )
 
     # --- facts ---------------------------------------------------------------------------
 
@@ -312,6 +334,11 @@ class LibraryStore:
     @functools.cached_property
     def fps(self) -> float:
         return float(self.meta.get("fps", "1.0"))
+
+    @functools.cached_property
+    def framing(self) -> Framing:
+        """How frames and query images become the encoder's square (fixed per library)."""
+        return Framing(self.meta.get(FRAMING_META, LEGACY_FRAMING.value))
 
     @property
     def encoder(self) -> FrameEncoder:
