@@ -119,25 +119,44 @@ def test_frame_places_are_read_by_load_and_again_only_after_a_commit(
     from vsearch.db import queries
 
     reads = []
-    real = queries.frame_places
+    real, real_added = queries.frame_places, queries.frame_places_added
 
     def counted(**kwargs):
-        reads.append(kwargs.get("ids") is None)  # True: every frame's place
+        reads.append("all" if kwargs.get("ids") is None else "asked")
         return real(**kwargs)
 
+    def counted_added(old, **kwargs):
+        found = real_added(old, **kwargs)
+        reads.append("added" if found is not None else "deleted")
+        return found
+
     monkeypatch.setattr(queries, "frame_places", counted)
+    monkeypatch.setattr(queries, "frame_places_added", counted_added)
     with Library.open(tmp_path / "lib", create=True, model="colorgrid") as lib:
-        lib.import_frames(videos(3, 20, lib.model_info.dim))
+        made = list(videos(4, 20, lib.model_info.dim))
+        lib.import_frames(made[:3])
         q = lib.store.frame_table().vectors[[0, 30]]
         lib.load()  # what `vsearch serve` does before its first query
         for _ in range(3):
             search_vectors(lib.store, q, k=2)
-        if db_backend == "sqlite":  # read once, by load; kept while nothing is committed
-            assert reads == [True]
-        else:  # a database server: the candidates of each search, read per search
-            assert len(reads) == 3 and not any(reads)
+        sqlite = db_backend == "sqlite"
+        # SQLite: read once, by load, and kept while nothing is committed; a database
+        # server: each search reads its candidates
+        assert reads == (["all"] if sqlite else ["asked"] * 3)
         reads.clear()
-        lib.remove("/footage/v0.mp4")
+        lib.import_frames(made[3:])  # only added: the new frames are read
+        added = search_vectors(lib.store, made[3][2][:1], k=1)[0]
+        assert [h.path for h in added] == ["/footage/v3.mp4"]
+        assert reads == (["added"] if sqlite else ["asked"])
+        if sqlite:  # what was added to the held places is what a full read gives
+            held = lib.store.frame_places(np.zeros(0, np.int64))
+            with lib.store.sessions() as session:
+                fresh = real(session=session)
+            for name in ("ids", "video_ids", "times"):
+                assert getattr(held, name).tolist() == getattr(fresh, name).tolist()
+            assert held.videos == fresh.videos and len(held) == 80
+        reads.clear()
+        lib.remove("/footage/v0.mp4")  # some deleted: all are read again
         hits = search_vectors(lib.store, q, k=2)
         assert all(h.path != "/footage/v0.mp4" for row in hits for h in row)
-        assert reads == ([True] if db_backend == "sqlite" else [False])
+        assert reads == (["deleted", "all"] if sqlite else ["asked"])
