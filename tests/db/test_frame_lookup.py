@@ -111,3 +111,52 @@ def test_search_follows_frames_another_process_commits_and_removes(tmp_path):
         reader.remove("/footage/v1.mp4")  # and this process's own commits
         found = {h.path for hits in search_vectors(reader.store, q, k=10) for h in hits}
         assert found == {f"/footage/v{v}.mp4" for v in (0, 2, 3)}
+
+
+def test_frame_places_are_read_by_load_and_again_only_after_a_commit(
+    tmp_path, db_backend, monkeypatch
+):
+    from vsearch.db import queries
+
+    reads = []
+    real, real_added = queries.frame_places, queries.frame_places_added
+
+    def counted(**kwargs):
+        reads.append("all" if kwargs.get("ids") is None else "asked")
+        return real(**kwargs)
+
+    def counted_added(old, **kwargs):
+        found = real_added(old, **kwargs)
+        reads.append("added" if found is not None else "deleted")
+        return found
+
+    monkeypatch.setattr(queries, "frame_places", counted)
+    monkeypatch.setattr(queries, "frame_places_added", counted_added)
+    with Library.open(tmp_path / "lib", create=True, model="colorgrid") as lib:
+        made = list(videos(4, 20, lib.model_info.dim))
+        lib.import_frames(made[:3])
+        q = lib.store.frame_table().vectors[[0, 30]]
+        lib.load()  # what `vsearch serve` does before its first query
+        for _ in range(3):
+            search_vectors(lib.store, q, k=2)
+        sqlite = db_backend == "sqlite"
+        # SQLite: read once, by load, and kept while nothing is committed; a database
+        # server: each search reads its candidates
+        assert reads == (["all"] if sqlite else ["asked"] * 3)
+        reads.clear()
+        lib.import_frames(made[3:])  # only added: the new frames are read
+        added = search_vectors(lib.store, made[3][2][:1], k=1)[0]
+        assert [h.path for h in added] == ["/footage/v3.mp4"]
+        assert reads == (["added"] if sqlite else ["asked"])
+        if sqlite:  # what was added to the held places is what a full read gives
+            held = lib.store.frame_places(np.zeros(0, np.int64))
+            with lib.store.sessions() as session:
+                fresh = real(session=session)
+            for name in ("ids", "video_ids", "times"):
+                assert getattr(held, name).tolist() == getattr(fresh, name).tolist()
+            assert held.videos == fresh.videos and len(held) == 80
+        reads.clear()
+        lib.remove("/footage/v0.mp4")  # some deleted: all are read again
+        hits = search_vectors(lib.store, q, k=2)
+        assert all(h.path != "/footage/v0.mp4" for row in hits for h in row)
+        assert reads == (["deleted", "all"] if sqlite else ["asked"])

@@ -369,10 +369,12 @@ class Library:
     # --- serving -------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Load the encoder, both indexes and the clip pooler now rather than at first use
-        (a server does this once, before its first query)."""
+        """Load the encoder, both indexes, the clip pooler and where each frame is now
+        rather than at first use (a server does this before its first query, and again once
+        it has picked up another process's commits)."""
         store = self.store
         _ = store.frame_index, store.clip_index, store.pooler, store.encoder
+        store.load_frame_places()
 
     def refresh(self) -> dict[str, int] | None:
         """Pick up what other processes committed since the indexes were loaded (see

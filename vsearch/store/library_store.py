@@ -932,19 +932,32 @@ class LibraryStore:
 
         On SQLite, every stored frame's place is read once (24 bytes a frame, from the
         (video, time) index) and kept until a commit of any connection, which one pragma
-        tells; it is read in full again at the first search after one. On a database server,
-        which has no such cheap check, the frames asked are read each time.
+        tells; the first search after one reads the frames added since, or all of them again
+        when some were deleted. On a database server, which has no such cheap check, the
+        frames asked are read each time.
         """
         if not is_sqlite(self.engine):
             asked = np.unique(frame_ids[frame_ids >= 0])
             with self.sessions() as session:
                 return queries.frame_places(session=session, ids=asked)
+        return self._current_places()
+
+    def load_frame_places(self) -> None:
+        """Read what ``frame_places`` keeps now (if it is out of date), not at a search."""
+        if is_sqlite(self.engine):
+            self._current_places()
+
+    def _current_places(self) -> FramePlaces:
         with self._places_lock:
             version = self._data_version()  # before the read: a commit during it is seen
             if self._places is None or self._places[0] != version:
-                self._places = None  # the old arrays are not kept while the new are read
+                old, self._places = self._places, None
                 with self.sessions() as session:
-                    self._places = (version, queries.frame_places(session=session))
+                    places = queries.frame_places_added(old[1], session=session) if old else None
+                    if places is None:  # first read, or frames were deleted: all again
+                        old = None  # not kept while the new arrays are read
+                        places = queries.frame_places(session=session)
+                self._places = (version, places)
             return self._places[1]
 
     def clip_locations(self, clip_ids: Sequence[int] | np.ndarray) -> dict[int, ClipLocation]:

@@ -215,15 +215,51 @@ def frame_places(*, session: Session, ids: Sequence[int] | np.ndarray | None = N
     if len(rows) > 1 and bool((rows["id"][1:] < rows["id"][:-1]).any()):
         rows = rows[np.argsort(rows["id"], kind="stable")]  # (video, time) order was not id order
     video_ids = np.ascontiguousarray(rows["video_id"])
-    videos = select(VideoRow.id, VideoRow.path, VideoRow.fps)
-    if ids is not None:
-        videos = videos.where(VideoRow.id.in_(np.unique(video_ids).tolist()))
     return FramePlaces(
         ids=np.ascontiguousarray(rows["id"]),
         video_ids=video_ids,
         times=np.ascontiguousarray(rows["t"]),
-        videos={int(i): (path, fps) for i, path, fps in session.execute(videos)},
+        videos=_video_places(np.unique(video_ids) if ids is not None else None, session=session),
     )
+
+
+def frame_places_added(old: FramePlaces, *, session: Session) -> FramePlaces | None:
+    """``old`` and the frames stored since it was read, or None when frames were deleted
+    since (then read them all again).
+
+    Ids are never reused and grow with every insert, so the new frames are those above
+    ``old``'s last id (a range of the primary key); the count of every frame, taken in the
+    same statement, tells whether any were deleted.
+    """
+    if not len(old):
+        return None
+    table = FrameRow.__tablename__
+    sql = (
+        f"SELECT id, video_id, t FROM {table} WHERE id > :after "
+        f"UNION ALL SELECT NULL, count(*), NULL FROM {table}"
+    )
+    rows = session.execute(text(sql), {"after": int(old.ids[-1])}).all()
+    count = next(int(r[1]) for r in rows if r[0] is None)
+    new = np.array([tuple(r) for r in rows if r[0] is not None], dtype=_PLACE)
+    if count != len(old) + len(new):
+        return None
+    new = new[np.argsort(new["id"], kind="stable")]
+    return FramePlaces(
+        ids=np.concatenate([old.ids, new["id"]]),
+        video_ids=np.concatenate([old.video_ids, new["video_id"]]),
+        times=np.concatenate([old.times, new["t"]]),
+        videos=_video_places(None, session=session),  # paths may have changed too
+    )
+
+
+def _video_places(
+    video_ids: np.ndarray | None, *, session: Session
+) -> dict[int, tuple[str, float | None]]:
+    """video id -> (path, frame rate), of ``video_ids`` or of every video."""
+    query = select(VideoRow.id, VideoRow.path, VideoRow.fps)
+    if video_ids is not None:
+        query = query.where(VideoRow.id.in_(video_ids.tolist()))
+    return {int(i): (path, fps) for i, path, fps in session.execute(query)}
 
 
 def count_frames(*, session: Session) -> int:
