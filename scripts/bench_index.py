@@ -6,6 +6,9 @@ Prints, per encoder:
   encode  - the bare encoder's throughput on the same (already decoded) frames
   index   - `Library.index` end to end on a fresh library (video-seconds per second)
   overlap - index / min(decode, encode): 1.0 means decoding and encoding fully overlap
+  cpu     - index / the rate at which decoding and encoding together keep every core busy
+            (cores / their CPU seconds per video-second): the bound when both stages run on
+            the same CPU, as they do without a GPU
 
 Usage: python scripts/bench_index.py [--models colorgrid torchvision:resnet18@random]
            [--fps 1] [--decoders N] [--minutes 4]
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -51,6 +55,15 @@ def footage(out: Path, minutes: float) -> list[Path]:
     return sorted(sample.rglob("*.mp4")) + sorted(extra.glob(f"long*_{seconds}s.mp4"))
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the ffmpeg decoders)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def decode_all(videos: list[Path], fps: float, size: int, workers: int) -> tuple[float, list]:
     from vsearch.media import iter_frames, probe_video
 
@@ -72,15 +85,17 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
 
     encoder = create_encoder(spec)
     size = encoder.info.input_size
+    cpu0 = cpu_seconds()
     decode_s, decoded = decode_all(videos, fps, size, decoders)
+    decode_cpu = cpu_seconds() - cpu0
     seconds = sum(d for d, _ in decoded)
     frames = np.concatenate([f for _, f in decoded])
     encoder.encode_images(frames[: min(8, len(frames))])  # warm-up
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     batch = encoder.batch_size
     for lo in range(0, len(frames), batch):
         encoder.encode_images(frames[lo : lo + batch])
-    encode_s = time.perf_counter() - t0
+    encode_s, encode_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     settings = Settings.load(
         library=tmp / f"lib-{len(os.listdir(tmp))}", model=spec, fps=fps, decoders=decoders
     )
@@ -112,6 +127,15 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
         "overlap_ratio": round(rates["index"] / min(rates["decode"], rates["encode"]), 2),
         # Both stages on one CPU: running them one after the other gives 1 / (1/d + 1/e).
         "serial_ratio": round(rates["index"] * (1 / rates["decode"] + 1 / rates["encode"]), 2),
+        # Both stages on the same cores: at best they keep every core busy, so the CPU time
+        # both need per video-second bounds the rate (cores / CPU seconds per video-second).
+        "cpu_bound_ratio": round(
+            rates["index"] * (decode_cpu + encode_cpu) / seconds / (os.cpu_count() or 1), 2
+        ),
+        "cpu_seconds_per_video_s": {
+            "decode": round(decode_cpu / seconds, 4),
+            "encode": round(encode_cpu / seconds, 4),
+        },
         "index_stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
         "dim": encoder.info.dim,
         # the frame index file, and the whole database (frames, clips, videos) per frame
@@ -147,15 +171,16 @@ def main() -> None:
     print(
         "| model | frames | decode (video-s/s) | encode (video-s/s) | encode (frames/s) "
         "| index (video-s/s) | index / slower stage | index / stages in series "
-        "| dims | FAISS B/frame | SQLite B/frame |"
+        "| index / CPU bound | dims | FAISS B/frame | SQLite B/frame |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['model']} | {r['frames']} | {r['decode_video_s_per_s']} | "
             f"{r['encode_video_s_per_s']} | {r['encode_frames_per_s']} | "
             f"{r['index_video_s_per_s']} | {r['overlap_ratio']} | {r['serial_ratio']} | "
-            f"{r['dim']} | {r['faiss_bytes_per_frame']} | {r['sqlite_bytes_per_frame']} |"
+            f"{r['cpu_bound_ratio']} | {r['dim']} | {r['faiss_bytes_per_frame']} | "
+            f"{r['sqlite_bytes_per_frame']} |"
         )
 
 

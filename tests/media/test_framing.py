@@ -47,8 +47,8 @@ def close(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize(
     ("top", "left", "colour"),
-    [(40, 0, 0), (0, 60, 0), (30, 40, 0), (0, 50, 255), (36, 0, 128)],
-    ids=["letterbox", "pillarbox", "windowbox", "white pillarbox", "grey letterbox"],
+    [(40, 0, 0), (0, 60, 0), (30, 40, 0), (0, 50, 255), (36, 0, 30)],
+    ids=["letterbox", "pillarbox", "windowbox", "white pillarbox", "dark grey letterbox"],
 )
 def test_bars_are_trimmed_to_the_picture(top: int, left: int, colour: int) -> None:
     picture = scene()
@@ -75,7 +75,8 @@ def test_captions_in_one_bar_still_trim_both() -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["plain", "dark top only", "blue bars", "one colour", "uneven bars", "tiny"]
+    "case",
+    ["plain", "dark top only", "blue bars", "grey walls", "one colour", "uneven bars", "tiny"],
 )
 def test_content_is_never_trimmed(case: str) -> None:
     picture = square(scene())
@@ -83,6 +84,8 @@ def test_content_is_never_trimmed(case: str) -> None:
         picture[:50] = 3
     elif case == "blue bars":  # a coloured band is content (sky, sea), not a border
         picture[:40] = picture[-40:] = (20, 60, 200)
+    elif case == "grey walls":  # a flat mid-grey wall on each side of a door
+        picture[:, :40] = picture[:, -40:] = 128
     elif case == "one colour":
         picture[:] = 0
     elif case == "uneven bars":  # 40 px above, 10 px below: an overlay, not a letterbox

@@ -3,7 +3,7 @@
 Two framings, fixed per library when it is created (its vectors depend on it):
 
 * ``full`` (new libraries): the whole picture, uniform borders (letterbox, pillarbox,
-  windowbox; black, white or grey) trimmed, squeezed to a square. Nothing at the edges is lost,
+  windowbox; black or white) trimmed, squeezed to a square. Nothing at the edges is lost,
   and a copy whose aspect ratio was changed (4:3 stretched to 16:9, a letterboxed squeeze, a
   rotation) lands on the same square as its source.
 * ``centre`` (libraries made before framings existed): short side resized, centre square
@@ -11,7 +11,7 @@ Two framings, fixed per library when it is created (its vectors depend on it):
 
 Border detection works per frame, so a copy letterboxed for only part of its length is
 trimmed where it is letterboxed. A border is a band of lines at an edge that are nearly all
-one near-grey colour (the edge's own colour, within ``BORDER_TOLERANCE`` levels after a
+one black or white colour (the edge's own colour, within ``BORDER_TOLERANCE`` levels after a
 light blur, for noise and compression), matched by a band of the same colour and about the
 same width at the opposite edge; thin edges (under ``MIN_BORDER`` of the side) are left
 alone, and a frame that is all one colour is never trimmed.
@@ -24,9 +24,10 @@ import numpy as np
 from vsearch.errors import UsageError
 from vsearch.types import Framing
 
-BORDER_TOLERANCE = 20  # levels (0-255) a smoothed border pixel may be off the border's colour
+BORDER_TOLERANCE = 12  # levels (0-255) a smoothed border pixel may be off the border's colour
 SMOOTH = 3  # half-resolution pixels of the box blur applied before looking for borders
-NEUTRAL = 40  # a border's colour is near grey (black, white, grey): its channels differ less
+NEUTRAL = 40  # a border's colour is near grey: its channels differ less than this...
+DARK, BRIGHT = 48, 208  # ...and it is black (at most DARK) or white (at least BRIGHT)
 BORDER_SHARE = 0.96  # share of a line's pixels that must be the border colour
 SUBTITLE_SHARE = 0.6  # mean share over the band mirroring a border (captions in a bar)
 MIN_BORDER = 0.03  # thinner bands at an edge are kept (share of the side)
@@ -52,9 +53,10 @@ def _flat_run(lines: np.ndarray) -> Run:
     """Lines (n, length, 3) from an edge inwards -> how many of them are border, the share
     of border-coloured pixels of each line and the edge's colour.
 
-    A coloured edge (a blue sky, a green field) is content, never a border."""
+    A coloured or mid-grey edge (a blue sky, a green field, a grey wall) is content, never a
+    border."""
     edge = np.median(lines[0], axis=0)
-    if float(edge.max() - edge.min()) > NEUTRAL:
+    if float(edge.max() - edge.min()) > NEUTRAL or DARK < float(edge.mean()) < BRIGHT:
         return 0, np.zeros(len(lines)), edge
     share = (np.abs(lines - edge).max(axis=2) <= BORDER_TOLERANCE).mean(axis=1)
     flat = share >= BORDER_SHARE
