@@ -11,8 +11,13 @@ the bare forward (``encode_images`` of the same image) is timed too: HTTP p50 mi
 is the served query without the forward. CPU per query is read from the server process
 (/proc) and from this process. Cold start: wall time from spawning `vsearch serve` to the
 first answer of /api/health, and to the first answered search (model and index loaded).
+Through the API, the same start is split: ``Library.open``, loading the indexes and the model,
+and the first search (which reads where every frame is). Resident memory (now and peak) of the
+server and of this process is read from /proc.
 
     nice -n 10 .venv/bin/python scripts/bench_serve.py --sizes 10000 100000 --workdir /tmp/bs
+    nice -n 10 .venv/bin/python scripts/bench_serve.py --sizes 10000000 --model colorgrid \
+        --workdir /tmp/bs7     # 128-d vectors: 10^7 of 512-d would need ~62 GB of disk
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_gib(pid: int | str = "self") -> dict[str, float]:
+    """Resident set now and its peak (VmRSS, VmHWM) of a process, in GiB, from /proc."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            out[name] = round(int(value.split()[0]) / 2**20, 2)  # kB
+    return out
+
+
 def build_library(root: Path, n: int, model: str) -> None:
     from vsearch.pipeline.library import Library
 
@@ -59,8 +74,17 @@ def api_row(root: Path, image: Path, queries: int) -> dict:
     from vsearch.media import load_image
     from vsearch.pipeline.library import Library
 
+    start = time.perf_counter()
     with Library.open(root) as lib:
-        encoder = lib.store.encoder
+        opened = time.perf_counter()
+        store = lib.store
+        _ = store.frame_index, store.clip_index, store.pooler, store.encoder
+        loaded = time.perf_counter()
+        rss_loaded = rss_gib()["VmRSS"]
+        lib.search_image(image, k=10, refine=0)  # the first search reads the frame places
+        first = time.perf_counter()
+        rss_first = rss_gib()["VmRSS"]
+        encoder = store.encoder
         pixels = load_image(image, size=lib.model_info.input_size)
         for _ in range(10):  # warm-up: model, index, caches
             lib.search_image(image, k=10, refine=0)
@@ -79,12 +103,18 @@ def api_row(root: Path, image: Path, queries: int) -> dict:
         card = lib.index_cards().get("frames")
     (w50, w99), (f50, f99) = percentiles(whole), percentiles(forward)
     return {
+        "api_open_s": round(opened - start, 2),
+        "api_indexes_and_model_s": round(loaded - opened, 2),
+        "api_first_search_s": round(first - loaded, 2),
+        "api_rss_before_first_search_gib": rss_loaded,
+        "api_rss_after_first_search_gib": rss_first,
         "api_p50_ms": round(w50, 2),
         "api_p99_ms": round(w99, 2),
         "api_cpu_ms": round(cpu * 1000, 2),
         "forward_p50_ms": round(f50, 2),
         "forward_p99_ms": round(f99, 2),
         "index": getattr(card, "factory", "exact"),
+        "api_peak_rss_gib": rss_gib()["VmHWM"],
     }
 
 
@@ -110,6 +140,7 @@ def http_row(root: Path, image: Path, queries: int) -> dict:
                 except httpx.TransportError:
                     time.sleep(0.05)
             health_s = time.perf_counter() - t0
+            rss_up = rss_gib(server.pid)["VmRSS"]
             r = client.post(SEARCH, content=body, headers=headers)
             r.raise_for_status()
             first_s = time.perf_counter() - t0
@@ -122,6 +153,7 @@ def http_row(root: Path, image: Path, queries: int) -> dict:
                 client.post(SEARCH, content=body, headers=headers).raise_for_status()
                 walls.append(time.perf_counter() - t1)
             cpu = (process_cpu_s(server.pid) - c0) / queries
+            rss = rss_gib(server.pid)
     finally:
         server.terminate()
         server.wait(30)
@@ -132,6 +164,9 @@ def http_row(root: Path, image: Path, queries: int) -> dict:
         "server_cpu_ms": round(cpu * 1000, 2),
         "serve_health_s": round(health_s, 2),
         "serve_first_search_s": round(first_s, 2),
+        "serve_rss_up_gib": rss_up,
+        "serve_rss_gib": rss["VmRSS"],
+        "serve_peak_rss_gib": rss["VmHWM"],
     }
 
 
