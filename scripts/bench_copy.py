@@ -41,9 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _options import add_framing_option  # noqa: E402
 from sample_data import VIDEOS, extract, fetch_wheels, ffmpeg  # noqa: E402
-
-from vsearch.types import DEFAULT_FRAMING, Framing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -459,13 +458,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/vsearch-bench-copy")
     parser.add_argument("--fps", type=float, default=1.0)
     parser.add_argument("--models", nargs="+", default=["colorgrid", "effnet:lite0"])
-    parser.add_argument(
-        "--framing",
-        nargs="+",
-        default=[DEFAULT_FRAMING.value],
-        choices=[f.value for f in Framing],
-        help="frame geometries to compare (each model gets a library per framing)",
-    )
+    add_framing_option(parser)
     args = parser.parse_args()
 
     work = Path(args.work)

@@ -31,12 +31,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _options import add_framing_option  # noqa: E402
 
 from vsearch.config import Settings  # noqa: E402
 from vsearch.index.neighbors import IvfParams, NeighborSearch, neighbors_above  # noqa: E402
 from vsearch.pipeline.dups import DupReport, match_frames  # noqa: E402
 from vsearch.pipeline.library import Library  # noqa: E402
-from vsearch.types import DEFAULT_FRAMING, Framing  # noqa: E402
 
 BUNNY = [
     "originals/bigbuckbunny.mp4",
@@ -327,13 +329,7 @@ def main() -> None:
     q.add_argument("sample", help="output directory of scripts/sample_data.py")
     q.add_argument("--fps", type=float, default=4.0)
     q.add_argument("--models", nargs="+", default=["colorgrid"])
-    q.add_argument(
-        "--framing",
-        nargs="+",
-        default=[DEFAULT_FRAMING.value],
-        choices=[f.value for f in Framing],
-        help="frame geometries to compare (a library per model and framing)",
-    )
+    add_framing_option(q)
     q.add_argument("--thresholds", type=float, nargs="+", default=None, help="default: per scale")
     q.add_argument("-v", "--verbose", action="store_true")
     s = sub.add_parser("scale")

@@ -36,7 +36,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from sample_data import PHOTOS  # noqa: E402
 from still_images import list_images  # noqa: E402
 
+from vsearch.media.framing import trim_borders  # noqa: E402
 from vsearch.models.descriptor import POOLINGS  # noqa: E402
+from vsearch.types import DEFAULT_FRAMING, Framing  # noqa: E402
 
 # Photos that scripts/sample_data.py films into benchmark videos (bench_dups, bench_classify):
 # never fitted on, so that those benchmarks stay unseen.
@@ -55,10 +57,15 @@ def split_of(path: Path, seed: int) -> str:
     return "fit" if r < 0.70 else ("background" if r < 0.85 else "check")
 
 
-def square(im, size: int):
-    """What the video pipeline does to a frame: short side to ``size``, centre crop."""
+def square(im, size: int, framing: str = DEFAULT_FRAMING.value):
+    """What the video pipeline does to a frame in a library of ``framing``: the whole picture
+    squeezed to the square with its bars trimmed (full), or short side to ``size`` and the
+    centre square (centre)."""
     from PIL import Image
 
+    if framing == Framing.FULL:
+        squeezed = np.array(im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
+        return trim_borders(squeezed, size)
     w, h = im.size
     s = size / min(w, h)
     im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.BICUBIC)
@@ -67,7 +74,7 @@ def square(im, size: int):
     return np.asarray(im.crop((left, top, left + size, top + size)).convert("RGB"))
 
 
-def random_view(im, rng: np.random.Generator, size: int):
+def random_view(im, rng: np.random.Generator, size: int, framing: str):
     """A crop of 30-100% of the area with aspect 3:4..4:3, mirrored half the time."""
     w, h = im.size
     area = rng.uniform(0.3, 1.0) * w * h
@@ -77,7 +84,7 @@ def random_view(im, rng: np.random.Generator, size: int):
     view = im.crop((x0, y0, x0 + cw, y0 + ch))
     if rng.random() < 0.5:
         view = view.transpose(0)  # FLIP_LEFT_RIGHT
-    return square(view, size)
+    return square(view, size, framing)
 
 
 def altered(im, kind: str, rng: np.random.Generator, other):
@@ -210,6 +217,12 @@ def main() -> None:
     parser.add_argument("--max-images", type=int, default=0, help="0 = all")
     parser.add_argument("--compare", action="store_true", help="also evaluate the other choices")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--framing",
+        choices=[f.value for f in Framing],
+        default=DEFAULT_FRAMING.value,
+        help="the frame geometry of the libraries the descriptor is for",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--cache", default="", help="folder to keep pooled features in")
     args = parser.parse_args()
@@ -255,25 +268,28 @@ def main() -> None:
         with Image.open(path) as im:
             im = im.convert("RGB")
             if splits[path] == "fit":
-                fit += [random_view(im, rng, size) for _ in range(args.views)]
-                fit.append(square(im, size))
+                fit += [random_view(im, rng, size, args.framing) for _ in range(args.views)]
+                fit.append(square(im, size, args.framing))
                 background.append(fit[-1])
             elif splits[path] == "background":
-                background.append(square(im, size))
+                background.append(square(im, size, args.framing))
             else:
-                check.append(square(im, size))
+                check.append(square(im, size, args.framing))
                 j = check_images.index(path)
                 with Image.open(check_images[(j + 1) % len(check_images)]) as other:
                     other = other.convert("RGB")
                     for kind in ALTERATIONS:
-                        queries.append(square(altered(im, kind, rng, other), size))
+                        queries.append(square(altered(im, kind, rng, other), size, args.framing))
     print(
         f"{len(fit)} fit views, {len(background)} background, {len(check)} check images x "
         f"{len(ALTERATIONS)} alterations read in {time.perf_counter() - t0:.0f} s",
         flush=True,
     )
     t0 = time.perf_counter()
-    what = f"{encoder.info.weights}|{sorted(map(str, paths))}|{args.views}|{args.seed}|{poolings}"
+    what = (
+        f"{encoder.info.weights}|{sorted(map(str, paths))}|{args.views}|{args.seed}|{poolings}"
+        f"|{args.framing}"
+    )
     key = hashlib.sha256(what.encode()).hexdigest()[:16]
     cache = Path(args.cache) / f"fit-features-{key}.npz" if args.cache else None
     if cache is not None and cache.is_file():
@@ -325,6 +341,7 @@ def main() -> None:
                     "shrink": args.shrink,
                     "k_background": args.k_background,
                     "seed": args.seed,
+                    "framing": args.framing,
                 },
             )
             results[(pooling, dim, weight)] = evaluate(

@@ -314,8 +314,8 @@ class LibraryStore:
             )
         if framing is not None and check_framing(framing) is not self.framing:
             raise ModelMismatchError(
-                f"library {self.root} frames pictures '{self.framing}'; it cannot hold "
-                f"vectors of '{framing}' framing"
+                f"library {self.root} uses '{self.framing}' framing; it cannot hold vectors "
+                f"made with '{framing}' framing"
             )
 
     # --- facts ---------------------------------------------------------------------------
