@@ -97,11 +97,11 @@ def iter_frames(
     """Yield FrameBatch chunks (at most ``chunk`` frames) of ``path`` sampled at ``fps``.
 
     Frames are upright (rotation applied), RGB, ``size`` x ``size`` in the given ``framing``
-    (``vsearch.media.framing``); times are seconds from the
-    start of the video, also when ``start``/``end`` restrict the range (fast input seek, then
-    exact trim). ``threads`` bounds ffmpeg's decoder threads, for many parallel decoders.
-    Raises DecodeError when nothing decodes, and PartialDecodeError after yielding the frames
-    decoded before a failure (truncated file, corrupt tail).
+    (``vsearch.media.framing``); times are seconds from the start of the video, also when
+    ``start``/``end`` restrict the range (fast input seek, then exact trim). ``threads``
+    bounds ffmpeg's decoder threads, for many parallel decoders. Raises DecodeError when
+    nothing decodes, and PartialDecodeError after yielding the frames decoded before a
+    failure (truncated file, corrupt tail).
     """
     name = os.fspath(path)
     _check_args(fps, size, chunk, start, end)
