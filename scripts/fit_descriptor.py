@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from sample_data import PHOTOS  # noqa: E402
 from still_images import list_images  # noqa: E402
 
-from vsearch.media.framing import trim_borders  # noqa: E402
+from vsearch.media.image import frame_picture  # noqa: E402
 from vsearch.models.descriptor import POOLINGS  # noqa: E402
 from vsearch.types import DEFAULT_FRAMING, Framing  # noqa: E402
 
@@ -58,20 +58,8 @@ def split_of(path: Path, seed: int) -> str:
 
 
 def square(im, size: int, framing: str = DEFAULT_FRAMING.value):
-    """What the video pipeline does to a frame in a library of ``framing``: the whole picture
-    squeezed to the square with its bars trimmed (full), or short side to ``size`` and the
-    centre square (centre)."""
-    from PIL import Image
-
-    if framing == Framing.FULL:
-        squeezed = np.array(im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
-        return trim_borders(squeezed, size)
-    w, h = im.size
-    s = size / min(w, h)
-    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.BICUBIC)
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    return np.asarray(im.crop((left, top, left + size, top + size)).convert("RGB"))
+    """What the video pipeline does to a frame in a library of ``framing``."""
+    return frame_picture(im.convert("RGB"), size, framing)
 
 
 def random_view(im, rng: np.random.Generator, size: int, framing: str):

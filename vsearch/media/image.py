@@ -6,6 +6,7 @@ import os
 import stat
 import struct
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from vsearch.errors import ImageError
 from vsearch.media.files import describe_os_error, special_file_cause
 from vsearch.media.framing import check_framing, trim_borders
 from vsearch.types import DEFAULT_FRAMING, Framing
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 # A query image is decoded whole (a JPEG at a reduced scale): refuse sizes whose decoding
 # would take gigabytes (64 Mpx is 192 MiB as RGB) before any pixel is decoded.
@@ -70,10 +74,7 @@ def load_image(
         # PIL's guards against oversized compressed chunks raise ValueError; broken EXIF
         # and truncated headers raise the others
         raise ImageError(name, f"cannot decode image ({exc or type(exc).__name__})") from None
-    if check_framing(framing) is Framing.FULL:
-        squeezed = np.array(rgb.resize((size, size), Image.Resampling.BICUBIC), np.uint8)
-        return trim_borders(squeezed, size)
-    return _resize_crop(rgb, size)
+    return frame_picture(rgb, size, framing)
 
 
 # Formats Pillow opens that are moving pictures: treated as videos.
@@ -112,9 +113,15 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _resize_crop(img, size: int) -> np.ndarray:
+def frame_picture(img: PILImage, size: int, framing: str = DEFAULT_FRAMING) -> np.ndarray:
+    """An RGB PIL image -> uint8 (size, size, 3) in ``framing``, the geometry ``iter_frames``
+    gives video frames: ``full``, the whole picture squeezed to the square (bicubic) with
+    its bars trimmed; ``centre``, short side resized to ``size`` and the centre square."""
     from PIL import Image
 
+    if check_framing(framing) is Framing.FULL:
+        squeezed = np.array(img.resize((size, size), Image.Resampling.BICUBIC), np.uint8)
+        return trim_borders(squeezed, size)
     width, height = img.size
     scale = size / min(width, height)
     new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
