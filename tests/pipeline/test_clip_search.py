@@ -108,3 +108,67 @@ def test_text_search_on_a_tiny_open_clip_library(tmp_path, footage):
 def test_no_text_tower_error_from_python(library):
     with pytest.raises(NoTextTowerError):
         library.search_text("anything")
+
+
+def test_region_boxes_tile_the_frame_with_overlapping_half_windows():
+    from vsearch.pipeline.clip_search import REGION_GRID, region_boxes
+
+    boxes = region_boxes(448, 224)
+    assert len(boxes) == REGION_GRID**2
+    assert (0, 0) in boxes and (224, 224) in boxes  # corners reached, nothing outside
+    assert all(0 <= y <= 224 and 0 <= x <= 224 for y, x in boxes)
+
+
+def test_copy_shown_small_inside_other_footage_found_by_its_regions(library, footage):
+    from helpers import run_ffmpeg
+
+    from vsearch.pipeline import clip_search
+
+    library.index([footage["lib"]])
+    # Seconds 4-8 of long.mp4 at half size in the top-left quarter of unrelated footage.
+    pip = footage["lib"].parent / "q" / "pip.mp4"
+    graph = (
+        "[1:v]scale=320:240,setsar=1,fps=10[bg];[0:v]scale=160:120,setsar=1,fps=10[fg];"
+        "[bg][fg]overlay=0:0:shortest=1,format=yuv420p[o]"
+    )
+    run_ffmpeg(
+        "-ss", "4", "-t", "4", "-i", footage["long"], "-f", "lavfi",
+        "-t", "4", "-i", "cellauto=s=320x240:rule=110:r=10", "-filter_complex", graph,
+        "-map", "[o]", "-c:v", "libx264", "-preset", "ultrafast", pip,
+    )  # fmt: skip
+    long = str(footage["long"])
+    whole = library.search_video(pip, k=5, regions=False)
+    assert long not in {m.path for m in whole}
+    found = library.search_video(pip, k=5)
+    assert found and found[0].path == long
+    step = 1.0 / library.fps
+    assert found[0].start == pytest.approx(4.0, abs=step + 0.05)
+    # A query whose whole frames find a copy never pays for the second decode.
+    calls = []
+    real = clip_search.encode_regions
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    clip_search.encode_regions = counting
+    try:
+        assert library.search_video(footage["long"], start=8.0, end=12.0, k=1)
+        assert calls == []
+        library.search_video(pip, k=5)
+        assert len(calls) == 1
+    finally:
+        clip_search.encode_regions = real
+
+
+def test_cli_no_regions_only_with_clip_queries(tmp_path, footage):
+    runner = CliRunner()
+    lib = tmp_path / "cli-lib"
+    r = runner.invoke(app, ["-l", str(lib), "index", str(footage["lib"]), "-m", "colorgrid"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["-l", str(lib), "search", str(footage["embedded"]), "--no-regions",
+                            "--min-score", "0.8", "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)[0]["path"] == str(footage["long"])
+    r = runner.invoke(app, ["-l", str(lib), "search", "--text", "cat", "--no-regions"])
+    assert r.exit_code == 2 and "--no-regions goes with a video query" in r.output

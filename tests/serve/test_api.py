@@ -96,6 +96,10 @@ def test_search_clip_with_start_and_end(client, served_library):
                                "query_end_frame", "video_id"}  # fmt: skip
     bad = upload(client, "/api/search/clip", q, "video/mp4", start=3, end=1).json()["error"]
     assert bad["status"] == 400 and bad["exit_code"] == 2 and "start" in bad["message"]
+    plain = upload(client, "/api/search/clip", q, "video/mp4", regions="false", **params)
+    assert without_ids(plain.json()) == cli  # a copy found whole: no region pass either way
+    bad = upload(client, "/api/search/clip", q, "video/mp4", regions="maybe").json()["error"]
+    assert bad["status"] == 400 and "regions" in bad["message"]
 
 
 def test_text_search_on_a_model_without_text_is_a_400(client):

@@ -24,6 +24,7 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
+from vsearch.pipeline.clip_search import REGION_GRID, REGIONS
 from vsearch.pipeline.scoring import help_thresholds
 from vsearch.pipeline.search import DEFAULT_K, REFINE_TOP, is_image_query
 from vsearch.report.candidates import CSV_COLUMNS
@@ -81,6 +82,15 @@ def search(
             "--exclude-self", help="Clip queries: leave out the query file itself if indexed."
         ),
     ] = False,
+    regions: Annotated[
+        bool,
+        typer.Option(
+            "--regions/--no-regions",
+            help="Clip queries: when the whole frames find no copy, search again with "
+            f"{REGION_GRID}x{REGION_GRID} windows of half the frame's size (a copy shown small "
+            "inside other footage). Costs a second decode and about ten times the encoding.",
+        ),
+    ] = REGIONS,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     text: Annotated[
@@ -139,7 +149,7 @@ def search(
             raise UsageError("--batch takes the place of FILE, --video and --text")
         if start is not None or end is not None:
             raise UsageError("--start and --end go with a video query, not --batch")
-        _search_batch(batch, out, k, frames, min_score, refine)
+        _search_batch(batch, out, k, frames, min_score, refine, regions)
         return
     if out is not None:
         raise UsageError("--out goes with --batch (listings take -o/--output)")
@@ -152,8 +162,10 @@ def search(
         raise UsageError("--start, --end and --min-score go with a video query")
     if video is None and exclude_self:
         raise UsageError("--exclude-self goes with a video query")
+    if video is None and not regions:
+        raise UsageError("--no-regions goes with a video query or --batch")
     if video is not None:
-        _search_video(video, start, end, k, min_score, exclude_self, json_out, fmt, output)
+        _search_video(video, start, end, k, min_score, exclude_self, regions, json_out, fmt, output)
         return
     with open_library() as lib:
         if text is not None:
@@ -182,7 +194,13 @@ def search(
 
 
 def _search_batch(
-    source: Path, out: Path | None, k: int, frames: bool, threshold: float | None, refine: int
+    source: Path,
+    out: Path | None,
+    k: int,
+    frames: bool,
+    threshold: float | None,
+    refine: int,
+    regions: bool,
 ) -> None:
     import time
 
@@ -199,6 +217,7 @@ def _search_batch(
                 frames=frames,
                 threshold=threshold,
                 refine=refine,
+                regions=regions,
                 progress=RichProgress(),
             )
             for answer in answers:
@@ -230,6 +249,7 @@ def _search_video(
     k: int,
     min_score: float | None,
     exclude_self: bool,
+    regions: bool,
     json_out: bool,
     fmt: OutputFormat | None,
     output: str | None,
@@ -237,8 +257,9 @@ def _search_video(
     kwargs = {} if min_score is None else {"threshold": min_score}
     with open_library() as lib:
         matches = lib.search_video(
-            video, start=start, end=end, k=k, exclude_self=exclude_self, **kwargs
-        )
+            video, start=start, end=end, k=k, exclude_self=exclude_self, regions=regions,
+            **kwargs,
+        )  # fmt: skip
     emit_listing(
         [m.to_dict() for m in matches],
         fmt=fmt,

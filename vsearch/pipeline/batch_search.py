@@ -3,7 +3,7 @@
 Images are decoded, encoded in batches of ``IMAGE_BATCH`` and searched with one index search
 per batch (``search.search_vectors``, the function a single image query uses). Clips are
 decoded and encoded one ahead in a worker thread while the previous clip is matched
-(``clip_search.encode_query`` then ``match_query``, the two halves of a single clip query).
+(``clip_search.encode_query`` then ``answer_query``, the two halves of a single clip query).
 A query file that cannot be read is answered with its error and the run goes on.
 """
 
@@ -22,9 +22,10 @@ import numpy as np
 from vsearch.errors import MediaError, UsageError, VsearchError
 from vsearch.pipeline.clip_search import (
     DEFAULT_THRESHOLD,
+    REGIONS,
+    answer_query,
     check_clip_query,
     encode_query,
-    match_query,
 )
 from vsearch.pipeline.search import REFINE_TOP, check_k, refine_hits, search_vectors
 from vsearch.progress import NullProgress, Progress
@@ -95,12 +96,14 @@ def search_batch(
     frames: bool = False,
     threshold: float | None = DEFAULT_THRESHOLD,
     refine: int = REFINE_TOP,
+    regions: bool = REGIONS,
     batch_size: int = IMAGE_BATCH,
     progress: Progress | None = None,
 ) -> Iterator[BatchAnswer]:
     """Answers to every query of ``source`` (see ``list_queries``, or a list of paths), images
     first then clips, each as soon as it is known. Image answers are those of
-    ``search_image`` (the ``refine`` best hits re-timed to their exact frame)."""
+    ``search_image`` (the ``refine`` best hits re-timed to their exact frame), clip answers
+    those of ``search_video`` (``regions``: see ``clip_search.answer_query``)."""
     from vsearch.media import is_image_path
 
     paths = list_queries(source) if isinstance(source, str | Path) else list(source)
@@ -117,7 +120,7 @@ def search_batch(
         for start in range(0, len(images), max(1, batch_size)):
             chunk = images[start : start + max(1, batch_size)]
             yield from _image_batch(store, chunk, k, frames, refine, progress)
-        yield from _clips(store, clips, k, threshold, progress)
+        yield from _clips(store, clips, k, threshold, regions, progress)
     finally:
         progress.end()
 
@@ -147,7 +150,12 @@ def _image_batch(
 
 
 def _clips(
-    store: LibraryStore, paths: list[str], k: int, threshold: float, progress: Progress
+    store: LibraryStore,
+    paths: list[str],
+    k: int,
+    threshold: float,
+    regions: bool,
+    progress: Progress,
 ) -> Iterator[BatchAnswer]:
     if not paths:
         return
@@ -166,7 +174,10 @@ def _clips(
             if following is not None:
                 pending.append((following, pool.submit(encode_query, store, following)))
             try:
-                matches = match_query(store, future.result(), k=k, threshold=threshold)
+                query = future.result()
+                matches = answer_query(
+                    store, path, query, k=k, threshold=threshold, regions=regions
+                )
             except VsearchError as exc:
                 yield _failed(path, "clip", exc, progress)
                 continue

@@ -52,16 +52,28 @@ DEFAULT_THRESHOLD = None
 FRAME_NEIGHBOURS = 64  # frame-index neighbours per query frame
 CLIP_NEIGHBOURS = 32  # clip-index neighbours per query clip
 MAX_CANDIDATES = 20  # videos aligned per query
+# A clip query whose whole frames find no copy (no answer at the copy threshold of the
+# library's score scale) searches again with windows of its frames (encode_regions).
+REGIONS = True
+REGION_GRID = 3  # region windows per axis: half the frame's side, at quarter steps
 
 
 class EncodedVideo(NamedTuple):
     """A file decoded at the library's rate and encoded: sample times (s), informative flags,
-    [vectors] or [vectors, mirrored vectors], and the file's own frame rate (None: unknown)."""
+    views of every sampled frame ([vectors], then the mirrored vectors and the vectors of
+    each region when asked for), and the file's own frame rate (None: unknown).
+
+    ``masks`` gives each view's own informative flags (a region of a frame can be blank
+    where the frame is not); None: every view has the frame's flags."""
 
     times: np.ndarray
     informative: np.ndarray
     views: list[np.ndarray]
     fps: float | None
+    masks: list[np.ndarray] | None = None
+
+    def view_masks(self) -> list[np.ndarray]:
+        return self.masks if self.masks is not None else [self.informative] * len(self.views)
 
 
 def search_video(
@@ -73,6 +85,7 @@ def search_video(
     k: int = DEFAULT_K,
     threshold: float | None = DEFAULT_THRESHOLD,
     flip: bool = True,
+    regions: bool = REGIONS,
     exclude_self: bool = False,
 ) -> Answers:
     """Segments of library videos that match (part of) the query video, best first.
@@ -84,7 +97,54 @@ def search_video(
     start, end, threshold = check_clip_query(store, k, start, end, threshold)
     query = encode_query(store, path, start=start, end=end, flip=flip)
     exclude = {os.path.abspath(path), os.path.realpath(path)} if exclude_self else None
-    return match_query(store, query, k=k, threshold=threshold, exclude=exclude)
+    return answer_query(
+        store, path, query, k=k, threshold=threshold, exclude=exclude, start=start, end=end,
+        regions=regions,
+    )  # fmt: skip
+
+
+def answer_query(
+    store: LibraryStore,
+    path: str | Path,
+    query: EncodedVideo | None,
+    *,
+    k: int = DEFAULT_K,
+    threshold: float | None = DEFAULT_THRESHOLD,
+    exclude: set[str] | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    regions: bool = REGIONS,
+) -> Answers:
+    """``match_query`` for the encoded ``query`` of ``path``; when no answer reaches the
+    copy threshold and ``regions``, again with the query's region views (``with_regions``)."""
+    answers = match_query(store, query, k=k, threshold=threshold, exclude=exclude)
+    if not regions or query is None or _found_copy(store, answers):
+        return answers
+    wider = with_regions(store, path, query, start=start, end=end)
+    return match_query(store, wider, k=k, threshold=threshold, exclude=exclude)
+
+
+def _found_copy(store: LibraryStore, answers: Answers) -> bool:
+    """Whether an answer reaches the copy threshold of the library's score scale."""
+    bar = scoring_for(store.model_info).scale.clip_search.threshold
+    return any(m.score >= bar for m in answers)
+
+
+def with_regions(
+    store: LibraryStore,
+    path: str | Path,
+    query: EncodedVideo,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> EncodedVideo:
+    """``query`` with one more view per region window (``encode_regions``); unchanged when
+    the regions cannot be had."""
+    found = encode_regions(store, path, query.times, start=start, end=end)
+    if found is None:
+        return query
+    views, masks = found
+    return query._replace(views=query.views + views, masks=query.view_masks() + masks)
 
 
 def check_clip_query(
@@ -120,11 +180,14 @@ def match_query(
         threshold = scoring.scale.clip_search.threshold
     if query is None:
         return Answers(threshold=threshold)
-    times, informative, views, query_fps = query
+    times, views, query_fps = query.times, query.views, query.fps
+    masks = query.view_masks()
     offsets = [scoring.offsets(v) for v in views]
     step = 1.0 / store.fps
-    query_clips = [make_clips(times, informative, v, step, store.pooler) for v in views]
-    candidates = _candidates(store, views, offsets, informative, query_clips, scoring)
+    query_clips = [
+        make_clips(times, m, v, step, store.pooler) for v, m in zip(views, masks, strict=True)
+    ]
+    candidates = _candidates(store, views, offsets, masks, query_clips, scoring)
     clip_offsets = [scoring.offsets(qc.vectors) for qc in query_clips]
     matches: list[SegmentMatch] = []
     for video_id in candidates:
@@ -134,7 +197,7 @@ def match_query(
         frames_b = store.frames_of(video_id)
         clips_b = store.clips_of(video_id)
         matches += _align(
-            _Query(views, offsets, informative, times, query_clips, clip_offsets),
+            _Query(views, offsets, masks, times, query_clips, clip_offsets),
             frames_b.times,
             frames_b.informative,
             frames_b.vectors,
@@ -210,7 +273,7 @@ def encode_query(
         raise QueryFileError(str(exc)) from exc
     if encoded is None:
         return None
-    times, inf, views, fps = encoded
+    times, inf, views, fps = encoded.times, encoded.informative, encoded.views, encoded.fps
     if not inf.any():
         log.info("%s: no informative frame in the query", path)
         return None
@@ -222,11 +285,58 @@ def encode_query(
     return EncodedVideo(times, inf, out, fps)
 
 
+def region_boxes(side: int, size: int) -> list[tuple[int, int]]:
+    """Top-left corners of the ``size`` windows of a ``side`` square, REGION_GRID per axis."""
+    steps = np.linspace(0, side - size, REGION_GRID).round().astype(int)
+    return [(int(y), int(x)) for y in steps for x in steps]
+
+
+def encode_regions(
+    store: LibraryStore,
+    path: str | Path,
+    times: np.ndarray,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """One view per region window: the query decoded at twice the encoder's size, each
+    frame cut into REGION_GRID x REGION_GRID overlapping windows of half its side, each
+    window encoded as it is. A copy shown small inside other footage (picture in picture,
+    a screen filmed in a room, a split screen) fills one of them. Returns (views, masks);
+    None when the second decode did not give the same sample times."""
+    from vsearch.media import iter_frames
+    from vsearch.media.informative import informative_mask
+
+    encoder = store.encoder
+    size = encoder.info.input_size
+    boxes = region_boxes(2 * size, size)
+    views: list[list[np.ndarray]] = [[] for _ in boxes]
+    masks: list[list[np.ndarray]] = [[] for _ in boxes]
+    seen: list[np.ndarray] = []
+    try:
+        for batch in iter_frames(
+            path, fps=store.fps, size=2 * size, start=start, end=end, framing=store.framing
+        ):
+            seen.append(batch.times)
+            for r, (y, x) in enumerate(boxes):
+                crops = np.ascontiguousarray(batch.images[:, y : y + size, x : x + size])
+                masks[r].append(informative_mask(crops))
+                views[r].append(encoder.encode_images(crops))
+    except MediaError as exc:
+        log.info("%s: regions left out (%s)", path, exc)
+        return None
+    got = np.concatenate(seen) if seen else np.zeros(0)
+    if len(got) != len(times) or not np.allclose(got, times, atol=0.5 / store.fps):
+        log.info("%s: regions left out (the second decode sampled other times)", path)
+        return None
+    return [np.concatenate(v) for v in views], [np.concatenate(m) for m in masks]
+
+
 def _candidates(
     store: LibraryStore,
     views: list[np.ndarray],
     offsets: list[np.ndarray],
-    informative: np.ndarray,
+    masks: list[np.ndarray],
     query_clips: list[ClipSet],
     scoring: Scoring,
 ) -> list[int]:
@@ -241,12 +351,14 @@ def _candidates(
     if frame_index.ntotal:
         kf = min(frame_index.ntotal, FRAME_NEIGHBOURS)
         best: dict[tuple[int, int], float] = defaultdict(float)  # (query frame, video) -> best
-        for v, off in zip(views, offsets, strict=True):
-            rows = np.nonzero(informative)[0]
+        for v, off, mask in zip(views, offsets, masks, strict=True):
+            rows = np.nonzero(mask)[0]
+            if not len(rows):
+                continue
             scores, ids = frame_index.search(v[rows], kf)
             scores = scores - off[rows, None]
             where = store.frame_locations(np.unique(ids[ids >= 0]))
-            for r, (srow, irow) in enumerate(zip(scores, ids, strict=True)):
+            for r, srow, irow in zip(rows.tolist(), scores, ids, strict=True):
                 for s, fid in zip(srow, irow, strict=True):
                     loc = where.get(int(fid))
                     if loc is None or not loc.informative or s < hit_similarity:
@@ -280,7 +392,7 @@ class _Query:
 
     views: list[np.ndarray]
     offsets: list[np.ndarray]
-    informative: np.ndarray
+    masks: list[np.ndarray]  # each view's informative flags
     times: np.ndarray
     clips: list[ClipSet]
     clip_offsets: list[np.ndarray]
@@ -303,9 +415,11 @@ def _align(
     if len(tb) == 0:
         return []
     off_b = scoring.offsets(vec_b)
-    pairs = zip(q.views, q.offsets, strict=True)
-    sim = np.max(np.stack([calibrate_matrix(v @ vec_b.T, o, off_b) for v, o in pairs]), axis=0)
-    sim[~q.informative, :] = -1.0
+    sim = np.full((len(q.times), len(tb)), -1.0, dtype=np.float32)
+    for v, o, mask in zip(q.views, q.offsets, q.masks, strict=True):
+        view_sim = calibrate_matrix(v @ vec_b.T, o, off_b)
+        view_sim[~mask, :] = -1.0
+        np.maximum(sim, view_sim, out=sim)
     sim[:, ~inf_b] = -1.0
     scale = scoring.scale
     hits = hits_from_matrix(sim, scale.hit_similarity, top=3)

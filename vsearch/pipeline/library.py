@@ -202,6 +202,7 @@ class Library:
         *,
         threshold: float | None = clip_search.DEFAULT_THRESHOLD,
         flip: bool = True,
+        regions: bool = clip_search.REGIONS,
         exclude_self: bool = False,
     ) -> Answers:
         """Where the footage of ``path`` (or its [``start``, ``end``) seconds) appears.
@@ -209,8 +210,9 @@ class Library:
         Returns at most ``k`` matched segment pairs scoring at least ``threshold`` (None:
         the threshold calibrated for the library's model), best first; the list's ``hidden``
         counts the answers below the threshold. ``flip`` also queries the mirrored clip (a
-        flipped copy is still a copy); ``exclude_self`` leaves out the query file itself when
-        it is in the library.
+        flipped copy is still a copy); ``regions`` also queries windows of the clip's frames
+        (a copy shown small inside other footage); ``exclude_self`` leaves out the query file
+        itself when it is in the library.
         """
         return clip_search.search_video(
             self.store,
@@ -220,6 +222,7 @@ class Library:
             k=k,
             threshold=threshold,
             flip=flip,
+            regions=regions,
             exclude_self=exclude_self,
         )
 
@@ -246,6 +249,7 @@ class Library:
         frames: bool = False,
         threshold: float | None = clip_search.DEFAULT_THRESHOLD,
         refine: int = search.REFINE_TOP,
+        regions: bool = clip_search.REGIONS,
         progress: Progress | None = None,
     ) -> Iterator[BatchAnswer]:
         """Answers to many image and clip queries: a folder, a list file or a list of paths.
@@ -260,6 +264,7 @@ class Library:
             frames=frames,
             threshold=threshold,
             refine=refine,
+            regions=regions,
             progress=progress,
         )
 

@@ -9,7 +9,7 @@ URLs. Errors are JSON (``serve.errors``). Routes::
     GET  /api/videos/{id}/file  (Range)   GET  /api/videos/{id}/thumb?t=&w=
     GET  /api/file?path=        (Range, library videos only)
     POST /api/search/image?k=&frames=&refine=     (upload)
-    POST /api/search/clip?k=&start=&end=&threshold=   (upload)
+    POST /api/search/clip?k=&start=&end=&threshold=&regions=   (upload)
     GET  /api/search/text?q=&k=&frames=
     GET  /api/dups?threshold=&min_duration=&within=
     POST /api/classify?labels=&prompt=&by_examples=&k=&head=   (upload, or ?video_id=)
@@ -40,7 +40,7 @@ from starlette.staticfiles import StaticFiles
 
 from vsearch.config import __version__
 from vsearch.errors import VsearchError
-from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD
+from vsearch.pipeline.clip_search import DEFAULT_THRESHOLD, REGIONS
 from vsearch.pipeline.library import Library
 from vsearch.pipeline.search import REFINE_TOP
 from vsearch.serve.errors import (
@@ -270,6 +270,7 @@ class _Api:
                 end=_float(params, "end", None),
                 k=_int(params, "k", 10, hi=MAX_K),
                 threshold=_float(params, "threshold", DEFAULT_THRESHOLD) or 0.0,
+                regions=_bool(params, "regions", REGIONS),
             )
             return [_with_id(m.to_dict(), m.video_id) for m in matches]
 
@@ -420,9 +421,11 @@ def _float(params, name: str, default: float | None) -> float | None:
     return value
 
 
-def _bool(params, name: str) -> bool:
+def _bool(params, name: str, default: bool = False) -> bool:
     raw = params.get(name)
-    if raw is None or raw in ("", "0", "false", "no", False):
+    if raw is None:
+        return default
+    if raw in ("", "0", "false", "no", False):
         return False
     if raw in ("1", "true", "yes", True):
         return True
