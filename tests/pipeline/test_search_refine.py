@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import frame_image, make_video
+from helpers import frame_image, make_video, run_ffmpeg
 
-from vsearch.pipeline.search import REFINE_MAX_FRAMES
+from vsearch.pipeline.search import MOMENT_GAP, REFINE_MAX_FRAMES, REFINE_MOMENTS
 
 
 @pytest.fixture()
@@ -48,7 +48,8 @@ def test_refine_is_bounded_and_skips_raw_frame_hits(library, sweep, tmp_path, mo
 
     monkeypatch.setattr(media, "iter_frames", counting)
     library.search_image(query, k=1)
-    assert 0 < sum(decoded) <= REFINE_MAX_FRAMES
+    # the window around the moment, and the sampled frames of the moments compared
+    assert 0 < sum(decoded) <= REFINE_MAX_FRAMES + (REFINE_MOMENTS + 1) * (MOMENT_GAP + 1)
     decoded.clear()
     library.search_image(query, k=3, frames=True)
     assert decoded == []
@@ -61,3 +62,23 @@ def test_refine_keeps_the_sampled_time_when_the_file_is_gone(library, sweep, tmp
     sweep.unlink()
     hit = library.search_image(query, k=1)[0]
     assert (hit.time, hit.score) == (sampled.time, sampled.score)
+
+
+def test_moment_chosen_by_pixels_where_the_descriptor_cannot_tell(library, tmp_path, monkeypatch):
+    import vsearch.pipeline.search as search
+
+    # Coarse grey noise drawn anew every second: to a colour layout every second looks
+    # alike, while the pixels of each differ.
+    noise = make_video(
+        tmp_path / "v" / "noise.mp4",
+        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
+        8,
+    )
+    library.index([noise.parent])
+    query = tmp_path / "q.png"  # 5.3 s, cropped to 80% around its centre
+    run_ffmpeg("-ss", "5.3", "-i", noise, "-frames:v", "1", "-vf", "crop=iw*0.8:ih*0.8", query)
+    hit = library.search_image(query, k=1)[0]
+    assert hit.path == str(noise)
+    assert 4.95 <= hit.time < 6.0  # the second whose noise it is
+    monkeypatch.setattr(search, "PIXEL_MIN", 2.0)  # pixels never decide: the descriptor does
+    assert not 4.95 <= library.search_image(query, k=1)[0].time < 6.0

@@ -142,9 +142,9 @@ def _image_batch(
         return
     vectors = store.encoder.encode_images(np.stack(pixels))
     answers = search_vectors(store, vectors, k=k, frames=frames)
-    for path, vector, hits in zip(loaded, vectors, answers, strict=True):
+    for path, vector, hits, picture in zip(loaded, vectors, answers, pixels, strict=True):
         if refine and not frames:
-            hits = refine_hits(store, vector, hits, top=refine)
+            hits = refine_hits(store, vector, hits, top=refine, pixels=picture)
         progress.advance(1)
         yield BatchAnswer(path, "image", hits)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vsearch.errors import EmptyLibraryError, UsageError, VsearchError
+from vsearch.match.pixels import PIXEL_SIDE
 from vsearch.types import FrameHit
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,19 @@ log = logging.getLogger(__name__)
 # REFINE_MAX_FRAMES frames each (a 1 frame/s library at 30 frames/s decodes 60 per hit).
 REFINE_TOP = 3
 REFINE_MAX_FRAMES = 64
+# Before that, the moment is chosen by pixels among the REFINE_MOMENTS sampled frames whose
+# descriptor is within MOMENT_MARGIN of the video's best (refine_hits); placements scoring
+# under PIXEL_MIN (normalised cross-correlation) leave the choice to the descriptor.
+REFINE_MOMENTS = 8
+MOMENT_MARGIN = 0.15
+PIXEL_MIN = 0.3
+MOMENT_GAP = 4  # moments at most this many samples apart are decoded in one pass
 DEFAULT_K = 10  # results of a query
 FETCH_PER_VIDEO = 64  # first round of a video search: neighbours asked per video wanted
 
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
+    from vsearch.types import VideoInfo
 
 
 def check_k(k: int) -> None:
@@ -63,45 +72,65 @@ def search_image(
     hits = search_vector(store, query, k=k, frames=frames)
     if frames or refine == 0:
         return hits
-    return refine_hits(store, query, hits, top=refine)
+    return refine_hits(store, query, hits, top=refine, pixels=pixels)
 
 
 def refine_hits(
-    store: LibraryStore, query: np.ndarray, hits: list[FrameHit], *, top: int
+    store: LibraryStore,
+    query: np.ndarray,
+    hits: list[FrameHit],
+    *,
+    top: int,
+    pixels: np.ndarray | None = None,
 ) -> list[FrameHit]:
     """Re-time the ``top`` first hits to their best frame (the rest keep their order).
 
-    A sampled frame stands for the ``1/fps`` seconds around it, so the best frame lies within
-    one sampling step of it: that window is decoded at the native frame rate (at most
-    REFINE_MAX_FRAMES frames) and each frame scored against the query. A file that cannot be
-    decoded any more keeps its sampled time (logged). Only the time moves: the order and the
-    scores stay those of the sampled frames, the one measure every video of the library had
+    With the query's ``pixels`` (the framed square image), the moment is chosen first: the
+    hit video's sampled frames whose descriptor is within MOMENT_MARGIN of its best (at most
+    REFINE_MOMENTS) are decoded and the query placed over each (``vsearch.match.pixels``);
+    the best placement wins when it reaches PIXEL_MIN, else the best descriptor's moment
+    stays. A sampled frame stands for the ``1/fps`` seconds around it, so the best frame lies
+    within one sampling step of the moment: that window is decoded at the native frame rate
+    (at most REFINE_MAX_FRAMES frames) and each frame scored against the query, by placement
+    when the moment was chosen by pixels, else by descriptor. A file that cannot be decoded
+    any more keeps its sampled time (logged). Only the time moves: the order and the scores
+    stay those of the sampled frames, the one measure every video of the library had
     (re-ranking by the best of many more frames for the top few alone would favour them: on
     the copy benchmark it put a wrong video first for 2 of 56 image queries).
     """
-    return [_refine_one(store, query, hit) for hit in hits[:top]] + hits[top:]
+    tmpls = None
+    if pixels is not None:
+        from vsearch.match.pixels import grey, templates
+
+        tmpls = templates(grey(pixels))
+    return [_refine_one(store, query, hit, tmpls) for hit in hits[:top]] + hits[top:]
 
 
-def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameHit:
+def _refine_one(
+    store: LibraryStore, query: np.ndarray, hit: FrameHit, tmpls: list[np.ndarray] | None
+) -> FrameHit:
     from vsearch.media import iter_frames, probe_video
 
     step = 1.0 / store.fps
     try:
         info = probe_video(hit.path)
         native = info.fps if info.fps > 0 else 30.0
-        start = max(0.0, hit.time - step)
-        end = hit.time + step
+        moment, by_pixels = hit.time, False
+        if tmpls is not None:
+            moment, by_pixels = _pick_moment(store, query, hit, tmpls, info)
+        start = max(0.0, moment - step)
+        end = moment + step
         if info.duration > 0:
             end = min(end, info.duration)
         if end - start <= 1.0 / native:  # nothing between the samples to look at
-            return hit
+            return dataclasses.replace(hit, time=moment)
         rate = min(native, REFINE_MAX_FRAMES / (end - start))
-        size = store.model_info.input_size
-        best_time, best_score = hit.time, -np.inf
+        size = PIXEL_SIDE if by_pixels else store.model_info.input_size
+        best_time, best_score = moment, -np.inf
         for batch in iter_frames(
             hit.path, fps=rate, size=size, info=info, start=start, end=end, framing=store.framing
         ):
-            scores = store.encoder.encode_images(batch.images) @ query
+            scores = _frame_scores(store, batch.images, query, tmpls if by_pixels else None)
             i = int(np.argmax(scores))
             if scores[i] > best_score:
                 best_time, best_score = float(batch.times[i]), float(scores[i])
@@ -109,6 +138,63 @@ def _refine_one(store: LibraryStore, query: np.ndarray, hit: FrameHit) -> FrameH
         log.warning("%s: cannot refine the time of the hit at %.2f s: %s", hit.path, hit.time, exc)
         return hit
     return dataclasses.replace(hit, time=best_time)
+
+
+def _frame_scores(
+    store: LibraryStore, images: np.ndarray, query: np.ndarray, tmpls: list[np.ndarray] | None
+) -> np.ndarray:
+    """Each frame's similarity to the query: placement of its pixels, else descriptor."""
+    if tmpls is None:
+        return store.encoder.encode_images(images) @ query
+    from vsearch.match.pixels import grey, placement_score
+
+    return np.array([placement_score(g, tmpls) for g in grey(images)])
+
+
+def _pick_moment(
+    store: LibraryStore,
+    query: np.ndarray,
+    hit: FrameHit,
+    tmpls: list[np.ndarray],
+    info: VideoInfo,
+) -> tuple[float, bool]:
+    """(moment, chosen by pixels) among the hit video's sampled frames (see refine_hits)."""
+    from vsearch.media import iter_frames
+
+    frames = store.frames_of(hit.video_id)
+    if not len(frames.times):
+        return hit.time, False
+    sims = np.where(frames.informative, frames.vectors @ query, -np.inf)
+    near = np.nonzero(sims >= sims.max() - MOMENT_MARGIN)[0]
+    near = near[np.argsort(-sims[near], kind="stable")][:REFINE_MOMENTS]
+    if not any(abs(frames.times[i] - hit.time) < 1e-6 for i in near):
+        near = np.append(near, np.argmin(np.abs(frames.times - hit.time)))
+    best_time, best_score = hit.time, -np.inf
+    step = 1.0 / store.fps
+    wanted = np.sort(frames.times[near])
+    for run in np.split(wanted, np.nonzero(np.diff(wanted) > MOMENT_GAP * step)[0] + 1):
+        # one decode per run of nearby moments, at the library's own rate
+        end = float(run[-1]) + 0.5 * step
+        if info.duration > 0:
+            end = min(end, info.duration)
+        if end - float(run[0]) < 1e-3:
+            continue
+        for batch in iter_frames(
+            hit.path, fps=store.fps, size=PIXEL_SIDE, info=info, start=float(run[0]), end=end,
+            framing=store.framing,
+        ):  # fmt: skip
+            gap = np.abs(batch.times[:, None] - run[None, :])
+            keep = np.nonzero(gap.min(axis=1) <= 0.5 * step)[0]
+            if not len(keep):
+                continue
+            scores = _frame_scores(store, batch.images[keep], query, tmpls)
+            j = int(np.argmax(scores))
+            if scores[j] > best_score:
+                at = run[int(np.argmin(gap[keep[j]]))]
+                best_time, best_score = float(at), float(scores[j])
+    if best_score < PIXEL_MIN:
+        return hit.time, False
+    return best_time, True
 
 
 def search_vector(
