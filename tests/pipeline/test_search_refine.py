@@ -82,3 +82,28 @@ def test_moment_chosen_by_pixels_where_the_descriptor_cannot_tell(library, tmp_p
     assert 4.95 <= hit.time < 6.0  # the second whose noise it is
     monkeypatch.setattr(search, "PIXEL_MIN", 2.0)  # pixels never decide: the descriptor does
     assert not 4.95 <= library.search_image(query, k=1)[0].time < 6.0
+
+
+def test_pixels_break_only_near_ties_of_the_descriptor():
+    from vsearch.pipeline.search import (
+        PIXEL_MIN,
+        TIE_MARGIN,
+        VERIFIED_MIN,
+        _break_ties_by_pixels,
+    )
+    from vsearch.types import FrameHit
+
+    def hit(name: str, score: float) -> FrameHit:
+        return FrameHit(path=name, time=0.0, score=score, video_id=0, frame_id=0)
+
+    nowhere, placed = PIXEL_MIN - 0.1, VERIFIED_MIN
+    a, b, c = hit("a", 0.64), hit("b", 0.64 - TIE_MARGIN / 2), hit("c", 0.64 - TIE_MARGIN * 0.9)
+
+    def order(*done):
+        return [h.path for h, _ in _break_ties_by_pixels(list(done))]
+
+    assert order((a, nowhere), (b, placed), (c, nowhere)) == ["b", "a", "c"]
+    assert order((a, nowhere), (b, nowhere), (c, placed)) == ["c", "a", "b"]  # both within
+    assert order((a, PIXEL_MIN), (b, placed)) == ["a", "b"]  # a's pixels were found too
+    assert order((a, nowhere), (hit("far", 0.64 - 2 * TIE_MARGIN), placed)) == ["a", "far"]
+    assert order((a, nowhere), (b, VERIFIED_MIN - 0.01)) == ["a", "b"]

@@ -26,6 +26,10 @@ REFINE_MAX_FRAMES = 64
 REFINE_MOMENTS = 8
 MOMENT_MARGIN = 0.15
 PIXEL_MIN = 0.3
+# A refined hit placed at VERIFIED_MIN or more goes before a hit placed under PIXEL_MIN that
+# scores at most TIE_MARGIN more by descriptor: pixels break the descriptor's near-ties.
+VERIFIED_MIN = 0.8
+TIE_MARGIN = 0.05
 MOMENT_GAP = 4  # moments at most this many samples apart are decoded in one pass
 DEFAULT_K = 10  # results of a query
 FETCH_PER_VIDEO = 64  # first round of a video search: neighbours asked per video wanted
@@ -93,37 +97,63 @@ def refine_hits(
     within one sampling step of the moment: that window is decoded at the native frame rate
     (at most REFINE_MAX_FRAMES frames) and each frame scored against the query, by placement
     when the moment was chosen by pixels, else by descriptor. A file that cannot be decoded
-    any more keeps its sampled time (logged). Only the time moves: the order and the scores
-    stay those of the sampled frames, the one measure every video of the library had
-    (re-ranking by the best of many more frames for the top few alone would favour them: on
-    the copy benchmark it put a wrong video first for 2 of 56 image queries).
+    any more keeps its sampled time (logged). The scores stay those of the sampled frames,
+    the one measure every video of the library had (re-ranking by the best of many more
+    frames for the top few alone would favour them: on the copy benchmark it put a wrong
+    video first for 2 of 56 image queries); so does the order, but for near-ties that the
+    pixels decide (``_break_ties_by_pixels``: a hit whose pixels hold the query goes before
+    one, at most TIE_MARGIN better by descriptor, whose pixels do not).
     """
     tmpls = None
     if pixels is not None:
         from vsearch.match.pixels import grey, templates
 
         tmpls = templates(grey(pixels))
-    return [_refine_one(store, query, hit, tmpls) for hit in hits[:top]] + hits[top:]
+    done = [_refine_one(store, query, hit, tmpls) for hit in hits[:top]]
+    return [hit for hit, _ in _break_ties_by_pixels(done)] + hits[top:]
+
+
+def _break_ties_by_pixels(done: list[tuple[FrameHit, float]]) -> list[tuple[FrameHit, float]]:
+    """Refined hits whose pixels were placed (>= VERIFIED_MIN) move ahead of hits scoring at
+    most TIE_MARGIN more by descriptor whose pixels were nowhere (< PIXEL_MIN)."""
+    out = list(done)
+    for i in range(1, len(out)):
+        j = i
+        while j > 0 and _pixels_decide(out[j], out[j - 1]):
+            out[j - 1], out[j] = out[j], out[j - 1]
+            j -= 1
+    return out
+
+
+def _pixels_decide(lower: tuple[FrameHit, float], upper: tuple[FrameHit, float]) -> bool:
+    (low, low_placed), (up, up_placed) = lower, upper
+    return (
+        low_placed >= VERIFIED_MIN and up_placed < PIXEL_MIN and up.score - low.score <= TIE_MARGIN
+    )
 
 
 def _refine_one(
     store: LibraryStore, query: np.ndarray, hit: FrameHit, tmpls: list[np.ndarray] | None
-) -> FrameHit:
+) -> tuple[FrameHit, float]:
+    """The hit re-timed, and how well the query's pixels were placed in it (-1: not tried)."""
     from vsearch.media import iter_frames, probe_video
 
     step = 1.0 / store.fps
+    placed = -1.0
     try:
         info = probe_video(hit.path)
         native = info.fps if info.fps > 0 else 30.0
         moment, by_pixels = hit.time, False
         if tmpls is not None:
-            moment, by_pixels = _pick_moment(store, query, hit, tmpls, info)
+            moment, placed = _pick_moment(store, query, hit, tmpls, info)
+            by_pixels = placed >= PIXEL_MIN
+            moment = moment if by_pixels else hit.time
         start = max(0.0, moment - step)
         end = moment + step
         if info.duration > 0:
             end = min(end, info.duration)
         if end - start <= 1.0 / native:  # nothing between the samples to look at
-            return dataclasses.replace(hit, time=moment)
+            return dataclasses.replace(hit, time=moment), placed
         rate = min(native, REFINE_MAX_FRAMES / (end - start))
         size = PIXEL_SIDE if by_pixels else store.model_info.input_size
         best_time, best_score = moment, -np.inf
@@ -136,8 +166,10 @@ def _refine_one(
                 best_time, best_score = float(batch.times[i]), float(scores[i])
     except VsearchError as exc:
         log.warning("%s: cannot refine the time of the hit at %.2f s: %s", hit.path, hit.time, exc)
-        return hit
-    return dataclasses.replace(hit, time=best_time)
+        return hit, placed
+    if by_pixels:
+        placed = max(placed, best_score)
+    return dataclasses.replace(hit, time=best_time), placed
 
 
 def _frame_scores(
@@ -157,13 +189,13 @@ def _pick_moment(
     hit: FrameHit,
     tmpls: list[np.ndarray],
     info: VideoInfo,
-) -> tuple[float, bool]:
-    """(moment, chosen by pixels) among the hit video's sampled frames (see refine_hits)."""
+) -> tuple[float, float]:
+    """(moment, its placement score) among the hit video's sampled frames (refine_hits)."""
     from vsearch.media import iter_frames
 
     frames = store.frames_of(hit.video_id)
     if not len(frames.times):
-        return hit.time, False
+        return hit.time, -1.0
     sims = np.where(frames.informative, frames.vectors @ query, -np.inf)
     near = np.nonzero(sims >= sims.max() - MOMENT_MARGIN)[0]
     near = near[np.argsort(-sims[near], kind="stable")][:REFINE_MOMENTS]
@@ -192,9 +224,7 @@ def _pick_moment(
             if scores[j] > best_score:
                 at = run[int(np.argmin(gap[keep[j]]))]
                 best_time, best_score = float(at), float(scores[j])
-    if best_score < PIXEL_MIN:
-        return hit.time, False
-    return best_time, True
+    return best_time, best_score
 
 
 def search_vector(
