@@ -126,8 +126,8 @@ def search(
         typer.Option(
             "--refine",
             help="Image queries (also in --batch): re-time this many best hits to their exact "
-            "best frame by "
-            "decoding around them at the native frame rate (0: sampled times only).",
+            "best frame, by placing the picture's pixels over their likeliest moments and the "
+            "frames around the best one at the native frame rate (0: sampled times only).",
         ),
     ] = REFINE_TOP,
 ) -> None:
