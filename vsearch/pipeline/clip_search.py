@@ -13,6 +13,10 @@ Query by clip, in three steps:
    1.5x speed and a lower frame rate are all such chains). A segment's score is the mean of
    its chained frame similarities and of the best similarity between the query's clips and
    the video's clips inside the two segments; answers below ``threshold`` are dropped.
+4. *Regions*: when no answer reaches the copy threshold of the library's score scale, the
+   query is decoded again and each frame cut into overlapping windows (``encode_regions``),
+   each window one more view, and steps 2-3 run again: a copy shown small inside other
+   footage fills one window, not the frame.
 """
 
 from __future__ import annotations
