@@ -31,7 +31,7 @@ def chunks(ids: np.ndarray, vecs: np.ndarray, size: int = 700):
     return lambda: ((ids[i : i + size], vecs[i : i + size]) for i in range(0, len(ids), size))
 
 
-@pytest.mark.parametrize("codec", ["flat", "sq8", "sq6", "sq4", "pq"])
+@pytest.mark.parametrize("codec", ["flat", "sq16", "sq8", "sq6", "sq4", "pq"])
 def test_probing_every_cell_agrees_with_exact_search(codec):
     vecs = clustered(3000)
     ids = np.arange(5000, 8000, dtype=np.int64)
@@ -43,7 +43,7 @@ def test_probing_every_cell_agrees_with_exact_search(codec):
     ref.add(ids, vecs)
     q = clustered(50, seed=1)
     found, truth = ivf.search(q, 10)[1], ref.search(q, 10)[1]
-    floor = {"flat": 1.0, "sq8": 0.97, "sq6": 0.9, "sq4": 0.7, "pq": 0.5}[
+    floor = {"flat": 1.0, "sq16": 0.99, "sq8": 0.97, "sq6": 0.9, "sq4": 0.7, "pq": 0.5}[
         codec
     ]  # codes cost recall
     assert recall_at_k(found, truth) >= floor
@@ -117,3 +117,39 @@ def test_torch_exact_search_agrees_with_reference():
     np.testing.assert_allclose(s1, s2, atol=1e-5)
     _, padded = TorchExactSearch(ids[:3], vecs[:3], "cpu").search(q, 5)
     assert (padded[:, 3:] == -1).all()
+
+
+def test_codes_that_bound_recall_are_stepped_up_and_kept(tmp_path, monkeypatch):
+    # Tight clusters: each vector's ten nearest differ by less than an SQ8 step, so probing
+    # more cells cannot reach the target; finer codes can.
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(60, 32))
+    vecs = (centres[rng.integers(0, 60, 6000)] + 0.01 * rng.normal(size=(6000, 32))).astype(
+        np.float32
+    )
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(6000, dtype=np.int64)
+    sq8 = IndexSetting("ivf", "sq8", 16)
+    index, card = build_index(32, 6000, chunks(ids, vecs), setting=sq8, recall_queries=200)
+    assert card.codes_bound and next(iter(card.codes_bound)) == "sq8"
+    assert card.codes_bound["sq8"] < 0.95 <= card.recall_at_10
+    assert index.setting.finer_than(sq8) and card.factory == index.setting.factory(32)
+    assert "sq8 codes reached only" in card.summary()
+    save_card(card, tmp_path / "frames.faiss")
+    assert load_card(tmp_path / "frames.faiss") == card
+    back = load_index("faiss", _saved(index, tmp_path))
+    assert back.setting == index.setting  # the codec is read back from the file
+    # the stepped-up codes stay while they fit; past the budget the policy's codes return
+    monkeypatch.setattr("vsearch.index.approx.APPROX_MIN_VECTORS", 1000)
+    assert needs_rebuild(index.setting, 6000, 7000, 32) is None
+    monkeypatch.setattr("vsearch.index.build.COMPACT_MIN_BYTES", 1000)
+    assert needs_rebuild(index.setting, 6000, 7000, 32) is not None
+    # none is stepped up past the budget
+    monkeypatch.setattr("vsearch.index.approx.COMPACT_MIN_BYTES", 1000)
+    assert sq8.finer(6000, 32) is None
+
+
+def _saved(index, tmp_path):
+    path = tmp_path / "stepped.faiss"
+    index.save(path)
+    return path

@@ -27,11 +27,15 @@ from vsearch.index.faiss_base import FaissIdIndex
 log = logging.getLogger(__name__)
 
 APPROX_MIN_VECTORS = 200_000  # below: exact search; at and above: IVF (scripts/bench_search.py)
-COMPACT_MIN_BYTES = 6 * 2**30  # SQ8 codes above this many bytes: 6-bit codes instead
+COMPACT_MIN_BYTES = 6 * 2**30  # codes above this: SQ6 instead of SQ8; finer codes (FINER) up to it
 RECALL_TARGET = 0.95  # recall@10 against exact search that the tuned nprobe must reach
 NPROBE_CHOICES = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 TRAIN_PER_CELL = 50  # k-means training points per cell (FAISS wants >= 39)
-CODECS = ("flat", "sq8", "sq6", "sq4", "pq")
+CODECS = ("flat", "sq16", "sq8", "sq6", "sq4", "pq")
+# Codes from coarse to fine. When the codes, not nprobe, keep recall@10 under RECALL_TARGET, an
+# index is rebuilt with the next finer codes while they fit in COMPACT_MIN_BYTES.
+FINER = {"pq": "sq4", "sq4": "sq6", "sq6": "sq8", "sq8": "sq16", "sq16": "flat"}
+CODEC_ORDER = ("pq", "sq4", "sq6", "sq8", "sq16", "flat")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class IndexSetting:
     """How an index stores and searches vectors: ``exact`` or IVF with a ``codec``."""
 
     kind: str = "exact"  # "exact" | "ivf"
-    codec: str = "flat"  # flat (float32), sq8/sq6/sq4 (8, 6, 4 bits per dim), pq (m bytes)
+    codec: str = "flat"  # flat (float32), sq16/8/6/4 (16 to 4 bits per dim), pq (m bytes)
     nlist: int = 0
     pq_m: int = 0
 
@@ -55,19 +59,39 @@ class IndexSetting:
         """The FAISS index_factory string of this setting."""
         if not self.approximate:
             return "IDMap2,Flat"
-        codes = {"flat": "Flat", "sq8": "SQ8", "sq6": "SQ6", "sq4": "SQ4"}.get(self.codec)
+        codes = {"flat": "Flat", "sq16": "SQfp16", "sq8": "SQ8", "sq6": "SQ6", "sq4": "SQ4"}.get(
+            self.codec
+        )
         codes = codes or f"PQ{self.pq_m}np"  # np: no polysemous training (slow, unused here)
         return f"IVF{self.nlist},{codes}"
 
     def bytes_per_vector(self, dim: int) -> float:
         """Memory per stored vector: its code plus its 8-byte id (index structures aside)."""
-        code = {"flat": 4 * dim, "sq8": dim, "sq6": dim * 3 / 4, "sq4": dim / 2, "pq": self.pq_m}[
-            self.codec
-        ]
+        code = {
+            "flat": 4 * dim,
+            "sq16": 2 * dim,
+            "sq8": dim,
+            "sq6": dim * 3 / 4,
+            "sq4": dim / 2,
+            "pq": self.pq_m,
+        }[self.codec]
         return code + 8
 
     def describe(self, dim: int) -> str:
         return f"{self.factory(dim)} ({self.bytes_per_vector(dim):g} B/vector)"
+
+    def finer(self, n: int, dim: int) -> IndexSetting | None:
+        """The same cells with the next finer codes, if ``n`` of them fit in
+        COMPACT_MIN_BYTES; None otherwise (or for exact search)."""
+        codec = FINER.get(self.codec) if self.approximate else None
+        if codec is None:
+            return None
+        step = IndexSetting("ivf", codec, self.nlist)
+        return step if n * step.bytes_per_vector(dim) <= COMPACT_MIN_BYTES else None
+
+    def finer_than(self, other: IndexSetting) -> bool:
+        """Whether this IVF setting stores finer codes than ``other``'s."""
+        return CODEC_ORDER.index(self.codec) > CODEC_ORDER.index(other.codec)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -183,7 +207,11 @@ def wrap_loaded(raw, path: Path) -> IvfIndex:
     pq_m = 0
     inner = faiss.downcast_index(ivf)
     if isinstance(inner, faiss.IndexIVFScalarQuantizer):
-        bits = {faiss.ScalarQuantizer.QT_4bit: "sq4", faiss.ScalarQuantizer.QT_6bit: "sq6"}
+        bits = {
+            faiss.ScalarQuantizer.QT_4bit: "sq4",
+            faiss.ScalarQuantizer.QT_6bit: "sq6",
+            faiss.ScalarQuantizer.QT_fp16: "sq16",
+        }
         codec = bits.get(inner.sq.qtype, "sq8")
     elif isinstance(inner, faiss.IndexIVFPQ):
         codec, pq_m = "pq", int(inner.pq.M)

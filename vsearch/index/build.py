@@ -8,7 +8,10 @@ index itself and its training sample:
    noise, i.e. near copies of library frames), uniformly over the whole library;
 2. the IVF cells and codes are trained on the sample;
 3. pass 2 adds every vector and, chunk by chunk, keeps the exact top-10 of each recall query;
-4. nprobe is tuned: the smallest in NPROBE_CHOICES whose recall@10 reaches RECALL_TARGET.
+4. nprobe is tuned: the smallest in NPROBE_CHOICES whose recall@10 reaches RECALL_TARGET;
+5. when probing more cells stops helping below the target, the codes bound the recall: the
+   index is built again with the next finer codes (SQ8 -> SQfp16 -> Flat) while they fit in
+   ``approx.COMPACT_MIN_BYTES``, and the card says what the coarser codes reached.
 
 The result comes with an ``IndexCard`` (setting, nprobe, recall@10 against exact search,
 memory per vector, build time) saved next to the index file as JSON.
@@ -27,6 +30,7 @@ import numpy as np
 
 from vsearch.index import approx
 from vsearch.index.approx import (
+    COMPACT_MIN_BYTES,
     EXACT,
     NPROBE_CHOICES,
     RECALL_TARGET,
@@ -64,6 +68,8 @@ class IndexCard:
     build_seconds: float = 0.0
     built_at: str = ""
     nprobe_recall: dict[str, float] = field(default_factory=dict)
+    # coarser codes tried first, and the recall@10 they were bound to (see build_index)
+    codes_bound: dict[str, float] = field(default_factory=dict)
 
     @property
     def index_setting(self) -> IndexSetting:
@@ -73,10 +79,14 @@ class IndexCard:
         s = self.index_setting
         if not s.approximate:
             return f"exact {self.factory} ({self.bytes_per_vector:g} B/vector)"
+        tried = "".join(
+            f"; {codec} codes reached only {recall:.3f}"
+            for codec, recall in self.codes_bound.items()
+        )
         return (
             f"{self.factory} nprobe {self.nprobe}: recall@10 {self.recall_at_10:.3f} vs exact "
             f"({self.recall_queries} queries), {self.bytes_per_vector:g} B/vector, "
-            f"trained on {self.trained_on} of {self.vectors}"
+            f"trained on {self.trained_on} of {self.vectors}{tried}"
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -119,7 +129,9 @@ def needs_rebuild(have: IndexSetting, built_for: int, n: int, dim: int) -> Index
         return EXACT
     if not want.approximate:
         return None
-    if want.codec != have.codec or n >= REBUILD_GROWTH * max(built_for, 1):
+    # finer codes than the policy's (stepped up for recall, or asked for) stay while they fit
+    stepped = have.finer_than(want) and n * have.bytes_per_vector(dim) <= COMPACT_MIN_BYTES
+    if (want.codec != have.codec and not stepped) or n >= REBUILD_GROWTH * max(built_for, 1):
         return want
     return None
 
@@ -160,6 +172,25 @@ def build_index(
         ivf.add(ids, vecs)
         truth.update(ids, vecs)
     nprobe, recall, table = tune_nprobe(ivf, queries, truth.ids, target)
+    finer = setting.finer(n, dim) if recall < target and _plateau(list(table.values())) else None
+    if finer is not None:
+        log.info(
+            "%s codes keep recall@%d at %.3f (target %.2f): rebuilding with %s",
+            setting.factory(dim), RECALL_K, recall, target, finer.factory(dim),
+        )  # fmt: skip
+        del ivf
+        index, card = build_index(
+            dim, n, stream, setting=finer, seed=seed, recall_queries=recall_queries,
+            target=target,
+        )  # fmt: skip
+        card.codes_bound = {setting.codec: round(recall, 4), **card.codes_bound}
+        card.build_seconds = round(time.perf_counter() - started, 3)
+        return index, card
+    if recall < target:
+        log.warning(
+            "%s: recall@%d %.3f below the %.2f target at nprobe %d",
+            setting.factory(dim), RECALL_K, recall, target, nprobe,
+        )  # fmt: skip
     card = IndexCard(
         setting.to_dict(), setting.factory(dim), dim, ivf.ntotal, trained_on=n_train,
         nprobe=nprobe, recall_at_10=round(recall, 4), recall_queries=len(queries),
@@ -188,10 +219,6 @@ def tune_nprobe(
         ivf.nprobe = ivf.setting.nlist
         table[ivf.nprobe] = recall_at_k(ivf.search(queries, k)[1], truth)
     best = next((p for p, r in table.items() if r >= target), max(table, key=table.__getitem__))
-    if table[best] < target:
-        log.warning(
-            "recall@%d %.3f below the %.2f target at nprobe %d", k, table[best], target, best
-        )
     ivf.nprobe = best
     return best, table[best], table
 
