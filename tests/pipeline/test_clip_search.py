@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -119,7 +120,9 @@ def test_region_boxes_tile_the_frame_with_overlapping_half_windows():
     assert all(0 <= y <= 224 and 0 <= x <= 224 for y, x in boxes)
 
 
-def test_copy_shown_small_inside_other_footage_found_by_its_regions(library, footage):
+def test_copy_shown_small_inside_other_footage_found_by_its_regions(
+    library, footage, monkeypatch, caplog
+):
     from helpers import run_ffmpeg
 
     from vsearch.pipeline import clip_search
@@ -159,6 +162,11 @@ def test_copy_shown_small_inside_other_footage_found_by_its_regions(library, foo
         assert len(calls) == 1
     finally:
         clip_search.encode_regions = real
+    # A query too long for the regions pass says so and keeps its whole-frame answers.
+    monkeypatch.setattr(clip_search, "REGION_MAX_FRAMES", 2)
+    with caplog.at_level(logging.WARNING, logger="vsearch.pipeline.clip_search"):
+        assert long not in {m.path for m in library.search_video(pip, k=5)}
+    assert "more than the 2 searched by regions" in caplog.text
 
 
 def test_cli_no_regions_only_with_clip_queries(tmp_path, footage):

@@ -24,7 +24,7 @@ from vsearch.cli._app import (
     render_table,
 )
 from vsearch.errors import UsageError
-from vsearch.pipeline.clip_search import REGION_GRID, REGIONS
+from vsearch.pipeline.clip_search import REGION_GRID, REGION_MAX_FRAMES, REGIONS
 from vsearch.pipeline.scoring import help_thresholds
 from vsearch.pipeline.search import DEFAULT_K, REFINE_TOP, is_image_query
 from vsearch.report.candidates import CSV_COLUMNS
@@ -88,7 +88,8 @@ def search(
             "--regions/--no-regions",
             help="Clip queries: when the whole frames find no copy, search again with "
             f"{REGION_GRID}x{REGION_GRID} windows of half the frame's size (a copy shown small "
-            "inside other footage). Costs a second decode and about ten times the encoding.",
+            "inside other footage). Costs a second decode and about ten times the encoding; "
+            f"queries of more than {REGION_MAX_FRAMES} sampled frames are not searched again.",
         ),
     ] = REGIONS,
     fmt: FormatOpt = None,

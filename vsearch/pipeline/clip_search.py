@@ -60,6 +60,7 @@ MAX_CANDIDATES = 20  # videos aligned per query
 # library's score scale) searches again with windows of its frames (encode_regions).
 REGIONS = True
 REGION_GRID = 3  # region windows per axis: half the frame's side, at quarter steps
+REGION_MAX_FRAMES = 600  # longer queries are not searched by regions (10 min at 1 frame/s)
 
 
 class EncodedVideo(NamedTuple):
@@ -123,6 +124,13 @@ def answer_query(
     copy threshold and ``regions``, again with the query's region views (``with_regions``)."""
     answers = match_query(store, query, k=k, threshold=threshold, exclude=exclude)
     if not regions or query is None or _found_copy(store, answers):
+        return answers
+    if len(query.times) > REGION_MAX_FRAMES:
+        log.warning(
+            "%s: no copy found by whole frames; its %d sampled frames are more than the %d "
+            "searched by regions: query a part of it (start, end) to look for a copy shown "
+            "small inside it", path, len(query.times), REGION_MAX_FRAMES,
+        )  # fmt: skip
         return answers
     wider = with_regions(store, path, query, start=start, end=end)
     return match_query(store, wider, k=k, threshold=threshold, exclude=exclude)
