@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,18 @@ def test_save_and_read_round_trip(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(CheckpointError, match="bad.npz"):
         read_descriptor(tmp_path / "bad.npz")
+
+
+def test_a_descriptor_file_is_read_once_per_version(tmp_path):
+    d, _pooled = _fitted(layout_weight=0.3, pooling="gem-bands")
+    path = tmp_path / "effnet-test.npz"
+    save_descriptor(path, d, weights="pkg==1 sha256:ab", arch="lite0")
+    first, meta = read_descriptor(path)
+    again, _ = read_descriptor(path)
+    assert again is first  # the same file: not read or hashed again
+    meta["weights"] = "changed by a caller"
+    assert read_descriptor(path)[1]["weights"] == "pkg==1 sha256:ab"
+    with pytest.raises(ValueError):
+        first.projection[0, 0] = 1.0  # shared between callers: read-only
+    os.utime(path, ns=(1, 1))  # another version of the file is read anew
+    assert read_descriptor(path)[0] is not first

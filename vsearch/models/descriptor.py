@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -183,7 +185,21 @@ def save_descriptor(path: Path, descriptor: Descriptor, *, weights: str, arch: s
 
 
 def read_descriptor(path: Path) -> tuple[Descriptor, dict[str, Any]]:
-    """A descriptor file -> (descriptor, its metadata: weights, arch, fitting details)."""
+    """A descriptor file -> (descriptor, its metadata: weights, arch, fitting details).
+
+    Each version of a file (path, size, modification time) is read and hashed once: a
+    library looks up its background set for every query. The arrays are read-only."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise CheckpointError(f"{path}: unreadable descriptor file ({e})") from e
+    descriptor, meta = _read_descriptor(os.fspath(path), st.st_size, st.st_mtime_ns)
+    return descriptor, dict(meta)
+
+
+@lru_cache(maxsize=8)
+def _read_descriptor(name: str, size: int, mtime_ns: int) -> tuple[Descriptor, dict[str, Any]]:
+    path = Path(name)
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())
@@ -203,6 +219,9 @@ def read_descriptor(path: Path) -> tuple[Descriptor, dict[str, Any]]:
             )
     except (OSError, KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: unreadable descriptor file ({e})") from e
+    for array in (descriptor.mean, descriptor.projection, descriptor.background):
+        if array is not None:
+            array.flags.writeable = False
     return descriptor, meta
 
 
@@ -218,8 +237,6 @@ def load_descriptor(arch: str, weights: str, *, in_dim: int) -> Descriptor:
 
     ``VSEARCH_DESCRIPTOR=/path.npz`` uses another fitted file (for evaluating a new fit).
     """
-    import os
-
     candidates = shipped_descriptors()
     if os.environ.get("VSEARCH_DESCRIPTOR"):  # first, for the backbone it was fitted on
         candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser(), *candidates]
@@ -241,8 +258,6 @@ def background_for(info: ModelInfo) -> np.ndarray | None:
     """
     if info.family != "effnet" or "pcaw" not in info.preprocess:
         return None
-    import os
-
     candidates = shipped_descriptors()
     if os.environ.get("VSEARCH_DESCRIPTOR"):
         candidates = [Path(os.environ["VSEARCH_DESCRIPTOR"]).expanduser(), *candidates]
