@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from vsearch.media.informative import luma
+
 PIXEL_SIDE = 128  # frames and the query are compared at this size (the framed square)
 PIXEL_SCALES = (1.0, 0.9, 0.8, 0.7)  # the query as the whole frame, or a crop of it
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def grey(images: np.ndarray, side: int = PIXEL_SIDE) -> np.ndarray:
@@ -32,7 +33,7 @@ def grey(images: np.ndarray, side: int = PIXEL_SIDE) -> np.ndarray:
                 for im in flat
             ]
         ).reshape(*images.shape[:-3], side, side, 3)
-    return images.astype(np.float32) @ LUMA
+    return luma(images)
 
 
 def templates(query: np.ndarray, scales: tuple[float, ...] = PIXEL_SCALES) -> list[np.ndarray]:

@@ -9,6 +9,14 @@ FLAT_TOLERANCE = 12  # ... lies within this many grey levels of the median luma
 MIN_LUMA_STD = 6.0  # or when the luma standard deviation is below this
 
 
+BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # luma weights of R, G, B
+
+
+def luma(images: np.ndarray) -> np.ndarray:
+    """float32 BT.601 luma of uint8 RGB pixels (..., 3) -> (...)."""
+    return images.astype(np.float32) @ BT601
+
+
 def informative_mask(images: np.ndarray) -> np.ndarray:
     """Bool (N,): False for frames that must never create matches.
 
@@ -18,9 +26,8 @@ def informative_mask(images: np.ndarray) -> np.ndarray:
     """
     if images.ndim != 4 or images.shape[0] == 0:
         return np.zeros((images.shape[0] if images.ndim else 0,), dtype=bool)
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    luma = (images.astype(np.float32) @ weights).reshape(images.shape[0], -1)
-    median = np.median(luma, axis=1, keepdims=True)
-    near = (np.abs(luma - median) <= FLAT_TOLERANCE).mean(axis=1)
-    flat = (near >= FLAT_FRACTION) | (luma.std(axis=1) < MIN_LUMA_STD)
+    grey = luma(images).reshape(images.shape[0], -1)
+    median = np.median(grey, axis=1, keepdims=True)
+    near = (np.abs(grey - median) <= FLAT_TOLERANCE).mean(axis=1)
+    flat = (near >= FLAT_FRACTION) | (grey.std(axis=1) < MIN_LUMA_STD)
     return ~flat
