@@ -27,14 +27,15 @@ from vsearch.index.faiss_base import FaissIdIndex
 log = logging.getLogger(__name__)
 
 APPROX_MIN_VECTORS = 200_000  # below: exact search; at and above: IVF (scripts/bench_search.py)
-COMPACT_MIN_BYTES = 6 * 2**30  # codes above this: SQ6 instead of SQ8; finer codes (FINER) up to it
+COMPACT_MIN_BYTES = (
+    6 * 2**30
+)  # codes above this: SQ6 instead of SQ8; finer codes (CODEC_ORDER) up to it
 RECALL_TARGET = 0.95  # recall@10 against exact search that the tuned nprobe must reach
 NPROBE_CHOICES = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 TRAIN_PER_CELL = 50  # k-means training points per cell (FAISS wants >= 39)
-CODECS = ("flat", "sq16", "sq8", "sq6", "sq4", "pq")
-# Codes from coarse to fine. When the codes, not nprobe, keep recall@10 under RECALL_TARGET, an
-# index is rebuilt with the next finer codes while they fit in COMPACT_MIN_BYTES.
-FINER = {"pq": "sq4", "sq4": "sq6", "sq6": "sq8", "sq8": "sq16", "sq16": "flat"}
+# The codes, from coarse to fine. When the codes, not nprobe, keep recall@10 under
+# RECALL_TARGET, an index is rebuilt with the next finer codes while they fit in
+# COMPACT_MIN_BYTES.
 CODEC_ORDER = ("pq", "sq4", "sq6", "sq8", "sq16", "flat")
 
 
@@ -48,7 +49,7 @@ class IndexSetting:
     pq_m: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("exact", "ivf") or self.codec not in CODECS:
+        if self.kind not in ("exact", "ivf") or self.codec not in CODEC_ORDER:
             raise ValueError(f"unknown index setting {self.kind}/{self.codec}")
 
     @property
@@ -83,10 +84,10 @@ class IndexSetting:
     def finer(self, n: int, dim: int) -> IndexSetting | None:
         """The same cells with the next finer codes, if ``n`` of them fit in
         COMPACT_MIN_BYTES; None otherwise (or for exact search)."""
-        codec = FINER.get(self.codec) if self.approximate else None
-        if codec is None:
+        rank = CODEC_ORDER.index(self.codec)
+        if not self.approximate or rank + 1 == len(CODEC_ORDER):
             return None
-        step = IndexSetting("ivf", codec, self.nlist)
+        step = IndexSetting("ivf", CODEC_ORDER[rank + 1], self.nlist)
         return step if n * step.bytes_per_vector(dim) <= COMPACT_MIN_BYTES else None
 
     def finer_than(self, other: IndexSetting) -> bool:
