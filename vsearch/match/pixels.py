@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vsearch.media.framing import summed_area, window_sums
 from vsearch.media.informative import luma
 
 PIXEL_SIDE = 128  # frames and the query are compared at this size (the framed square)
@@ -62,8 +63,7 @@ def placement_score(frame: np.ndarray, tmpls: list[np.ndarray]) -> float:
     frame = np.asarray(frame, dtype=np.float64)
     height, width = frame.shape
     spectrum = np.fft.rfft2(frame)
-    ii = np.pad(frame.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    ii2 = np.pad((frame * frame).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums, squares = summed_area(frame), summed_area(frame * frame)
     best = -1.0
     for t in tmpls:
         h, w = t.shape
@@ -71,8 +71,7 @@ def placement_score(frame: np.ndarray, tmpls: list[np.ndarray]) -> float:
             continue
         corr = np.fft.irfft2(spectrum * np.fft.rfft2(t[::-1, ::-1], s=frame.shape), s=frame.shape)
         corr = corr[h - 1 :, w - 1 :]  # placements with the template wholly inside the frame
-        s1 = ii[h:, w:] - ii[:-h, w:] - ii[h:, :-w] + ii[:-h, :-w]
-        s2 = ii2[h:, w:] - ii2[:-h, w:] - ii2[h:, :-w] + ii2[:-h, :-w]
+        s1, s2 = window_sums(sums, h, w), window_sums(squares, h, w)
         spread = np.sqrt(np.maximum(s2 - s1 * s1 / (h * w), 1e-6))
         best = max(best, float((corr / spread).max()))
     return best

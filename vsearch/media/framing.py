@@ -75,10 +75,22 @@ def _smooth(image: np.ndarray) -> np.ndarray:
     x += image[0:h:2, 1:w:2]
     x += image[1:h:2, 1:w:2]
     x *= 0.25
-    k, (h, w) = SMOOTH, x.shape[:2]
+    k = SMOOTH
     pad = np.pad(x, ((k // 2, k - 1 - k // 2), (k // 2, k - 1 - k // 2), (0, 0)), mode="edge")
-    c = np.pad(np.cumsum(np.cumsum(pad, axis=0), axis=1), ((1, 0), (1, 0), (0, 0)))
-    return (c[k : k + h, k : k + w] - c[:h, k : k + w] - c[k : k + h, :w] + c[:h, :w]) / (k * k)
+    return window_sums(summed_area(pad), k, k) / (k * k)
+
+
+def summed_area(x: np.ndarray) -> np.ndarray:
+    """The summed-area table of ``x`` over its first two axes (further axes apart), with a
+    leading row and column of zeros: (H + 1, W + 1, ...)."""
+    pad = ((1, 0), (1, 0)) + ((0, 0),) * (x.ndim - 2)
+    return np.pad(np.cumsum(np.cumsum(x, axis=0), axis=1), pad)
+
+
+def window_sums(table: np.ndarray, h: int, w: int) -> np.ndarray:
+    """From a ``summed_area`` table, the sum of every ``h`` x ``w`` window lying wholly inside
+    the array it was made of: (H - h + 1, W - w + 1, ...)."""
+    return table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
 
 
 def _pair(first: Run, second: Run, side: int) -> tuple[int, int]:
