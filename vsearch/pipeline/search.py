@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vsearch.errors import EmptyLibraryError, UsageError, VsearchError
-from vsearch.match.pixels import PIXEL_SIDE
+from vsearch.match.pixels import PIXEL_SIDE, grey, placement_score, templates
 from vsearch.types import FrameHit
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,7 @@ def refine_hits(
     pixels decide (``_break_ties_by_pixels``: a hit whose pixels hold the query goes before
     one, at most TIE_MARGIN better by descriptor, whose pixels do not).
     """
-    tmpls = None
-    if pixels is not None:
-        from vsearch.match.pixels import grey, templates
-
-        tmpls = templates(grey(pixels))
+    tmpls = None if pixels is None else templates(grey(pixels))
     done = [_refine_one(store, query, hit, tmpls) for hit in hits[:top]]
     return [hit for hit, _ in _break_ties_by_pixels(done)] + hits[top:]
 
@@ -178,8 +174,6 @@ def _frame_scores(
     """Each frame's similarity to the query: placement of its pixels, else descriptor."""
     if tmpls is None:
         return store.encoder.encode_images(images) @ query
-    from vsearch.match.pixels import grey, placement_score
-
     return np.array([placement_score(g, tmpls) for g in grey(images)])
 
 
