@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from helpers import frame_image, make_video, run_ffmpeg
 
-from vsearch.pipeline.search import MOMENT_GAP, REFINE_MAX_FRAMES, REFINE_MOMENTS
+from vsearch.pipeline.search import (
+    MOMENT_GAP,
+    REFINE_MAX_FRAMES,
+    REFINE_MOMENTS,
+    REFINE_WINDOWS,
+    _windows,
+)
 
 
 @pytest.fixture()
@@ -48,8 +54,9 @@ def test_refine_is_bounded_and_skips_raw_frame_hits(library, sweep, tmp_path, mo
 
     monkeypatch.setattr(media, "iter_frames", counting)
     library.search_image(query, k=1)
-    # the window around the moment, and the sampled frames of the moments compared
-    assert 0 < sum(decoded) <= REFINE_MAX_FRAMES + (REFINE_MOMENTS + 1) * (MOMENT_GAP + 1)
+    # the windows around the best moments, and the sampled frames of the moments compared
+    bound = REFINE_WINDOWS * REFINE_MAX_FRAMES + (REFINE_MOMENTS + 1) * (MOMENT_GAP + 1)
+    assert 0 < sum(decoded) <= bound
     decoded.clear()
     library.search_image(query, k=3, frames=True)
     assert decoded == []
@@ -107,3 +114,24 @@ def test_pixels_break_only_near_ties_of_the_descriptor():
     assert order((a, PIXEL_MIN), (b, placed)) == ["a", "b"]  # a's pixels were found too
     assert order((a, nowhere), (hit("far", 0.64 - 2 * TIE_MARGIN), placed)) == ["a", "far"]
     assert order((a, nowhere), (b, VERIFIED_MIN - 0.01)) == ["a", "b"]
+
+
+def test_the_frames_around_the_runner_up_moments_are_searched_too(
+    library, sweep, tmp_path, monkeypatch
+):
+    import vsearch.pipeline.search as search
+
+    library.index([sweep.parent])
+    query = frame_image(sweep, tmp_path / "q.png", number=40)  # 1.6 s
+    # The best-placed sample lies on the wrong side of the query's frame (moving footage):
+    # 3 s (its window is 2-4 s) narrowly ahead of 1 s (0-2 s, which holds 1.6 s).
+    monkeypatch.setattr(search, "_rank_moments", lambda *a: [(3.0, 0.9), (1.0, 0.85)])
+    assert library.search_image(query, k=1)[0].time == pytest.approx(1.6, abs=0.041)
+    monkeypatch.setattr(search, "REFINE_WINDOWS", 1)
+    assert library.search_image(query, k=1)[0].time >= 1.95  # the first window only
+
+
+def test_refine_windows_are_one_step_around_each_moment_and_merged():
+    assert _windows([3.0, 1.0], 1.0, 10.0) == [(0.0, 4.0)]
+    assert _windows([9.5, 1.0, 5.0], 1.0, 10.0) == [(0.0, 2.0), (4.0, 6.0), (8.5, 10.0)]
+    assert _windows([0.0], 0.5, 0.0) == [(0.0, 0.5)]  # unknown duration: not clipped

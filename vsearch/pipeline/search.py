@@ -26,6 +26,11 @@ REFINE_MAX_FRAMES = 64
 REFINE_MOMENTS = 8
 MOMENT_MARGIN = 0.15
 PIXEL_MIN = 0.3
+# The frames around the REFINE_WINDOWS best-placed moments (those within WINDOW_MARGIN of the
+# best) are all decoded at the native rate: between two samples of moving footage the best
+# sample can lie on the wrong side of the query's frame.
+REFINE_WINDOWS = 3
+WINDOW_MARGIN = 0.1
 # A refined hit placed at VERIFIED_MIN or more goes before a hit placed under PIXEL_MIN that
 # scores at most TIE_MARGIN more by descriptor: pixels break the descriptor's near-ties.
 VERIFIED_MIN = 0.8
@@ -92,16 +97,17 @@ def refine_hits(
     With the query's ``pixels`` (the framed square image), the moment is chosen first: the
     hit video's sampled frames whose descriptor is within MOMENT_MARGIN of its best (at most
     REFINE_MOMENTS) are decoded and the query placed over each (``vsearch.match.pixels``);
-    the best placement wins when it reaches PIXEL_MIN, else the best descriptor's moment
-    stays. A sampled frame stands for the ``1/fps`` seconds around it, so the best frame lies
-    within one sampling step of the moment: that window is decoded at the native frame rate
-    (at most REFINE_MAX_FRAMES frames) and each frame scored against the query, by placement
-    when the moment was chosen by pixels, else by descriptor. A file that cannot be decoded
-    any more keeps its sampled time (logged). The scores stay those of the sampled frames,
-    the one measure every video of the library had (re-ranking by the best of many more
-    frames for the top few alone would favour them: on the copy benchmark it put a wrong
-    video first for 2 of 56 image queries); so does the order, but for near-ties that the
-    pixels decide (``_break_ties_by_pixels``: a hit whose pixels hold the query goes before
+    when the best placement reaches PIXEL_MIN, the pixels choose the moments (the
+    REFINE_WINDOWS best placed, within WINDOW_MARGIN of the best), else the best descriptor's
+    moment stays. A sampled frame stands for the ``1/fps`` seconds around it, so the best
+    frame lies within one sampling step of a moment: those windows are decoded at the native
+    frame rate (at most REFINE_MAX_FRAMES frames each) and each frame scored against the
+    query, by placement when the pixels chose the moments, else by descriptor. A file that
+    cannot be decoded any more keeps its sampled time (logged). The scores stay those of the
+    sampled frames, the one measure every video of the library had (re-ranking by the best
+    of many more frames for the top few alone would favour them: on the copy benchmark it
+    put a wrong video first for 2 of 56 image queries); so does the order, but for near-ties
+    that the pixels decide (``_break_ties_by_pixels``: a hit whose pixels hold the query goes before
     one, at most TIE_MARGIN better by descriptor, whose pixels do not).
     """
     tmpls = None if pixels is None else templates(grey(pixels))
@@ -139,33 +145,47 @@ def _refine_one(
     try:
         info = probe_video(hit.path)
         native = info.fps if info.fps > 0 else 30.0
-        moment, by_pixels = hit.time, False
+        moments, by_pixels = [hit.time], False
         if tmpls is not None:
-            moment, placed = _pick_moment(store, query, hit, tmpls, info)
+            ranked = _rank_moments(store, query, hit, tmpls, info)
+            placed = ranked[0][1] if ranked else -1.0
             by_pixels = placed >= PIXEL_MIN
-            moment = moment if by_pixels else hit.time
-        start = max(0.0, moment - step)
-        end = moment + step
-        if info.duration > 0:
-            end = min(end, info.duration)
-        if end - start <= 1.0 / native:  # nothing between the samples to look at
-            return dataclasses.replace(hit, time=moment), placed
-        rate = min(native, REFINE_MAX_FRAMES / (end - start))
+            if by_pixels:
+                moments = [t for t, s in ranked[:REFINE_WINDOWS] if s >= placed - WINDOW_MARGIN]
         size = PIXEL_SIDE if by_pixels else store.model_info.input_size
-        best_time, best_score = moment, -np.inf
-        for batch in iter_frames(
-            hit.path, fps=rate, size=size, info=info, start=start, end=end, framing=store.framing
-        ):
-            scores = _frame_scores(store, batch.images, query, tmpls if by_pixels else None)
-            i = int(np.argmax(scores))
-            if scores[i] > best_score:
-                best_time, best_score = float(batch.times[i]), float(scores[i])
+        best_time, best_score = moments[0], -np.inf
+        for start, end in _windows(moments, step, info.duration):
+            if end - start <= 1.0 / native:  # nothing between the samples to look at
+                continue
+            rate = min(native, REFINE_MAX_FRAMES / (end - start))
+            for batch in iter_frames(
+                hit.path, fps=rate, size=size, info=info, start=start, end=end,
+                framing=store.framing,
+            ):  # fmt: skip
+                scores = _frame_scores(store, batch.images, query, tmpls if by_pixels else None)
+                i = int(np.argmax(scores))
+                if scores[i] > best_score:
+                    best_time, best_score = float(batch.times[i]), float(scores[i])
     except VsearchError as exc:
         log.warning("%s: cannot refine the time of the hit at %.2f s: %s", hit.path, hit.time, exc)
         return hit, placed
     if by_pixels:
         placed = max(placed, best_score)
     return dataclasses.replace(hit, time=best_time), placed
+
+
+def _windows(moments: list[float], step: float, duration: float) -> list[tuple[float, float]]:
+    """The (start, end) spans within one sampling step of each moment, overlaps merged."""
+    spans: list[tuple[float, float]] = []
+    for moment in sorted(moments):
+        start, end = max(0.0, moment - step), moment + step
+        if duration > 0:
+            end = min(end, duration)
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _frame_scores(
@@ -177,25 +197,25 @@ def _frame_scores(
     return np.array([placement_score(g, tmpls) for g in grey(images)])
 
 
-def _pick_moment(
+def _rank_moments(
     store: LibraryStore,
     query: np.ndarray,
     hit: FrameHit,
     tmpls: list[np.ndarray],
     info: VideoInfo,
-) -> tuple[float, float]:
-    """(moment, its placement score) among the hit video's sampled frames (refine_hits)."""
+) -> list[tuple[float, float]]:
+    """The hit video's candidate moments (refine_hits) as (time, placement), best first."""
     from vsearch.media import iter_frames
 
     frames = store.frames_of(hit.video_id)
     if not len(frames.times):
-        return hit.time, -1.0
+        return []
     sims = np.where(frames.informative, frames.vectors @ query, -np.inf)
     near = np.nonzero(sims >= sims.max() - MOMENT_MARGIN)[0]
     near = near[np.argsort(-sims[near], kind="stable")][:REFINE_MOMENTS]
     if not any(abs(frames.times[i] - hit.time) < 1e-6 for i in near):
         near = np.append(near, np.argmin(np.abs(frames.times - hit.time)))
-    best_time, best_score = hit.time, -np.inf
+    placed: dict[float, float] = {}
     step = 1.0 / store.fps
     wanted = np.sort(frames.times[near])
     for run in np.split(wanted, np.nonzero(np.diff(wanted) > MOMENT_GAP * step)[0] + 1):
@@ -214,11 +234,10 @@ def _pick_moment(
             if not len(keep):
                 continue
             scores = _frame_scores(store, batch.images[keep], query, tmpls)
-            j = int(np.argmax(scores))
-            if scores[j] > best_score:
-                at = run[int(np.argmin(gap[keep[j]]))]
-                best_time, best_score = float(at), float(scores[j])
-    return best_time, best_score
+            for j, score in zip(keep, scores, strict=True):
+                at = float(run[int(np.argmin(gap[j]))])
+                placed[at] = max(placed.get(at, -np.inf), float(score))
+    return sorted(placed.items(), key=lambda m: -m[1])
 
 
 def search_vector(
