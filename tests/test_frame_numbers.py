@@ -102,12 +102,16 @@ def test_probe_keeps_the_average_rate_and_distrusts_rates_above_1000(lib):
 
 def test_decoded_times_are_exact_presentation_times(lib):
     """Times come from the integer pts, not the 6-digit pts_time: a sample at 1 frame/s of a
-    29.97 file is exactly a frame's time, so its frame number is a whole multiple of 30."""
+    29.97 file is exactly a frame's time, the first decoded in its second (non-reference
+    frames are skipped at this sparse rate, so at most two frames into it)."""
     from vsearch.media import iter_frames
 
     times = [t for b in iter_frames(lib["ntsc"], fps=1.0, size=32) for t in b.times]
-    assert [frame_at(t, float(NTSC)) for t in times] == [30 * k for k in range(8)]
+    into = [frame_at(t, float(NTSC)) - 30 * k for k, t in enumerate(times)]
+    assert len(times) == 8 and into[0] == 0 and all(0 <= n <= 2 for n in into), into
     assert all(abs(t * NTSC - round(t * NTSC)) < 1e-9 for t in times)
+    dense = [t for b in iter_frames(lib["ntsc"], fps=4.0, size=32) for t in b.times]
+    assert [frame_at(t, float(NTSC)) for t in dense[::4]] == [30 * k for k in range(8)]
 
 
 def test_millisecond_timestamps_name_their_own_frame(tmp_path):
@@ -131,8 +135,8 @@ def test_times_count_from_the_video_streams_first_frame(tmp_path):
                "-f", "lavfi", "-i", "sine=duration=3.5",
                "-filter_complex", "[0:v]setpts=PTS+0.4/TB[v]", "-map", "[v]", "-map", "1:a",
                *H264, "-c:a", "aac", late)  # fmt: skip
-    times = [t for b in iter_frames(late, fps=1.0, size=32) for t in b.times]
-    assert [frame_at(t, 25.0) for t in times] == [0, 25, 50]
+    times = [t for b in iter_frames(late, fps=5.0, size=32) for t in b.times]
+    assert [frame_at(t, 25.0) for t in times[::5]] == [0, 25, 50]
 
 
 def test_showinfo_times_keep_their_precision_past_ten_thousand_seconds():
@@ -215,7 +219,8 @@ def test_duplicates_give_frames_on_both_sides_and_in_every_format(lib):
         for side in ("a", "b"):
             check_frames(row[side], rate_of(lib, row[side]["path"]), SEGMENT)
     ntsc_side = "a" if pair.a_path == str(lib["ntsc"]) else "b"
-    assert getattr(pair, f"{ntsc_side}_start_frame") % 30 == 0  # a sample at k x 1.001 s
+    # a sample at k x 1.001 s, or a frame or two later (non-reference frames are skipped)
+    assert getattr(pair, f"{ntsc_side}_start_frame") % 30 <= 2
     flat = list(csv.DictReader(io.StringIO(cli(lib, "dups", "--min-duration", "1",
                                                "--format", "csv"))))  # fmt: skip
     assert list(flat[0])[-4:] == ["a_start_frame", "a_end_frame", "b_start_frame", "b_end_frame"]

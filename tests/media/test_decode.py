@@ -4,7 +4,7 @@ from io import BytesIO
 
 import numpy as np
 import pytest
-from helpers import H264, lavfi
+from helpers import H264, lavfi, make_video
 from PIL import Image
 
 from vsearch.errors import DecodeError, UsageError
@@ -179,3 +179,41 @@ def test_anamorphic_pixels_are_made_square(tmp_path) -> None:
     assert full[:6].min() > 200 and full[10:].max() < 50
     thumb = Image.open(BytesIO(extract_thumbnail(path, 0.0, width=64)))
     assert thumb.size == (64, 32)
+
+
+def _spy_sparse(monkeypatch) -> list[bool]:
+    import vsearch.media.decode as decode
+
+    runs: list[bool] = []
+    real = decode._start_ffmpeg
+
+    def spy(*args, **kwargs):
+        runs.append(args[7] if len(args) > 7 else kwargs.get("sparse", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decode, "_start_ffmpeg", spy)
+    return runs
+
+
+def test_sparse_sampling_skips_non_reference_frames(tmp_path, monkeypatch) -> None:
+    # 25 frames/s h264 with B-frames (x264's defaults)
+    video = make_video(tmp_path / "b.mp4", "testsrc2=size=160x120:rate=25", 4)
+    runs = _spy_sparse(monkeypatch)
+    _, sparse, _, _ = collect(video, fps=1.0, size=32)
+    _, dense, _, _ = collect(video, fps=25.0, size=32)
+    assert runs == [True, False]  # 1 in 25 frames is sparse, every frame is not
+    # every second still gives one sample, at most a frame or two into its bucket
+    assert len(sparse) == 4
+    assert np.all(sparse >= np.arange(4) - 1e-6) and np.all(sparse < np.arange(4) + 3 / 25)
+    assert len(dense) == 100
+
+
+def test_sparse_sampling_falls_back_when_no_frame_is_a_reference(tmp_path, monkeypatch) -> None:
+    import vsearch.media.decode as decode
+
+    video = make_video(tmp_path / "b.mp4", "testsrc2=size=160x120:rate=25", 3)
+    monkeypatch.setattr(decode, "_SPARSE_SKIP", "all")  # as if every frame were skipped
+    runs = _spy_sparse(monkeypatch)
+    _, times, _, _ = collect(video, fps=1.0, size=32)
+    assert runs == [True, False]
+    np.testing.assert_allclose(times, [0.0, 1.0, 2.0], atol=1e-3)

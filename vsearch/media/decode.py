@@ -8,6 +8,13 @@ reaches stdout), so a reported time is the presentation time of the frame shown.
 the frame's integer ``pts`` times the filter's time base, not the printed ``pts_time`` (six
 significant digits in ffmpeg 5: 0.1 s steps past 10^4 s, too coarse for frame numbers). A
 bucket with no frame (a gap in a VFR file longer than ``1/fps``) gives no sample.
+
+Sparse sampling (at most one frame in SPARSE_RATIO of the native rate) tells the decoder to
+skip non-reference frames (``-skip_frame noref``): no other frame is predicted from them, so
+every frame still decoded is exact, and a sample is at most a frame or two later than the
+first frame of its bucket while the decoder does about half the work on streams with
+B-frames (a 1080p x264 file sampled at 1 frame/s: 3.2 -> 1.7 CPU-seconds). A stream whose
+every frame is non-reference would give nothing that way; it is decoded again in full.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ _GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-nostats")
 _TIME_WAIT_S = 30.0  # longest wait for a frame's showinfo line once its pixels have arrived
 # Stretch non-square pixels (anamorphic video) to the displayed shape; a no-op when SAR is 1.
 _SQUARE_PIXELS = "scale=w='max(2,trunc(iw*sar/2)*2)':h=ih,setsar=1"
+SPARSE_RATIO = 8  # sampling at most 1 frame in this many skips non-reference frames
+_SPARSE_SKIP = "noref"  # the decoder's -skip_frame value when sampling sparsely
 
 
 def sample_filter(fps: float, size: int, framing: str = DEFAULT_FRAMING) -> str:
@@ -105,7 +114,7 @@ def iter_frames(
     """
     name = os.fspath(path)
     _check_args(fps, size, chunk, start, end)
-    trim = check_framing(framing) is Framing.FULL
+    check_framing(framing)
     if info is None:
         info = probe_video(name)
     else:
@@ -115,10 +124,37 @@ def iter_frames(
             time_range(start, end, duration=info.duration)
         except UsageError as exc:
             raise UsageError(f"{name}: {exc}") from None
+    sparse = info.fps > 0 and fps * SPARSE_RATIO <= info.fps
+    yielded = False
+    try:
+        for batch in _decode(name, info, fps, size, start, end, chunk, threads, framing, sparse):
+            yielded = True
+            yield batch
+    except DecodeError:
+        if not sparse or yielded:
+            raise
+        log.debug("%s: nothing decoded without non-reference frames, decoding them all", name)
+        yield from _decode(name, info, fps, size, start, end, chunk, threads, framing, False)
+
+
+def _decode(
+    name: str,
+    info: VideoInfo,
+    fps: float,
+    size: int,
+    start: float | None,
+    end: float | None,
+    chunk: int,
+    threads: int,
+    framing: str,
+    sparse: bool,
+) -> Generator[FrameBatch, None, None]:
+    """One ffmpeg run of ``iter_frames`` (``sparse``: non-reference frames skipped)."""
+    trim = check_framing(framing) is Framing.FULL
     aliases = contextlib.ExitStack()
     alias = aliases.enter_context(utf8_alias(name))
     try:
-        proc = _start_ffmpeg(alias, fps, size, start, end, threads, framing)
+        proc = _start_ffmpeg(alias, fps, size, start, end, threads, framing, sparse)
     except BaseException:
         aliases.close()
         raise
@@ -173,8 +209,11 @@ def _start_ffmpeg(
     end: float | None,
     threads: int,
     framing: str,
+    sparse: bool = False,
 ) -> subprocess.Popen:
     input_opts: dict[str, object] = {"threads": threads}
+    if sparse:
+        input_opts["skip_frame"] = _SPARSE_SKIP
     if start:
         input_opts["ss"] = f"{start:.6f}"
     if end is not None:
