@@ -9,14 +9,18 @@ Prints, per encoder:
   cpu     - index / the rate at which decoding and encoding together keep every core busy
             (cores / their CPU seconds per video-second): the bound when both stages run on
             the same CPU, as they do without a GPU
+  dense   - with --dense-baseline, decode and index again in the same run with every frame
+            decoded (no skipping of non-reference frames, vsearch.media.decode.SPARSE_RATIO),
+            and how close the descriptors of the two decodes' samples are
 
 Usage: python scripts/bench_index.py [--models colorgrid torchvision:resnet18@random]
-           [--fps 1] [--decoders N] [--minutes 4]
+           [--fps 1] [--decoders N] [--minutes 4] [--resolution 640x360] [--dense-baseline]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -34,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-def footage(out: Path, minutes: float) -> list[Path]:
+def footage(out: Path, minutes: float, resolution: str = "640x360") -> list[Path]:
     """Real sample videos plus longer generated clips, so the run is long enough to time."""
     from _footage import lavfi_clip
     from sample_data import build
@@ -43,16 +47,16 @@ def footage(out: Path, minutes: float) -> list[Path]:
     extra = out / "long"
     extra.mkdir(exist_ok=True)
     sources = [
-        "testsrc2",
-        "mandelbrot",
-        "life=s=640x360:mold=10:r=25:ratio=0.4,format=yuv420p",
-        "cellauto=s=640x360:rule=110,format=yuv420p",
+        f"testsrc2=size={resolution}:rate=25",
+        f"mandelbrot=size={resolution}:rate=25",
+        f"life=s={resolution}:mold=10:r=25:ratio=0.4,format=yuv420p",
+        f"cellauto=s={resolution}:rule=110,format=yuv420p",
     ]
     seconds = max(10, int(minutes * 60 / len(sources)))
+    tag = "" if resolution == "640x360" else f"_{resolution}"
     for i, src in enumerate(sources):
-        spec = src if "=" in src else f"{src}=size=640x360:rate=25"
-        lavfi_clip(extra / f"long{i}_{seconds}s.mp4", spec, seconds)
-    return sorted(sample.rglob("*.mp4")) + sorted(extra.glob(f"long*_{seconds}s.mp4"))
+        lavfi_clip(extra / f"long{i}_{seconds}s{tag}.mp4", src, seconds)
+    return sorted(sample.rglob("*.mp4")) + sorted(extra.glob(f"long*_{seconds}s{tag}.mp4"))
 
 
 def cpu_seconds() -> float:
@@ -78,10 +82,69 @@ def decode_all(videos: list[Path], fps: float, size: int, workers: int) -> tuple
     return time.perf_counter() - t0, results
 
 
-def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -> dict:
+@contextlib.contextmanager
+def every_frame_decoded():
+    """Decoding as without sparse skipping: every frame, reference or not."""
+    import vsearch.media.decode as decode
+
+    ratio = decode.SPARSE_RATIO
+    decode.SPARSE_RATIO = float("inf")
+    try:
+        yield
+    finally:
+        decode.SPARSE_RATIO = ratio
+
+
+def index_rate(spec: str, encoder, videos: list[Path], fps: float, decoders: int, tmp: Path):
+    """(video-seconds per second of `Library.index` on a fresh library, settings, report)."""
     from vsearch.config import Settings
-    from vsearch.models import create_encoder
     from vsearch.pipeline.library import Library
+
+    settings = Settings.load(
+        library=tmp / f"lib-{len(os.listdir(tmp))}", model=spec, fps=fps, decoders=decoders
+    )
+    lib = Library.open(settings=settings, create=True)
+    lib.store._encoder = encoder  # the same warmed-up encoder instance
+    t0 = time.perf_counter()
+    report = lib.index([str(v) for v in videos])
+    index_s = time.perf_counter() - t0
+    lib.close()
+    return report.video_seconds / index_s, settings, report
+
+
+def dense_baseline(videos, fps, decoders, tmp, spec, frames, sparse) -> dict:
+    """Decode-only and index rates with every frame decoded, against the sparse ones."""
+    from vsearch.models import create_encoder
+
+    encoder = create_encoder(spec)  # the first one was closed with its library
+    encoder.encode_images(frames[: min(8, len(frames))])  # warm-up
+    cpu0 = cpu_seconds()
+    with every_frame_decoded():
+        decode_s, decoded = decode_all(videos, fps, encoder.info.input_size, decoders)
+    decode_cpu = cpu_seconds() - cpu0
+    seconds = sum(d for d, _ in decoded)
+    dense_frames = np.concatenate([f for _, f in decoded])
+    out = {}
+    if len(dense_frames) == len(frames):  # the same samples, one per bucket
+        cos = (encoder.encode_images(frames) * encoder.encode_images(dense_frames)).sum(axis=1)
+        out["descriptor_cosine_mean"] = round(float(cos.mean()), 4)
+        out["descriptor_cosine_min"] = round(float(cos.min()), 4)
+    with every_frame_decoded():
+        index, _, _ = index_rate(spec, encoder, videos, fps, decoders, tmp)
+    out |= {
+        "dense_decode_video_s_per_s": round(seconds / decode_s, 1),
+        "dense_decode_cpu_s_per_video_s": round(decode_cpu / seconds, 4),
+        "dense_index_video_s_per_s": round(index, 1),
+        "sparse_over_dense_decode": round(sparse["decode"] * decode_s / seconds, 2),
+        "sparse_over_dense_index": round(sparse["index"] / index, 2),
+    }
+    return out
+
+
+def bench(
+    spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path, dense: bool = False
+) -> dict:
+    from vsearch.models import create_encoder
 
     encoder = create_encoder(spec)
     size = encoder.info.input_size
@@ -96,15 +159,7 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
     for lo in range(0, len(frames), batch):
         encoder.encode_images(frames[lo : lo + batch])
     encode_s, encode_cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-    settings = Settings.load(
-        library=tmp / f"lib-{len(os.listdir(tmp))}", model=spec, fps=fps, decoders=decoders
-    )
-    lib = Library.open(settings=settings, create=True)
-    lib.store._encoder = encoder  # the same warmed-up encoder instance
-    t0 = time.perf_counter()
-    report = lib.index([str(v) for v in videos])
-    index_s = time.perf_counter() - t0
-    lib.close()
+    index, settings, report = index_rate(spec, encoder, videos, fps, decoders, tmp)
     from vsearch.pipeline.library import DB_NAME, FRAME_INDEX
 
     stored = max(1, report.frames)
@@ -113,9 +168,10 @@ def bench(spec: str, videos: list[Path], fps: float, decoders: int, tmp: Path) -
     rates = {
         "decode": seconds / decode_s,
         "encode": seconds / encode_s,
-        "index": report.video_seconds / index_s,
+        "index": index,
     }
-    return {
+    extra = dense_baseline(videos, fps, decoders, tmp, spec, frames, rates) if dense else {}
+    return extra | {
         "model": spec,
         "videos": len(videos),
         "video_seconds": round(seconds, 1),
@@ -155,11 +211,22 @@ def main() -> None:
         default=4.0,
         help="minutes of generated footage added to the sample videos",
     )
+    parser.add_argument(
+        "--resolution", default="640x360", help="frame size of the generated footage (WxH)"
+    )
+    parser.add_argument(
+        "--dense-baseline",
+        action="store_true",
+        help="also decode and index with every frame decoded (no skipping), same run",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        videos = footage(ROOT / "data" / "bench", args.minutes)
-        results = [bench(m, videos, args.fps, args.decoders, Path(tmp)) for m in args.models]
+        videos = footage(ROOT / "data" / "bench", args.minutes, args.resolution)
+        results = [
+            bench(m, videos, args.fps, args.decoders, Path(tmp), args.dense_baseline)
+            for m in args.models
+        ]
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -182,6 +249,21 @@ def main() -> None:
             f"{r['cpu_bound_ratio']} | {r['dim']} | {r['faiss_bytes_per_frame']} | "
             f"{r['sqlite_bytes_per_frame']} |"
         )
+    if args.dense_baseline:
+        print(
+            "\n| model | decode sparse / every frame | CPU s per video-s, sparse / every frame "
+            "| index sparse / every frame | descriptor cosine, mean (min) |"
+        )
+        print("|---|---|---|---|---|")
+        for r in results:
+            cos = r.get("descriptor_cosine_mean")
+            print(
+                f"| {r['model']} | {r['sparse_over_dense_decode']} | "
+                f"{r['cpu_seconds_per_video_s']['decode']} / "
+                f"{r['dense_decode_cpu_s_per_video_s']} | {r['sparse_over_dense_index']} | "
+                + (f"{cos} ({r['descriptor_cosine_min']})" if cos is not None else "n/a")
+                + " |"
+            )
 
 
 if __name__ == "__main__":
