@@ -88,6 +88,23 @@ def test_vectors_are_unit_length_and_deterministic(lite0, make_frames):
     np.testing.assert_array_equal(a, b)
 
 
+def test_the_descriptor_is_its_backbone_and_layout_parts_in_any_batching(lite0, make_frames):
+    """The layout part is computed from the frames uploaded for the forward pass (on a GPU,
+    not on the host): batch by batch it equals the layout of the frames on the host."""
+    from vsearch.models.descriptor import layout_features
+
+    frames = make_frames(5, 224, seed=4)
+    assert lite0.descriptor.layout_weight > 0
+    expected = lite0.descriptor.project(lite0.backbone_features(frames), layout_features(frames))
+    np.testing.assert_allclose(lite0.encode_images(frames), expected, atol=1e-6)
+    batch = lite0.batch_size
+    try:
+        lite0.batch_size = 2  # three batches, the last one short
+        np.testing.assert_allclose(lite0.encode_images(frames), expected, atol=1e-5)
+    finally:
+        lite0.batch_size = batch
+
+
 def test_a_transformed_image_is_nearer_its_source_than_the_others(lite0):
     sources = textured_images(8, 288, seed=21)
     size = lite0.info.input_size

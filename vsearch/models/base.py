@@ -179,10 +179,19 @@ class TorchImageEncoder(abc.ABC):
         return torch.autocast("cuda", dtype=dtype)
 
     def _to_input(self, batch: np.ndarray) -> Any:
+        return self._prepare(self._upload(batch))
+
+    def _upload(self, batch: np.ndarray) -> Any:
+        """uint8 (N, S, S, 3) frames as they are, on the encoder's device."""
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        return torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
+
+    def _prepare(self, raw: Any) -> Any:
+        """Uploaded uint8 frames -> the network's normalised float input (N, 3, S, S)."""
+        import torch
+
+        x = raw.permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

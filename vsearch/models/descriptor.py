@@ -132,13 +132,24 @@ def layout_features(images: np.ndarray) -> np.ndarray:
     """uint8 RGB (N, S, S, 3) frames -> colorgrid layout descriptors (N, LAYOUT_DIM)."""
     import torch
 
-    from .colorgrid import INPUT_SIZE, colorgrid_features
-
     if len(images) == 0:
         return np.zeros((0, LAYOUT_DIM), np.float32)
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return layout_of_tensor(torch.from_numpy(np.ascontiguousarray(images)))
+
+
+def layout_of_tensor(frames: Any) -> np.ndarray:
+    """``layout_features`` of uint8 (N, S, S, 3) frames already in a torch tensor: the
+    reduction to colorgrid's size runs where the tensor is (the GPU in a CUDA encoder, which
+    keeps the host free for the decoders); only the small pictures come back."""
+    import torch
+
+    from .colorgrid import INPUT_SIZE, colorgrid_features
+
+    if len(frames) == 0:
+        return np.zeros((0, LAYOUT_DIM), np.float32)
+    x = frames.permute(0, 3, 1, 2).float()
     small = torch.nn.functional.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="area")
-    pixels = small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    pixels = small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return colorgrid_features(np.ascontiguousarray(pixels))
 
 

@@ -44,7 +44,7 @@ from .base import (
     seeded_init,
     warn_random,
 )
-from .descriptor import Descriptor, layout_features, load_descriptor
+from .descriptor import LAYOUT_DIM, Descriptor, layout_of_tensor, load_descriptor
 from .registry import register_encoder, unknown_arch
 
 log = logging.getLogger(__name__)
@@ -203,16 +203,22 @@ class EffnetEncoder(TorchImageEncoder):
         images = check_images(images, self.info.input_size, self.info.spec)
         if self.model is None:
             raise ModelError(f"encoder '{self.info.spec}' was closed")
-        pooled, probs = [], []
+        pooled, probs, layouts = [], [], []
+        with_layout = self.descriptor.layout_weight > 0
         with torch.inference_mode(), self._autocast(), cpu_threads(self.device, self.threads):
             for start in range(0, images.shape[0], self.batch_size):
-                fmap = self._features(self._to_input(images[start : start + self.batch_size]))
+                raw = self._upload(images[start : start + self.batch_size])
+                if with_layout:  # from the uploaded frames: on a GPU, not on the host
+                    layouts.append(layout_of_tensor(raw))
+                fmap = self._features(self._prepare(raw))
                 pooled.append(self.descriptor.pool_torch(fmap).float().cpu().numpy())
                 if with_classes:
                     logits = self.model.forward_head(fmap).float()
                     probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
         feats = np.concatenate(pooled) if pooled else np.zeros((0, self.descriptor.pooled_dim))
-        layout = layout_features(images) if self.descriptor.layout_weight > 0 else None
+        layout = None
+        if with_layout:
+            layout = np.concatenate(layouts) if layouts else np.zeros((0, LAYOUT_DIM), np.float32)
         vectors = self.descriptor.project(feats, layout)
         classes = np.concatenate(probs) if with_classes and probs else None
         if with_classes and classes is None:
