@@ -217,3 +217,18 @@ def test_sparse_sampling_falls_back_when_no_frame_is_a_reference(tmp_path, monke
     _, times, _, _ = collect(video, fps=1.0, size=32)
     assert runs == [True, False]
     np.testing.assert_allclose(times, [0.0, 1.0, 2.0], atol=1e-3)
+
+
+@pytest.mark.parametrize("width", [41, 42])  # odd and even pixel counts
+def test_row_median_is_numpys_median(width) -> None:
+    from vsearch.media.informative import luma, row_median
+
+    rng = np.random.default_rng(width)
+    frames = rng.integers(0, 256, (6, 37, width, 3), dtype=np.uint8)
+    frames[1] = 9  # one flat frame
+    frames[2, :, : width // 2] = 200  # half one colour
+    grey = luma(frames).reshape(6, -1)
+    expected = np.median(grey, axis=1)
+    got = row_median(grey)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -27,7 +27,19 @@ def informative_mask(images: np.ndarray) -> np.ndarray:
     if images.ndim != 4 or images.shape[0] == 0:
         return np.zeros((images.shape[0] if images.ndim else 0,), dtype=bool)
     grey = luma(images).reshape(images.shape[0], -1)
-    median = np.median(grey, axis=1, keepdims=True)
+    median = row_median(grey)[:, None]
     near = (np.abs(grey - median) <= FLAT_TOLERANCE).mean(axis=1)
     flat = (near >= FLAT_FRACTION) | (grey.std(axis=1) < MIN_LUMA_STD)
     return ~flat
+
+
+def row_median(x: np.ndarray) -> np.ndarray:
+    """``np.median(x, axis=1)`` of a 2-D array without NaNs, from one partition: the middle
+    value, and for an even length the largest value below it (``np.median`` partitions
+    around three places, one of them to look for NaNs: up to 12x slower on noisy frames)."""
+    n = x.shape[1]
+    k = n // 2
+    part = np.partition(x, k, axis=1)
+    if n % 2:
+        return part[:, k]
+    return (part[:, :k].max(axis=1) + part[:, k]) / 2
