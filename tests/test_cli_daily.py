@@ -66,9 +66,18 @@ def test_exclude_self_and_hidden_answers_are_counted(lib):
         r = run(lib, "search", str(lib["a"]), flag, "0.9999999", "--json")
         assert r.exit_code == 0, r.output
         shown = json.loads(r.stdout)
-        match = re.search(r"(\d+) more below 1; --min-score to see them", r.stderr)
+        match = re.search(
+            r"(\d+) more below 1, the best ([0-9.]+) \((.+) [0-9:.]+-[0-9:.]+\); "
+            r"--min-score ([0-9.]+) to see it",
+            " ".join(r.stderr.split()),
+        )
         hidden = int(match.group(1)) if match else 0
         assert len(shown) + hidden == len(everything) >= 2
+        if match:  # the best hidden answer is named, with a --min-score that shows it
+            best = max((m for m in everything if m["score"] < 0.9999999), key=lambda m: m["score"])
+            assert float(match.group(2)) == pytest.approx(best["score"], abs=5e-4)
+            assert match.group(3) == best["path"]
+            assert best["score"] - 0.05 <= float(match.group(4)) <= best["score"]
     r = run(lib, "search", str(lib["a"]), "--min-score", "1.5")
     assert r.exit_code == 2 and "--min-score must be in" in r.stderr
 

@@ -764,9 +764,18 @@ def file_url(path: str, start: float | None = None, end: float | None = None) ->
 
 
 class Answers(list):
-    """Answers, best first, that also say how many a threshold hid (``hidden``)."""
+    """Answers, best first, that also say how many a threshold hid (``hidden``) and the best
+    of those (``best_hidden``, None when none was hidden)."""
 
-    def __init__(self, items=(), *, hidden: int = 0, threshold: float | None = None):
+    def __init__(
+        self,
+        items=(),
+        *,
+        hidden: int = 0,
+        threshold: float | None = None,
+        best_hidden: Any = None,
+    ):
         super().__init__(items)
         self.hidden = hidden
         self.threshold = threshold
+        self.best_hidden = best_hidden

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -283,8 +284,13 @@ def _search_video(
     )
     hidden = getattr(matches, "hidden", 0)
     if hidden:
+        best = matches.best_hidden
         err.print(
-            f"{hidden} more below {matches.threshold:g}; --min-score to see them",
+            f"{hidden} more below {matches.threshold:g}, the best {best.score:.3f} "
+            f"({best.path} {_clock(best.start)}-{_clock(best.end)}); --min-score "
+            f"{math.floor(best.score * 20) / 20:g} to see it"
+            if best is not None
+            else f"{hidden} more below {matches.threshold:g}; --min-score to see them",
             markup=False,
             highlight=False,
         )

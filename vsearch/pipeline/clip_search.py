@@ -224,7 +224,9 @@ def match_query(
         matches = [m for m in matches if m.path not in exclude]
     kept = [m for m in matches if m.score >= threshold]
     kept.sort(key=lambda m: -m.score)
-    return Answers(kept[:k], hidden=len(matches) - len(kept), threshold=threshold)
+    below = [m for m in matches if m.score < threshold]
+    best_hidden = max(below, key=lambda m: m.score) if below else None
+    return Answers(kept[:k], hidden=len(below), threshold=threshold, best_hidden=best_hidden)
 
 
 def encode_video(
