@@ -296,6 +296,17 @@ def build(work: Path, jobs: int = 2) -> tuple[Path, list[Query], list[ImageQuery
     return lib, queries, images
 
 
+def micro_ap(answers: list[tuple[float, bool]], n_pos: int) -> float:
+    """Average precision of every (score, is it the copy's source) answer pooled, best
+    first, over the ``n_pos`` copies there are (the Video Similarity Challenge's micro-AP)."""
+    hits, ap = 0, 0.0
+    for rank, (_s, pos) in enumerate(sorted(answers, key=lambda a: -a[0]), 1):
+        if pos:
+            hits += 1
+            ap += hits / rank
+    return ap / n_pos
+
+
 def evaluate(lib, queries: list[Query], threshold: float) -> dict:
     from vsearch.match.align import segment_iou
 
@@ -326,12 +337,6 @@ def evaluate(lib, queries: list[Query], threshold: float) -> dict:
         else:
             missed.append(q.path.stem)
     n_pos = sum(q.source is not None for q in queries)
-    answers.sort(key=lambda a: -a[0])
-    hits, ap = 0, 0.0
-    for rank, (_s, pos) in enumerate(answers, 1):
-        if pos:
-            hits += 1
-            ap += hits / rank
     pr = {}
     for thr in THRESHOLDS:
         tp = sum(1 for s, p in answers if p and s >= thr)
@@ -339,7 +344,7 @@ def evaluate(lib, queries: list[Query], threshold: float) -> dict:
         pr[thr] = (tp / max(tp + fp, 1), tp / n_pos, fp)
     return {
         "pr": pr,
-        "micro_ap": ap / n_pos,
+        "micro_ap": micro_ap(answers, n_pos),
         "recall@1": top1 / n_pos,
         "mean_iou": sum(ious) / len(ious) if ious else 0.0,
         "neg_best": neg_best,

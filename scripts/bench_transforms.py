@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_copy import ENC, Query, build  # noqa: E402
+from bench_copy import ENC, Query, build, micro_ap  # noqa: E402
 from sample_data import ffmpeg  # noqa: E402
 
 SEG = 3.0
@@ -111,18 +111,12 @@ def evaluate(lib, queries: list[Query], threshold: float) -> dict:
         top1, shown = first == str(q.source), score >= threshold
         per_kind.setdefault(q.kind, []).append((top1, shown))
     n_pos = sum(q.source is not None for q in queries)
-    answers.sort(key=lambda a: -a[0])
-    hits, ap = 0, 0.0
-    for rank, (_s, pos) in enumerate(answers, 1):
-        if pos:
-            hits += 1
-            ap += hits / rank
     tp = sum(p for s, p in answers if s >= threshold)
     fp = sum(not p for s, p in answers if s >= threshold)
     kinds = {k: (sum(a for a, _ in v) / len(v), sum(b for _, b in v) / len(v), len(v))
              for k, v in per_kind.items()}  # fmt: skip
     return {
-        "micro_ap": ap / n_pos,
+        "micro_ap": micro_ap(answers, n_pos),
         "recall@1": sum(v[0] * v[2] for v in kinds.values()) / n_pos,
         "precision": tp / max(tp + fp, 1),
         "recall": tp / n_pos,
