@@ -61,6 +61,7 @@ MAX_CANDIDATES = 20  # videos aligned per query
 REGIONS = True
 REGION_GRID = 3  # region windows per axis: half the frame's side, at quarter steps
 REGION_MAX_FRAMES = 600  # longer queries are not searched by regions (10 min at 1 frame/s)
+INSET_FRAMES = 64  # the first sampled frames in which insets are looked for
 
 
 class EncodedVideo(NamedTuple):
@@ -305,6 +306,25 @@ def region_boxes(side: int, size: int) -> list[tuple[int, int]]:
     return [(int(y), int(x)) for y in steps for x in steps]
 
 
+def _cut(images: np.ndarray, y0: int, x0: int, y1: int, x1: int, size: int) -> np.ndarray:
+    """The (y0:y1, x0:x1) part of each frame, scaled to ``size`` square when it is not."""
+    part = images[:, y0:y1, x0:x1]
+    if part.shape[1:3] == (size, size):
+        return np.ascontiguousarray(part)
+    from PIL import Image
+
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(im)).resize(
+                    (size, size), Image.Resampling.BICUBIC
+                )
+            )
+            for im in part
+        ]
+    )
+
+
 def encode_regions(
     store: LibraryStore,
     path: str | Path,
@@ -315,27 +335,50 @@ def encode_regions(
 ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
     """One view per region window: the query decoded at twice the encoder's size, each
     frame cut into REGION_GRID x REGION_GRID overlapping windows of half its side, each
-    window encoded as it is. A copy shown small inside other footage (picture in picture,
-    a screen filmed in a room, a split screen) fills one of them. Returns (views, masks);
-    None when the second decode did not give the same sample times."""
+    window encoded as it is; and one view per inset found in its first INSET_FRAMES frames
+    (``vsearch.media.insets``: a rectangle whose sides stay edges), cut and scaled to the
+    encoder's size. A copy shown small inside other footage (picture in picture, a screen
+    filmed in a room, a split screen) fills one of them. Returns (views, masks); None when
+    the second decode did not give the same sample times."""
     from vsearch.media import iter_frames
-    from vsearch.media.informative import informative_mask
+    from vsearch.media.informative import informative_mask, luma
+    from vsearch.media.insets import find_insets
 
     encoder = store.encoder
     size = encoder.info.input_size
-    boxes = region_boxes(2 * size, size)
-    views: list[list[np.ndarray]] = [[] for _ in boxes]
-    masks: list[list[np.ndarray]] = [[] for _ in boxes]
+    boxes = [(y, x, y + size, x + size) for y, x in region_boxes(2 * size, size)]
+    views: list[list[np.ndarray]] = []
+    masks: list[list[np.ndarray]] = []
     seen: list[np.ndarray] = []
+    waiting: list[np.ndarray] = []  # frames decoded before the insets are known
+
+    def encode(images: np.ndarray) -> None:
+        for r, (y0, x0, y1, x1) in enumerate(boxes):
+            crops = _cut(images, y0, x0, y1, x1, size)
+            masks[r].append(informative_mask(crops))
+            views[r].append(encoder.encode_images(crops))
+
+    def settle() -> None:
+        frames = np.concatenate(waiting)
+        boxes.extend(find_insets(luma(frames)))
+        views.extend([] for _ in boxes)
+        masks.extend([] for _ in boxes)
+        encode(frames)
+        waiting.clear()
+
     try:
         for batch in iter_frames(
             path, fps=store.fps, size=2 * size, start=start, end=end, framing=store.framing
         ):
             seen.append(batch.times)
-            for r, (y, x) in enumerate(boxes):
-                crops = np.ascontiguousarray(batch.images[:, y : y + size, x : x + size])
-                masks[r].append(informative_mask(crops))
-                views[r].append(encoder.encode_images(crops))
+            if views:
+                encode(batch.images)
+                continue
+            waiting.append(batch.images)
+            if sum(len(w) for w in waiting) >= INSET_FRAMES:
+                settle()
+        if waiting:
+            settle()
     except MediaError as exc:
         log.info("%s: regions left out (%s)", path, exc)
         return None
