@@ -39,3 +39,13 @@ def test_plain_footage_gives_no_inset():
     frames[:, 20:80, 30:90] += 90
     assert find_insets(frames[:1]) == []  # one frame: nothing can be seen to persist
     assert len(find_insets(frames, top=1)) == 1
+
+
+def test_a_band_across_the_whole_frame_is_found():
+    """A landscape video in a portrait frame over a blurred copy of itself: its top and
+    bottom are edges, its left and right are the frame's."""
+    frames = smooth_frames(10, 160, seed=4)
+    frames[:, 50:110, :] = smooth_frames(10, 160, seed=5)[:, :60, :] + 90
+    top, left, bottom, right = find_insets(frames)[0]
+    assert (left, right) == (0, 160)
+    assert abs(top - 50) <= 2 and abs(bottom - 110) <= 2

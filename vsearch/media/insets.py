@@ -5,7 +5,8 @@ player's window) has a border that stays put while the footage on both sides of 
 over the frames, the same lines are edges again and again. Per pixel, the share of frames
 where the luma jumps by more than EDGE_LEVELS to the next pixel is its *persistence*; the
 columns and rows with the most persistent edge pixels are the candidate sides, and a
-rectangle of them scores the mean persistence along its four sides. Static patterns (a test
+rectangle of them scores the mean persistence along its four sides (two of them may be the
+frame's own edges, for a band across the whole frame). Static patterns (a test
 card, a logo, a grid) and dense texture make persistent edges too, so these are candidates
 to search with, not a verdict: a rectangle that is no inset only costs its search. (Scoring
 a side against the lines two pixels either side of it, to cancel texture, lost a third of
@@ -56,20 +57,24 @@ def find_insets(grey: np.ndarray, top: int = INSET_TOP) -> list[Box]:
     cols, rows = _lines(across.sum(axis=0)), _lines(down.sum(axis=1))
     low, high = INSET_SIDES
     scored: list[tuple[float, Box]] = []
-    for i, x0 in enumerate(cols):
-        for x1 in cols[i + 1 :]:
-            if not low * width <= x1 - x0 <= high * width:
+    # A side may also be the frame's own edge (-1 before the first column, the last one
+    # after), where nothing can be measured: a band across the whole frame (a landscape
+    # video over a blurred copy of itself in a portrait frame) has two real sides.
+    xs, ys = [-1, *cols, width - 1], [-1, *rows, height - 1]
+    for i, x0 in enumerate(xs):
+        for x1 in xs[i + 1 :]:
+            x_real = [x for x in (x0, x1) if 0 <= x < width - 1]
+            if not low * width <= x1 - x0 <= (high if len(x_real) == 2 else 1.0) * width:
                 continue
-            for j, y0 in enumerate(rows):
-                for y1 in rows[j + 1 :]:
-                    if not low * height <= y1 - y0 <= high * height:
+            for j, y0 in enumerate(ys):
+                for y1 in ys[j + 1 :]:
+                    y_real = [y for y in (y0, y1) if 0 <= y < height - 1]
+                    if len(x_real) < 2 and len(y_real) < 2:
+                        continue  # one real side per axis at most: no opposite pair
+                    if not low * height <= y1 - y0 <= (high if len(y_real) == 2 else 1.0) * height:
                         continue
-                    sides = (
-                        across[y0 + 1 : y1 + 1, x0].mean(),
-                        across[y0 + 1 : y1 + 1, x1].mean(),
-                        down[y0, x0 + 1 : x1 + 1].mean(),
-                        down[y1, x0 + 1 : x1 + 1].mean(),
-                    )
+                    sides = [across[max(y0 + 1, 0) : y1 + 1, x].mean() for x in x_real]
+                    sides += [down[y, max(x0 + 1, 0) : x1 + 1].mean() for y in y_real]
                     score = float(np.mean(sides))
                     if score >= INSET_MIN:
                         scored.append((score, (y0 + 1, x0 + 1, y1 + 1, x1 + 1)))
