@@ -139,7 +139,12 @@ def trim_borders(image: np.ndarray, size: int) -> np.ndarray:
     top, bottom, left, right = content_box(image)
     if (top, bottom, left, right) == (0, image.shape[0], 0, image.shape[1]):
         return image
+    return squeeze(image[top:bottom, left:right], size)
+
+
+def squeeze(picture: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 RGB picture (H, W, 3) squeezed to ``size`` x ``size`` (bicubic)."""
     from PIL import Image
 
-    content = Image.fromarray(np.ascontiguousarray(image[top:bottom, left:right]))
+    content = Image.fromarray(np.ascontiguousarray(picture))
     return np.array(content.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)

@@ -307,22 +307,13 @@ def region_boxes(side: int, size: int) -> list[tuple[int, int]]:
 
 
 def _cut(images: np.ndarray, y0: int, x0: int, y1: int, x1: int, size: int) -> np.ndarray:
-    """The (y0:y1, x0:x1) part of each frame, scaled to ``size`` square when it is not."""
+    """The (y0:y1, x0:x1) part of each frame, squeezed to ``size`` square when it is not."""
+    from vsearch.media.framing import squeeze
+
     part = images[:, y0:y1, x0:x1]
     if part.shape[1:3] == (size, size):
         return np.ascontiguousarray(part)
-    from PIL import Image
-
-    return np.stack(
-        [
-            np.asarray(
-                Image.fromarray(np.ascontiguousarray(im)).resize(
-                    (size, size), Image.Resampling.BICUBIC
-                )
-            )
-            for im in part
-        ]
-    )
+    return np.stack([squeeze(im, size) for im in part])
 
 
 def encode_regions(
