@@ -284,13 +284,11 @@ def _search_video(
     )
     hidden = getattr(matches, "hidden", 0)
     if hidden:
-        best = matches.best_hidden
+        best = matches.best_hidden  # set whenever an answer was hidden
         err.print(
             f"{hidden} more below {matches.threshold:g}, the best {best.score:.3f} "
             f"({best.path} {_clock(best.start)}-{_clock(best.end)}); --min-score "
-            f"{math.floor(best.score * 20) / 20:g} to see it"
-            if best is not None
-            else f"{hidden} more below {matches.threshold:g}; --min-score to see them",
+            f"{math.floor(best.score * 20) / 20:g} to see it",
             markup=False,
             highlight=False,
         )
