@@ -27,9 +27,8 @@ from vsearch.index.faiss_base import FaissIdIndex
 log = logging.getLogger(__name__)
 
 APPROX_MIN_VECTORS = 200_000  # below: exact search; at and above: IVF (scripts/bench_search.py)
-COMPACT_MIN_BYTES = (
-    6 * 2**30
-)  # codes above this: SQ6 instead of SQ8; finer codes (CODEC_ORDER) up to it
+# codes above this: SQ6 instead of SQ8; finer codes (CODEC_ORDER) up to it
+COMPACT_MIN_BYTES = 6 * 2**30
 RECALL_TARGET = 0.95  # recall@10 against exact search that the tuned nprobe must reach
 NPROBE_CHOICES = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 TRAIN_PER_CELL = 50  # k-means training points per cell (FAISS wants >= 39)

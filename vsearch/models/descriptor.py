@@ -132,8 +132,6 @@ def layout_features(images: np.ndarray) -> np.ndarray:
     """uint8 RGB (N, S, S, 3) frames -> colorgrid layout descriptors (N, LAYOUT_DIM)."""
     import torch
 
-    if len(images) == 0:
-        return np.zeros((0, LAYOUT_DIM), np.float32)
     return layout_of_tensor(torch.from_numpy(np.ascontiguousarray(images)))
 
 
