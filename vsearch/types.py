@@ -373,6 +373,8 @@ class SegmentMatch:
     video_id: int = 0
     fps: float | None = None  # the library video's frame rate
     query_fps: float | None = None  # the query file's own frame rate
+    # what the query scores against the library's other videos (clip_search.against_background)
+    background: float = 0.0
 
     @property
     def start_frame(self) -> int | None:

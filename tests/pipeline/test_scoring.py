@@ -90,3 +90,42 @@ def test_an_existing_library_keeps_its_model_when_the_default_changes(tmp_path, 
     with Library.open(settings=settings, create=True) as lib:
         assert lib.model_info.family == "colorgrid"
         assert scoring_for(lib.model_info).scale is RAW
+
+
+def _answer(video_id: int, score: float):
+    from vsearch.types import SegmentMatch
+
+    return SegmentMatch(f"/lib/{video_id}.mp4", score, 0.0, 3.0, 0.0, 3.0, video_id=video_id)
+
+
+def test_a_copy_that_stands_out_from_its_kind_outscores_footage_matching_its_kind_alike():
+    """Query A matches its source at 0.62 and three videos of its kind at 0.45; query B,
+    footage of that kind but no copy, matches four of them at 0.6 to 0.64. As aligned, B's
+    best answer is the higher; against their backgrounds, A's is."""
+    from vsearch.pipeline.clip_search import against_background
+
+    a = against_background([_answer(1, 0.62)] + [_answer(i, 0.45) for i in (2, 3, 4)], CALIBRATED)
+    b = against_background([_answer(i, 0.6 + 0.01 * i) for i in (1, 2, 3, 4)], CALIBRATED)
+    best_a, best_b = max(a, key=lambda m: m.score), max(b, key=lambda m: m.score)
+    assert best_a.video_id == 1 and best_a.background == pytest.approx(0.45)
+    assert best_a.score == pytest.approx(0.62 - CALIBRATED.others_weight * 0.45)
+    assert best_a.score > best_b.score
+
+
+def test_the_background_counts_missing_answers_at_the_evidence_floor_and_skips_copies():
+    scale = CALIBRATED
+    assert scale.background_of([]) == pytest.approx(scale.hit_similarity)
+    # an answer at the copy level or above is another copy of the same footage
+    assert scale.background_of([0.9, 0.3]) == pytest.approx(
+        (0.3 + (scale.others_count - 1) * scale.hit_similarity) / scale.others_count
+    )
+    many = [0.5, 0.4, 0.3, 0.2, 0.1]
+    assert scale.background_of(many) == pytest.approx(np.mean(many[: scale.others_count]))
+
+
+def test_raw_scores_keep_the_scores_as_aligned():
+    from vsearch.pipeline.clip_search import against_background
+
+    answers = [_answer(1, 0.9), _answer(2, 0.8)]
+    assert against_background(answers, RAW) == answers
+    assert RAW.others_weight == 0

@@ -12,11 +12,14 @@ Query by clip, in three steps:
    ``align.chain_segments`` chains into segments moving forward at a steady speed (offset,
    1.5x speed and a lower frame rate are all such chains). A segment's score is the mean of
    its chained frame similarities and of the best similarity between the query's clips and
-   the video's clips inside the two segments; answers below ``threshold`` are dropped.
-4. *Regions*: when no answer reaches the copy threshold of the library's score scale, the
+   the video's clips inside the two segments.
+4. *Regions*: when no answer reaches the copy level of the library's score scale, the
    query is decoded again and each frame cut into overlapping windows (``encode_regions``),
    each window one more view, and steps 2-3 run again: a copy shown small inside other
    footage fills one window, not the frame.
+5. *Background*: on a scale that says so (calibrated), each answer's score loses a share of
+   what the query scores against the library's other videos (``against_background``);
+   answers below ``threshold`` are then hidden.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -40,7 +43,7 @@ from vsearch.errors import (
 from vsearch.match.align import chain_segments, hits_from_matrix
 from vsearch.match.calibrate import calibrate_matrix
 from vsearch.match.clips import ClipSet, make_clips
-from vsearch.pipeline.scoring import Scoring, scoring_for
+from vsearch.pipeline.scoring import ScoreScale, Scoring, scoring_for
 from vsearch.pipeline.search import DEFAULT_K, check_k, search_vector
 from vsearch.types import Answers, FrameHit, SegmentMatch
 
@@ -56,7 +59,7 @@ DEFAULT_THRESHOLD = None
 FRAME_NEIGHBOURS = 64  # frame-index neighbours per query frame
 CLIP_NEIGHBOURS = 32  # clip-index neighbours per query clip
 MAX_CANDIDATES = 20  # videos aligned per query
-# A clip query whose whole frames find no copy (no answer at the copy threshold of the
+# A clip query whose whole frames find no copy (no answer at the copy level of the
 # library's score scale) searches again with windows of its frames (encode_regions).
 REGIONS = True
 REGION_GRID = 3  # region windows per axis: half the frame's side, at quarter steps
@@ -122,25 +125,26 @@ def answer_query(
     regions: bool = REGIONS,
 ) -> Answers:
     """``match_query`` for the encoded ``query`` of ``path``; when no answer reaches the
-    copy threshold and ``regions``, again with the query's region views (``with_regions``)."""
-    answers = match_query(store, query, k=k, threshold=threshold, exclude=exclude)
-    if not regions or query is None or _found_copy(store, answers):
-        return answers
-    if len(query.times) > REGION_MAX_FRAMES:
-        log.warning(
-            "%s: no copy found by whole frames; its %d sampled frames are more than the %d "
-            "searched by regions: query a part of it (start, end) to look for a copy shown "
-            "small inside it", path, len(query.times), REGION_MAX_FRAMES,
-        )  # fmt: skip
-        return answers
-    wider = with_regions(store, path, query, start=start, end=end)
-    return match_query(store, wider, k=k, threshold=threshold, exclude=exclude)
+    copy level of the library's score scale and ``regions``, again with the query's region
+    views (``with_regions``)."""
+    scoring = scoring_for(store.model_info)
+    matches = _matches(store, query, scoring, exclude)
+    if regions and query is not None and not _found_copy(scoring, matches):
+        if len(query.times) > REGION_MAX_FRAMES:
+            log.warning(
+                "%s: no copy found by whole frames; its %d sampled frames are more than the "
+                "%d searched by regions: query a part of it (start, end) to look for a copy "
+                "shown small inside it", path, len(query.times), REGION_MAX_FRAMES,
+            )  # fmt: skip
+        else:
+            wider = with_regions(store, path, query, start=start, end=end)
+            matches = _matches(store, wider, scoring, exclude)
+    return _answers(matches, scoring, k=k, threshold=threshold)
 
 
-def _found_copy(store: LibraryStore, answers: Answers) -> bool:
-    """Whether an answer reaches the copy threshold of the library's score scale."""
-    bar = scoring_for(store.model_info).scale.clip_search.threshold
-    return any(m.score >= bar for m in answers)
+def _found_copy(scoring: Scoring, matches: list[SegmentMatch]) -> bool:
+    """Whether an answer, as aligned, reaches the copy level of the library's score scale."""
+    return any(m.score >= scoring.scale.copy_level for m in matches)
 
 
 def with_regions(
@@ -184,15 +188,67 @@ def match_query(
     threshold: float | None = DEFAULT_THRESHOLD,
     exclude: set[str] | None = None,
 ) -> Answers:
-    """Steps 2 and 3 for an ``encode_query`` result: candidates, then alignment.
+    """Steps 2 to 4 for an ``encode_query`` result: candidates, alignment, background.
 
     Answers below ``threshold`` are counted (``.hidden``), those of files in ``exclude``
     dropped."""
     scoring = scoring_for(store.model_info)
+    return _answers(_matches(store, query, scoring, exclude), scoring, k=k, threshold=threshold)
+
+
+def _answers(
+    matches: list[SegmentMatch], scoring: Scoring, *, k: int, threshold: float | None
+) -> Answers:
+    """The ``k`` best answers at or above ``threshold`` once each has its background taken
+    off (``against_background``), and what the threshold hid."""
     if threshold is None:
         threshold = scoring.scale.clip_search.threshold
+    matches = against_background(matches, scoring.scale)
+    kept = sorted((m for m in matches if m.score >= threshold), key=lambda m: -m.score)
+    below = [m for m in matches if m.score < threshold]
+    best_hidden = max(below, key=lambda m: m.score) if below else None
+    return Answers(kept[:k], hidden=len(below), threshold=threshold, best_hidden=best_hidden)
+
+
+def against_background(matches: list[SegmentMatch], scale: ScoreScale) -> list[SegmentMatch]:
+    """Each answer's score less ``scale.others_weight`` times its background: what the
+    query scores, at its best, against the library's other videos (``ScoreScale.background_of``).
+
+    Footage of one kind (other seeds of a generator, other episodes behind the same titles,
+    grids and overlays) matches every video of that kind alike; a copy stands out from them.
+    Taking off the background makes scores mean the same across queries: a query that
+    matches ten videos alike no longer scores as high as one that matches only its source.
+    Answers reaching the copy level are left out of the others' background, so footage that
+    the library holds several copies of is not marked down for them."""
+    if not scale.others_weight or not matches:
+        return matches
+    best: dict[int, float] = {}
+    for m in matches:
+        best[m.video_id] = max(best.get(m.video_id, -np.inf), m.score)
+    background = {
+        video: scale.background_of([s for other, s in best.items() if other != video])
+        for video in best
+    }
+    return [
+        replace(
+            m,
+            score=m.score - scale.others_weight * background[m.video_id],
+            background=background[m.video_id],
+        )
+        for m in matches
+    ]
+
+
+def _matches(
+    store: LibraryStore,
+    query: EncodedVideo | None,
+    scoring: Scoring,
+    exclude: set[str] | None,
+) -> list[SegmentMatch]:
+    """Steps 2 and 3: every aligned segment of the candidate videos, scored as aligned,
+    those of files in ``exclude`` left out."""
     if query is None:
-        return Answers(threshold=threshold)
+        return []
     times, views, query_fps = query.times, query.views, query.fps
     masks = query.view_masks()
     offsets = [scoring.offsets(v) for v in views]
@@ -223,11 +279,7 @@ def match_query(
         )
     if exclude:
         matches = [m for m in matches if m.path not in exclude]
-    kept = [m for m in matches if m.score >= threshold]
-    kept.sort(key=lambda m: -m.score)
-    below = [m for m in matches if m.score < threshold]
-    best_hidden = max(below, key=lambda m: m.score) if below else None
-    return Answers(kept[:k], hidden=len(below), threshold=threshold, best_hidden=best_hidden)
+    return matches
 
 
 def encode_video(
