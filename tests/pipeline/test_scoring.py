@@ -112,15 +112,28 @@ def test_a_copy_that_stands_out_from_its_kind_outscores_footage_matching_its_kin
     assert best_a.score > best_b.score
 
 
-def test_the_background_counts_missing_answers_at_the_evidence_floor_and_skips_copies():
+def test_the_background_counts_missing_answers_at_the_evidence_floor():
     scale = CALIBRATED
-    assert scale.background_of([]) == pytest.approx(scale.hit_similarity)
-    # an answer at the copy level or above is another copy of the same footage
-    assert scale.background_of([0.9, 0.3]) == pytest.approx(
-        (0.3 + (scale.others_count - 1) * scale.hit_similarity) / scale.others_count
-    )
+    assert scale.background_of(0.5, []) == pytest.approx(scale.hit_similarity)
     many = [0.5, 0.4, 0.3, 0.2, 0.1]
-    assert scale.background_of(many) == pytest.approx(np.mean(many[: scale.others_count]))
+    assert scale.background_of(0.5, many) == pytest.approx(np.mean(many[: scale.others_count]))
+
+
+def test_copies_of_the_same_footage_do_not_mark_each_other_down():
+    """The library holds three copies of the query's footage (0.8 each) and one look-alike
+    (0.5): each copy's background leaves the other copies out; the look-alike's counts
+    them, so it falls further under the copies."""
+    from vsearch.pipeline.clip_search import against_background
+
+    scale = CALIBRATED
+    answers = [_answer(i, 0.8) for i in (1, 2, 3)] + [_answer(4, 0.5)]
+    scored = {m.video_id: m for m in against_background(answers, scale)}
+    floor = scale.hit_similarity
+    copy_background = (0.5 + (scale.others_count - 1) * floor) / scale.others_count
+    assert scored[1].background == pytest.approx(copy_background)
+    assert scored[1].score == pytest.approx(0.8 - scale.others_weight * copy_background)
+    assert scored[4].background == pytest.approx(0.8)
+    assert scored[4].score == pytest.approx(0.5 - scale.others_weight * 0.8)
 
 
 def test_raw_scores_keep_the_scores_as_aligned():

@@ -217,17 +217,15 @@ def against_background(matches: list[SegmentMatch], scale: ScoreScale) -> list[S
     Footage of one kind (other seeds of a generator, other episodes behind the same titles,
     grids and overlays) matches every video of that kind alike; a copy stands out from them.
     Taking off the background makes scores mean the same across queries: a query that
-    matches ten videos alike no longer scores as high as one that matches only its source.
-    Answers reaching the copy level are left out of the others' background, so footage that
-    the library holds several copies of is not marked down for them."""
+    matches ten videos alike no longer scores as high as one that matches only its source."""
     if not scale.others_weight or not matches:
         return matches
     best: dict[int, float] = {}
     for m in matches:
         best[m.video_id] = max(best.get(m.video_id, -np.inf), m.score)
     background = {
-        video: scale.background_of([s for other, s in best.items() if other != video])
-        for video in best
+        video: scale.background_of(score, [s for other, s in best.items() if other != video])
+        for video, score in best.items()
     }
     return [
         replace(

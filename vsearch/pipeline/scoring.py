@@ -48,21 +48,26 @@ class ScoreScale:
     hit_similarity: float  # frame pairs below this are no evidence of a copy (clip search)
     chain_bias: float  # subtracted from each hit when chaining (clip search)
     # A clip answer's segment score before the query's background is taken off: reached by
-    # copies alone on the copy benchmark. Regions are searched when no answer reaches it, and
-    # other answers reaching it are copies of the same footage, not background.
+    # copies alone on the copy benchmark. Regions are searched when no answer reaches it.
     copy_level: float
-    # Clip answers: this share of the query's background (the mean of its others_count best
-    # scores against other videos under copy_level, hit_similarity for each missing one) is
-    # taken off each answer's score, so that footage matching every video of its kind alike
-    # scores under a copy that stands out from its kind. 0: scores stay as aligned.
+    # Clip answers: this share of the answer's background (background_of) is taken off its
+    # score, so that footage matching every video of its kind alike scores under a copy that
+    # stands out from its kind. 0: scores stay as aligned.
     others_weight: float = 0.0
     others_count: int = 3
 
-    def background_of(self, others: list[float]) -> float:
-        """The background of a clip answer, from the best scores of the query against the
-        library's other videos."""
-        kept = sorted((s for s in others if s < self.copy_level), reverse=True)
-        kept = kept[: self.others_count]
+    def background_of(self, score: float, others: list[float]) -> float:
+        """The background of a clip answer scoring ``score`` (as aligned), from the query's
+        best scores against the library's other videos (``others``): the mean of the
+        ``others_count`` best, each missing one counted at ``hit_similarity``.
+
+        An answer at the copy level leaves the others at the copy level out: they are other
+        copies of the same footage, and a library holding several copies of a clip must not
+        mark each down for the rest. An answer under it counts them all: a look-alike is
+        less likely a copy when the query has a clear copy elsewhere."""
+        if score >= self.copy_level:
+            others = [s for s in others if s < self.copy_level]
+        kept = sorted(others, reverse=True)[: self.others_count]
         kept += [self.hit_similarity] * (self.others_count - len(kept))
         return float(np.mean(kept)) if kept else 0.0
 
@@ -79,8 +84,8 @@ CALIBRATED = ScoreScale(
     name="calibrated",
     # scripts/bench_copy.py (1 frame/s, 60 copy and 14 negative queries), scores against the
     # query's background: one false answer at 0.45 (a test card against the library's only
-    # other test card: no footage of its kind to stand out from), the next under 0.39; 0.35
-    # gave precision 0.87 at recall 0.80, 0.5 precision 1.00 at recall 0.30
+    # other test card: no footage of its kind to stand out from); 0.35 gave precision 0.96 at
+    # recall 0.80, 0.5 precision 1.00 at recall 0.30
     clip_search=OperatingPoint(0.4, 0.97, 0.62, "effnet:lite0, scripts/bench_copy.py"),
     # 1 frame/s, 14 sample videos, 23 known copy pairs: 0.45-0.5 found all 23 with no false
     # match; 0.6 leaves a margin for footage that benchmark does not have
