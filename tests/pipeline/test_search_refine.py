@@ -128,6 +128,7 @@ def test_the_frames_around_the_runner_up_moments_are_searched_too(
     monkeypatch.setattr(search, "_rank_moments", lambda *a: [(3.0, 0.9), (1.0, 0.85)])
     assert library.search_image(query, k=1)[0].time == pytest.approx(1.6, abs=0.041)
     monkeypatch.setattr(search, "REFINE_WINDOWS", 1)
+    monkeypatch.setattr(search, "SCAN_MAX_FRAMES", 0)  # and no search of the whole video
     assert library.search_image(query, k=1)[0].time >= 1.95  # the first window only
 
 
@@ -135,3 +136,19 @@ def test_refine_windows_are_one_step_around_each_moment_and_merged():
     assert _windows([3.0, 1.0], 1.0, 10.0) == [(0.0, 4.0)]
     assert _windows([9.5, 1.0, 5.0], 1.0, 10.0) == [(0.0, 2.0), (4.0, 6.0), (8.5, 10.0)]
     assert _windows([0.0], 0.5, 0.0) == [(0.0, 0.5)]  # unknown duration: not clipped
+
+
+def test_a_short_video_is_searched_whole_when_its_windows_hold_no_frame_like_the_query(
+    library, sweep, tmp_path, monkeypatch
+):
+    """Footage that changes faster than the sampling places alike at every sample, so the
+    windows may all miss the query's frame: a short video is then searched whole."""
+    import vsearch.pipeline.search as search
+
+    library.index([sweep.parent])
+    query = frame_image(sweep, tmp_path / "q.png", number=40)  # 1.6 s
+    monkeypatch.setattr(search, "_rank_moments", lambda *a: [(3.0, 0.9)])  # window 2-4 s
+    monkeypatch.setattr(search, "VERIFIED_MIN", -1.0)  # the window's best counts as near
+    assert library.search_image(query, k=1)[0].time == pytest.approx(1.6, abs=0.041)
+    monkeypatch.setattr(search, "SCAN_MAX_FRAMES", 99)  # 4 s at 25 frames/s: too long
+    assert library.search_image(query, k=1)[0].time >= 1.95

@@ -35,6 +35,12 @@ WINDOW_MARGIN = 0.1
 # scores at most TIE_MARGIN more by descriptor: pixels break the descriptor's near-ties.
 VERIFIED_MIN = 0.8
 TIE_MARGIN = 0.05
+# A hit placed at VERIFIED_MIN or more whose windows hold no frame placed at FRAME_FOUND (the
+# query's own frame, re-encoded or cropped, places at 0.95-1.0) is searched whole at its
+# native rate when it has at most SCAN_MAX_FRAMES frames.
+FRAME_FOUND = 0.95
+SCAN_MAX_FRAMES = 1500
+SCAN_MARGIN = 0.02  # a frame of the whole video must place this much better than the windows'
 MOMENT_GAP = 4  # moments at most this many samples apart are decoded in one pass
 DEFAULT_K = 10  # results of a query
 FETCH_PER_VIDEO = 64  # first round of a video search: neighbours asked per video wanted
@@ -138,7 +144,7 @@ def _refine_one(
     store: LibraryStore, query: np.ndarray, hit: FrameHit, tmpls: list[np.ndarray] | None
 ) -> tuple[FrameHit, float]:
     """The hit re-timed, and how well the query's pixels were placed in it (-1: not tried)."""
-    from vsearch.media import iter_frames, probe_video
+    from vsearch.media import probe_video
 
     step = 1.0 / store.fps
     placed = -1.0
@@ -153,25 +159,64 @@ def _refine_one(
             if by_pixels:
                 moments = [t for t, s in ranked[:REFINE_WINDOWS] if s >= placed - WINDOW_MARGIN]
         size = PIXEL_SIDE if by_pixels else store.model_info.input_size
-        best_time, best_score = moments[0], -np.inf
-        for start, end in _windows(moments, step, info.duration):
-            if end - start <= 1.0 / native:  # nothing between the samples to look at
-                continue
-            rate = min(native, REFINE_MAX_FRAMES / (end - start))
-            for batch in iter_frames(
-                hit.path, fps=rate, size=size, info=info, start=start, end=end,
-                framing=store.framing,
-            ):  # fmt: skip
-                scores = _frame_scores(store, batch.images, query, tmpls if by_pixels else None)
-                i = int(np.argmax(scores))
-                if scores[i] > best_score:
-                    best_time, best_score = float(batch.times[i]), float(scores[i])
+        spans = _windows(moments, step, info.duration)
+        best_time, best_score = _best_frame(
+            store, hit.path, info, spans, native, size, query, tmpls if by_pixels else None
+        )
+        if best_time is None:
+            best_time = moments[0]
+        elif by_pixels and VERIFIED_MIN <= best_score < FRAME_FOUND:
+            # The query's pixels are there, its frame is not in those windows: footage
+            # changing faster than the sampling (every sample places alike). A short video
+            # is searched whole at its own rate.
+            frames = info.duration * native
+            if 0 < frames <= SCAN_MAX_FRAMES:
+                scan_time, scan_score = _best_frame(
+                    store, hit.path, info, [(0.0, info.duration)], native, size, query, tmpls,
+                    limit=SCAN_MAX_FRAMES,
+                )  # fmt: skip
+                # a frame elsewhere that places alike (footage that repeats) is no reason
+                # to leave the moments the descriptor and the samples chose
+                if scan_time is not None and scan_score > best_score + SCAN_MARGIN:
+                    best_time, best_score = scan_time, scan_score
     except VsearchError as exc:
         log.warning("%s: cannot refine the time of the hit at %.2f s: %s", hit.path, hit.time, exc)
         return hit, placed
     if by_pixels:
         placed = max(placed, best_score)
     return dataclasses.replace(hit, time=best_time), placed
+
+
+def _best_frame(
+    store: LibraryStore,
+    path: str,
+    info: VideoInfo,
+    spans: list[tuple[float, float]],
+    native: float,
+    size: int,
+    query: np.ndarray,
+    tmpls: list[np.ndarray] | None,
+    *,
+    limit: int = REFINE_MAX_FRAMES,
+) -> tuple[float | None, float]:
+    """The best frame of ``spans`` decoded at the native rate (at most ``limit`` frames per
+    span) and its score against the query (``_frame_scores``); (None, -inf) when no span
+    has a frame between its samples."""
+    from vsearch.media import iter_frames
+
+    best_time, best_score = None, -np.inf
+    for start, end in spans:
+        if end - start <= 1.0 / native:  # nothing between the samples to look at
+            continue
+        rate = min(native, limit / (end - start))
+        for batch in iter_frames(
+            path, fps=rate, size=size, info=info, start=start, end=end, framing=store.framing
+        ):
+            scores = _frame_scores(store, batch.images, query, tmpls)
+            i = int(np.argmax(scores))
+            if scores[i] > best_score:
+                best_time, best_score = float(batch.times[i]), float(scores[i])
+    return best_time, best_score
 
 
 def _windows(moments: list[float], step: float, duration: float) -> list[tuple[float, float]]:
