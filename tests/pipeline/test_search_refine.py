@@ -152,3 +152,34 @@ def test_a_short_video_is_searched_whole_when_its_windows_hold_no_frame_like_the
     assert library.search_image(query, k=1)[0].time == pytest.approx(1.6, abs=0.041)
     monkeypatch.setattr(search, "SCAN_MAX_FRAMES", 99)  # 4 s at 25 frames/s: too long
     assert library.search_image(query, k=1)[0].time >= 1.95
+
+
+def test_a_hit_holding_the_query_goes_first_when_the_hits_above_hold_it_nowhere(
+    library, sweep, tmp_path
+):
+    """Another video of the same kind can score a little above the query's own by
+    descriptor; when its pixels hold the query nowhere, a hit just below that holds them
+    goes first. One further below than VERIFY_MARGIN stays where it is."""
+    from dataclasses import replace
+
+    from vsearch.media import load_image
+    from vsearch.pipeline.search import VERIFY_MARGIN, hits_wanted, refine_hits
+
+    make_video(sweep.parent / "noise.mp4", "color=c=gray:s=128x96:r=25:d=4,noise=alls=60:allf=t", 4)
+    library.index([sweep.parent])
+    query = frame_image(sweep, tmp_path / "q.png", number=40)  # 1.6 s of the sweep
+    hits = library.search_image(query, k=2, refine=0)
+    own = next(h for h in hits if h.path == str(sweep))
+    other = next(h for h in hits if h.path != str(sweep))
+    store = library.store
+    pixels = load_image(query, size=store.model_info.input_size, framing=store.framing)
+    vector = store.encoder.encode_images(pixels[None])[0]
+
+    def order(own_score: float) -> list[str]:
+        ranked = [replace(other, score=0.6), replace(own, score=own_score)]
+        return [h.path for h in refine_hits(store, vector, ranked, top=1, pixels=pixels)]
+
+    assert order(0.6 - VERIFY_MARGIN / 2) == [str(sweep), other.path]
+    assert order(0.6 - VERIFY_MARGIN * 2) == [other.path, str(sweep)]
+    assert hits_wanted(5, frames=False, refine=3) > 5
+    assert hits_wanted(5, frames=True, refine=3) == hits_wanted(5, frames=False, refine=0) == 5

@@ -27,7 +27,13 @@ from vsearch.pipeline.clip_search import (
     check_clip_query,
     encode_query,
 )
-from vsearch.pipeline.search import REFINE_TOP, check_k, refine_hits, search_vectors
+from vsearch.pipeline.search import (
+    REFINE_TOP,
+    check_k,
+    hits_wanted,
+    refine_hits,
+    search_vectors,
+)
 from vsearch.progress import NullProgress, Progress
 from vsearch.types import BatchAnswer
 
@@ -141,10 +147,12 @@ def _image_batch(
     if not loaded:
         return
     vectors = store.encoder.encode_images(np.stack(pixels))
-    answers = search_vectors(store, vectors, k=k, frames=frames)
+    wanted = hits_wanted(k, frames=frames, refine=refine)
+    answers = search_vectors(store, vectors, k=wanted, frames=frames)
     for path, vector, hits, picture in zip(loaded, vectors, answers, pixels, strict=True):
         if refine and not frames:
             hits = refine_hits(store, vector, hits, top=refine, pixels=picture)
+        hits = hits[:k]
         progress.advance(1)
         yield BatchAnswer(path, "image", hits)
 

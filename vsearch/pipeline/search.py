@@ -35,6 +35,10 @@ WINDOW_MARGIN = 0.1
 # scores at most TIE_MARGIN more by descriptor: pixels break the descriptor's near-ties.
 VERIFIED_MIN = 0.8
 TIE_MARGIN = 0.05
+# When no refined hit holds the query's pixels (all under PIXEL_MIN), the next VERIFY_MORE
+# hits within VERIFY_MARGIN of the best by descriptor are placed too (refine_hits).
+VERIFY_MORE = 3
+VERIFY_MARGIN = 0.1
 # A hit placed at VERIFIED_MIN or more whose windows hold no frame placed at FRAME_FOUND (the
 # query's own frame, re-encoded or cropped, places at 0.95-1.0) is searched whole at its
 # native rate when it has at most SCAN_MAX_FRAMES frames.
@@ -84,10 +88,17 @@ def search_image(
         raise UsageError(f"`refine` must be >= 0 hits, got {refine}")
     pixels = load_image(image, size=store.model_info.input_size, framing=store.framing)
     query = store.encoder.encode_images(pixels[None])[0]
-    hits = search_vector(store, query, k=k, frames=frames)
+    wanted = hits_wanted(k, frames=frames, refine=refine)
+    hits = search_vector(store, query, k=wanted, frames=frames)
     if frames or refine == 0:
         return hits
-    return refine_hits(store, query, hits, top=refine, pixels=pixels)
+    return refine_hits(store, query, hits, top=refine, pixels=pixels)[:k]
+
+
+def hits_wanted(k: int, *, frames: bool, refine: int) -> int:
+    """Hits to search for ``k`` answers: a refined image query may look VERIFY_MORE further
+    (``refine_hits``)."""
+    return k + VERIFY_MORE if refine and not frames else k
 
 
 def refine_hits(
@@ -114,11 +125,52 @@ def refine_hits(
     of many more frames for the top few alone would favour them: on the copy benchmark it
     put a wrong video first for 2 of 56 image queries); so does the order, but for near-ties
     that the pixels decide (``_break_ties_by_pixels``: a hit whose pixels hold the query goes before
-    one, at most TIE_MARGIN better by descriptor, whose pixels do not).
+    one, at most TIE_MARGIN better by descriptor, whose pixels do not). When the pixels of
+    none of them hold the query, the next VERIFY_MORE hits within VERIFY_MARGIN of the best
+    are placed too, and the first that holds it goes first (``_found_further``); callers
+    pass ``hits_wanted`` hits for that.
     """
     tmpls = None if pixels is None else templates(grey(pixels))
     done = [_refine_one(store, query, hit, tmpls) for hit in hits[:top]]
-    return [hit for hit, _ in _break_ties_by_pixels(done)] + hits[top:]
+    rest = hits[top:]
+    if tmpls is not None and done and all(placed < PIXEL_MIN for _, placed in done):
+        found = _found_further(store, query, hits[0].score, rest, tmpls)
+        if found is not None:
+            rest = [h for h in rest if h.video_id != found[0].video_id]
+            done.insert(0, found)
+    return [hit for hit, _ in _break_ties_by_pixels(done)] + rest
+
+
+def _found_further(
+    store: LibraryStore,
+    query: np.ndarray,
+    best: float,
+    hits: list[FrameHit],
+    tmpls: list[np.ndarray],
+) -> tuple[FrameHit, float] | None:
+    """The first of the next VERIFY_MORE ``hits`` within VERIFY_MARGIN of ``best`` that
+    holds the query's pixels, refined: placed somewhere at its sampled moments (PIXEL_MIN),
+    then at VERIFIED_MIN at its best frame; None if none does.
+
+    The descriptor of a frame of one kind of footage (another seed of the same pattern,
+    another take of the same scene) can score a little above the query's own video; when
+    the query's pixels are nowhere in the hits above, one a little below that holds them
+    is where the picture comes from."""
+    from vsearch.media import probe_video
+
+    for hit in hits[:VERIFY_MORE]:
+        if best - hit.score > VERIFY_MARGIN:
+            break
+        try:
+            ranked = _rank_moments(store, query, hit, tmpls, probe_video(hit.path))
+        except VsearchError as exc:
+            log.warning("%s: cannot place the query in this hit: %s", hit.path, exc)
+            continue
+        if ranked and ranked[0][1] >= PIXEL_MIN:  # somewhere here: its own frame decides
+            refined = _refine_one(store, query, hit, tmpls)
+            if refined[1] >= VERIFIED_MIN:
+                return refined
+    return None
 
 
 def _break_ties_by_pixels(done: list[tuple[FrameHit, float]]) -> list[tuple[FrameHit, float]]:
