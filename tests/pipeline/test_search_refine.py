@@ -149,6 +149,8 @@ def test_a_short_video_is_searched_whole_when_its_windows_hold_no_frame_like_the
     query = frame_image(sweep, tmp_path / "q.png", number=40)  # 1.6 s
     monkeypatch.setattr(search, "_rank_moments", lambda *a: [(3.0, 0.9)])  # window 2-4 s
     monkeypatch.setattr(search, "VERIFIED_MIN", -1.0)  # the window's best counts as near
+    # the sweep's mirror image is its frame 0.84 s later, inside the window: upright only
+    monkeypatch.setattr(search, "MIRRORED", False)
     assert library.search_image(query, k=1)[0].time == pytest.approx(1.6, abs=0.041)
     monkeypatch.setattr(search, "SCAN_MAX_FRAMES", 99)  # 4 s at 25 frames/s: too long
     assert library.search_image(query, k=1)[0].time >= 1.95
@@ -183,3 +185,63 @@ def test_a_hit_holding_the_query_goes_first_when_the_hits_above_hold_it_nowhere(
     assert order(0.6 - VERIFY_MARGIN * 2) == [other.path, str(sweep)]
     assert hits_wanted(5, frames=False, refine=3) > 5
     assert hits_wanted(5, frames=True, refine=3) == hits_wanted(5, frames=False, refine=0) == 5
+
+
+def test_a_mirrored_picture_is_found_and_timed_by_its_mirrored_view(library, tmp_path, monkeypatch):
+    """A flipped screenshot is still a frame of the video: the query is also placed (and,
+    with an encoder that is not flip-invariant, searched) mirrored."""
+    import numpy as np
+
+    import vsearch.pipeline.search as search
+    from vsearch.match.pixels import grey, placement_score, templates
+    from vsearch.media import load_image
+
+    noise = make_video(
+        tmp_path / "v" / "noise.mp4",
+        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
+        8,
+    )
+    library.index([noise.parent])
+    query = tmp_path / "q.png"  # 5.3 s, mirrored, cropped to 80% around its centre
+    run_ffmpeg(
+        "-ss", "5.3", "-i", noise, "-frames:v", "1", "-vf", "hflip,crop=iw*0.8:ih*0.8", query
+    )  # fmt: skip
+    hit = library.search_image(query, k=1)[0]
+    assert hit.path == str(noise)
+    assert 4.95 <= hit.time < 6.0
+
+    store = library.store
+    pixels = load_image(query, size=store.model_info.input_size, framing=store.framing)
+    frame = frame_image(noise, tmp_path / "f.png", number=53)
+    own = grey(load_image(frame, size=store.model_info.input_size, framing=store.framing))
+    assert placement_score(own, templates(grey(pixels))) < search.PIXEL_MIN  # as it is
+    assert placement_score(own, templates(grey(pixels[:, ::-1]))) > search.VERIFIED_MIN
+    # colorgrid is flip-invariant: one view; a picture whose mirror differs has two
+    assert search.picture_views(store, pixels[None])[0].shape == (1, store.model_info.dim)
+
+    class Sided:  # an encoder that tells a picture from its mirror
+        info = store.encoder.info
+
+        def encode_images(self, images):
+            return images[:, :, :4, 0].reshape(len(images), -1).astype(np.float32)
+
+    monkeypatch.setattr(type(store), "encoder", property(lambda self: Sided()))
+    views = search.picture_views(store, np.stack([pixels, pixels]))
+    assert len(views) == 2 and all(v.shape[0] == 2 for v in views)
+    assert np.array_equal(views[0][1], Sided().encode_images(pixels[None, :, ::-1])[0])
+
+
+def test_the_views_of_a_query_merge_into_each_videos_best_hit():
+    from vsearch.pipeline.search import merge_views
+    from vsearch.types import FrameHit
+
+    def hit(video: int, frame: int, score: float) -> FrameHit:
+        return FrameHit(path=f"{video}.mp4", time=0.0, score=score, video_id=video, frame_id=frame)
+
+    plain = [hit(1, 10, 0.9), hit(2, 20, 0.5)]
+    mirrored = [hit(2, 21, 0.8), hit(3, 30, 0.4), hit(1, 11, 0.3)]
+    merged = merge_views([plain, mirrored], 5, frames=False)
+    assert [(h.video_id, h.frame_id) for h in merged] == [(1, 10), (2, 21), (3, 30)]
+    assert len(merge_views([plain, mirrored], 2, frames=False)) == 2
+    by_frame = merge_views([plain, mirrored], 5, frames=True)
+    assert [h.frame_id for h in by_frame] == [10, 21, 20, 30, 11]

@@ -31,6 +31,8 @@ from vsearch.pipeline.search import (
     REFINE_TOP,
     check_k,
     hits_wanted,
+    merge_views,
+    picture_views,
     refine_hits,
     search_vectors,
 )
@@ -146,12 +148,13 @@ def _image_batch(
             yield _failed(path, "image", exc, progress)
     if not loaded:
         return
-    vectors = store.encoder.encode_images(np.stack(pixels))
+    views = picture_views(store, np.stack(pixels))
     wanted = hits_wanted(k, frames=frames, refine=refine)
-    answers = search_vectors(store, vectors, k=wanted, frames=frames)
-    for path, vector, hits, picture in zip(loaded, vectors, answers, pixels, strict=True):
+    found = iter(search_vectors(store, np.concatenate(views), k=wanted, frames=frames))
+    for path, query, picture in zip(loaded, views, pixels, strict=True):
+        hits = merge_views([next(found) for _ in query], wanted, frames)
         if refine and not frames:
-            hits = refine_hits(store, vector, hits, top=refine, pixels=picture)
+            hits = refine_hits(store, query, hits, top=refine, pixels=picture)
         hits = hits[:k]
         progress.advance(1)
         yield BatchAnswer(path, "image", hits)

@@ -39,6 +39,9 @@ TIE_MARGIN = 0.05
 # hits within VERIFY_MARGIN of the best by descriptor are placed too (refine_hits).
 VERIFY_MORE = 3
 VERIFY_MARGIN = 0.1
+# A query picture may be a flipped copy: its pixels are placed mirrored too (a descriptor
+# that is not flip-invariant also searches its mirrored view: picture_views).
+MIRRORED = True
 # A hit placed at VERIFIED_MIN or more whose windows hold no frame placed at FRAME_FOUND (the
 # query's own frame, re-encoded or cropped, places at 0.95-1.0) is searched whole at its
 # native rate when it has at most SCAN_MAX_FRAMES frames.
@@ -87,12 +90,36 @@ def search_image(
     if refine < 0:
         raise UsageError(f"`refine` must be >= 0 hits, got {refine}")
     pixels = load_image(image, size=store.model_info.input_size, framing=store.framing)
-    query = store.encoder.encode_images(pixels[None])[0]
+    views = picture_views(store, pixels[None])[0]
     wanted = hits_wanted(k, frames=frames, refine=refine)
-    hits = search_vector(store, query, k=wanted, frames=frames)
+    hits = merge_views(search_vectors(store, views, k=wanted, frames=frames), wanted, frames)
     if frames or refine == 0:
-        return hits
-    return refine_hits(store, query, hits, top=refine, pixels=pixels)[:k]
+        return hits[:k]
+    return refine_hits(store, views, hits, top=refine, pixels=pixels)[:k]
+
+
+def picture_views(store: LibraryStore, pictures: np.ndarray) -> list[np.ndarray]:
+    """Each query picture's vectors, (views, dim): as it is and mirrored (a flipped copy is
+    still a copy), one encoder pass for all; the picture alone when the encoder gives both
+    alike (flip-invariant)."""
+    n = len(pictures)
+    vectors = store.encoder.encode_images(np.concatenate([pictures, pictures[:, :, ::-1]]))
+    plain, mirrored = vectors[:n], vectors[n:]
+    if np.allclose(plain, mirrored, atol=1e-5):
+        return [v[None] for v in plain]
+    return [np.stack([a, b]) for a, b in zip(plain, mirrored, strict=True)]
+
+
+def merge_views(per_view: list[list[FrameHit]], k: int, frames: bool) -> list[FrameHit]:
+    """The hits of one query's views, best first: each video's (or with ``frames``, each
+    frame's) best-scoring hit of any view, ``k`` at most."""
+    best: dict[int, FrameHit] = {}
+    for hits in per_view:
+        for hit in hits:
+            key = hit.frame_id if frames else hit.video_id
+            if key not in best or hit.score > best[key].score:
+                best[key] = hit
+    return sorted(best.values(), key=lambda h: -h.score)[:k]
 
 
 def hits_wanted(k: int, *, frames: bool, refine: int) -> int:
@@ -110,6 +137,8 @@ def refine_hits(
     pixels: np.ndarray | None = None,
 ) -> list[FrameHit]:
     """Re-time the ``top`` first hits to their best frame (the rest keep their order).
+    ``query``: the query's vector, or its views (``picture_views``): each hit is refined with
+    the view its video matches best.
 
     With the query's ``pixels`` (the framed square image), the moment is chosen first: the
     hit video's sampled frames whose descriptor is within MOMENT_MARGIN of its best (at most
@@ -130,20 +159,35 @@ def refine_hits(
     are placed too, and the first that holds it goes first (``_found_further``); callers
     pass ``hits_wanted`` hits for that.
     """
-    tmpls = None if pixels is None else templates(grey(pixels))
-    done = [_refine_one(store, query, hit, tmpls) for hit in hits[:top]]
+    views = np.atleast_2d(query)
+    tmpls = None
+    if pixels is not None:
+        tmpls = templates(grey(pixels))
+        if MIRRORED:
+            tmpls += templates(grey(pixels[:, ::-1]))
+    done = [_refine_one(store, _view_for(store, hit, views), hit, tmpls) for hit in hits[:top]]
     rest = hits[top:]
     if tmpls is not None and done and all(placed < PIXEL_MIN for _, placed in done):
-        found = _found_further(store, query, hits[0].score, rest, tmpls)
+        found = _found_further(store, views, hits[0].score, rest, tmpls)
         if found is not None:
             rest = [h for h in rest if h.video_id != found[0].video_id]
             done.insert(0, found)
     return [hit for hit, _ in _break_ties_by_pixels(done)] + rest
 
 
+def _view_for(store: LibraryStore, hit: FrameHit, views: np.ndarray) -> np.ndarray:
+    """The view of the query (as it is, mirrored) that the hit's video matches best."""
+    if len(views) == 1:
+        return views[0]
+    vectors = store.frames_of(hit.video_id).vectors
+    if not len(vectors):
+        return views[0]
+    return views[int(np.argmax((vectors @ views.T).max(axis=0)))]
+
+
 def _found_further(
     store: LibraryStore,
-    query: np.ndarray,
+    views: np.ndarray,
     best: float,
     hits: list[FrameHit],
     tmpls: list[np.ndarray],
@@ -161,6 +205,7 @@ def _found_further(
     for hit in hits[:VERIFY_MORE]:
         if best - hit.score > VERIFY_MARGIN:
             break
+        query = _view_for(store, hit, views)
         try:
             ranked = _rank_moments(store, query, hit, tmpls, probe_video(hit.path))
         except VsearchError as exc:
