@@ -18,7 +18,7 @@ colours, 7 gradients with a grid, a Sierpinski carpet, testsrc2). Each encoder n
   precision/recall at each threshold of the encoder's score scale;
 * *image*: two frames of every library video, saved as JPEG at 60% size (every other one
   also cropped to 80%): recall@1 of the video and the share whose answer is within 1 s of
-  the frame's time;
+  the frame's time; the same again for each picture flipped left to right;
 * *semantic*: for the same image queries of videos with same-kind siblings (the lavfi
   generators), the share of the 3 videos after the source that are of the same kind, and
   the accuracy of a 5-nearest-videos vote for the kind (classification by examples,
@@ -378,6 +378,14 @@ def evaluate_images(lib, images: list[ImageQuery]) -> dict:
         vote = Counter(others[:5]).most_common(1)
         votes += bool(vote) and vote[0][0] == q.kind
     n = len(images)
+    seconds = (time.perf_counter() - t0) / n
+    # The same pictures flipped left to right (a mirrored screenshot is still the frame).
+    mirrored_top1 = mirrored_within = 0
+    for q in images:
+        hits = lib.search_image(mirrored(q.path), k=1)
+        if hits and hits[0].path == str(q.source):
+            mirrored_top1 += 1
+            mirrored_within += abs(hits[0].time - q.time) <= 1.0
     return {
         "image_recall@1": top1 / n,
         "time_within_1s": within / n,
@@ -385,8 +393,21 @@ def evaluate_images(lib, images: list[ImageQuery]) -> dict:
         "kind_vote_accuracy": votes / max(n_sem, 1),
         "image_queries": n,
         "semantic_queries": n_sem,
-        "seconds_per_image": (time.perf_counter() - t0) / n,
+        "seconds_per_image": seconds,
+        "mirrored_recall@1": mirrored_top1 / n,
+        "mirrored_within_1s": mirrored_within / n,
     }
+
+
+def mirrored(path: Path) -> Path:
+    """The picture at ``path`` flipped left to right, beside it (made once)."""
+    out = path.with_name(f"{path.stem}_mirrored{path.suffix}")
+    if not out.exists():
+        from PIL import Image, ImageOps
+
+        with Image.open(path) as picture:
+            ImageOps.mirror(picture).save(out, quality=95)
+    return out
 
 
 def run_model(model: str, framing: str, args, lib_dir: Path, queries, images) -> dict:
@@ -428,9 +449,9 @@ def print_tables(rows: list[dict], queries: list[Query]) -> None:
     print(
         "| model | dims | micro-AP | recall@1 | mean IoU | image recall@1 | time within 1 s | "
         "same kind @3 | kind by 5-NN vote | default threshold: precision / recall | "
-        "s per clip query |"
+        "s per clip query | s per image query | mirrored images: recall@1 / within 1 s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         thr = min(THRESHOLDS, key=lambda t: abs(t - r["threshold"]))
         p, rc, _ = r["pr"][thr]
@@ -439,7 +460,8 @@ def print_tables(rows: list[dict], queries: list[Query]) -> None:
             f"{r['mean_iou']:.3f} | {r['image_recall@1']:.3f} | {r['time_within_1s']:.3f} | "
             f"{r['same_kind@3']:.3f} | {r['kind_vote_accuracy']:.3f} | "
             f"{r['threshold']:g} ({r['scale']}): {p:.3f} / {rc:.3f} | "
-            f"{r['seconds_per_query']:.2f} |"
+            f"{r['seconds_per_query']:.2f} | {r['seconds_per_image']:.2f} | "
+            f"{r['mirrored_recall@1']:.3f} / {r['mirrored_within_1s']:.3f} |"
         )
     kinds = sorted({k for r in rows for k in r["by_kind"]})
     print("\nrecall@1 per transform:\n| transform | " + " | ".join(r["model"] for r in rows) + " |")
