@@ -245,3 +245,22 @@ def test_the_views_of_a_query_merge_into_each_videos_best_hit():
     assert len(merge_views([plain, mirrored], 2, frames=False)) == 2
     by_frame = merge_views([plain, mirrored], 5, frames=True)
     assert [h.frame_id for h in by_frame] == [10, 21, 20, 30, 11]
+
+
+def test_a_mirrored_placement_counts_less_than_an_upright_one():
+    """Footage with symmetric patterns holds the mirror image of one frame at another
+    moment: where the picture lines up upright, that placement wins a tie."""
+    import numpy as np
+
+    from vsearch.match.pixels import placement_score, templates
+    from vsearch.pipeline.search import MIRROR_MARGIN, Templates
+
+    rng = np.random.default_rng(0)
+    frame = rng.normal(size=(64, 64)).astype(np.float32)
+    picture = frame[:, ::-1]  # the frame, flipped
+    both = Templates(templates(picture), templates(picture[:, ::-1]))
+    exact = placement_score(frame, templates(frame))
+    assert placement_score(frame, both.upright) < 0.5  # upright it lines up nowhere
+    assert both.place(frame) == pytest.approx(exact - MIRROR_MARGIN, abs=1e-6)
+    assert Templates(templates(picture)).place(frame) < 0.5  # not placed mirrored
+    assert both.place(picture) == pytest.approx(exact, abs=1e-6)  # upright: no margin

@@ -40,8 +40,11 @@ TIE_MARGIN = 0.05
 VERIFY_MORE = 3
 VERIFY_MARGIN = 0.1
 # A query picture may be a flipped copy: its pixels are placed mirrored too (a descriptor
-# that is not flip-invariant also searches its mirrored view: picture_views).
+# that is not flip-invariant also searches its mirrored view: picture_views), a mirrored
+# placement counting MIRROR_MARGIN less than an upright one (footage with symmetric
+# patterns holds the mirror image of one frame at another moment).
 MIRRORED = True
+MIRROR_MARGIN = 0.05
 # A hit placed at VERIFIED_MIN or more whose windows hold no frame placed at FRAME_FOUND (the
 # query's own frame, re-encoded or cropped, places at 0.95-1.0) is searched whole at its
 # native rate when it has at most SCAN_MAX_FRAMES frames.
@@ -55,6 +58,23 @@ FETCH_PER_VIDEO = 64  # first round of a video search: neighbours asked per vide
 if TYPE_CHECKING:
     from vsearch.store.library_store import LibraryStore
     from vsearch.types import VideoInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class Templates:
+    """A query picture's templates (``vsearch.match.pixels.templates``), upright and, when
+    MIRRORED, flipped left to right."""
+
+    upright: list[np.ndarray]
+    mirrored: list[np.ndarray] | None = None
+
+    def place(self, frame: np.ndarray) -> float:
+        """How well the picture lines up inside a grey frame: upright, or mirrored less
+        MIRROR_MARGIN."""
+        score = placement_score(frame, self.upright)
+        if self.mirrored:
+            score = max(score, placement_score(frame, self.mirrored) - MIRROR_MARGIN)
+        return score
 
 
 def check_k(k: int) -> None:
@@ -162,9 +182,8 @@ def refine_hits(
     views = np.atleast_2d(query)
     tmpls = None
     if pixels is not None:
-        tmpls = templates(grey(pixels))
-        if MIRRORED:
-            tmpls += templates(grey(pixels[:, ::-1]))
+        upright = templates(grey(pixels))
+        tmpls = Templates(upright, templates(grey(pixels[:, ::-1])) if MIRRORED else None)
     done = [_refine_one(store, _view_for(store, hit, views), hit, tmpls) for hit in hits[:top]]
     rest = hits[top:]
     if tmpls is not None and done and all(placed < PIXEL_MIN for _, placed in done):
@@ -190,7 +209,7 @@ def _found_further(
     views: np.ndarray,
     best: float,
     hits: list[FrameHit],
-    tmpls: list[np.ndarray],
+    tmpls: Templates,
 ) -> tuple[FrameHit, float] | None:
     """The first of the next VERIFY_MORE ``hits`` within VERIFY_MARGIN of ``best`` that
     holds the query's pixels, refined: placed somewhere at its sampled moments (PIXEL_MIN),
@@ -238,7 +257,7 @@ def _pixels_decide(lower: tuple[FrameHit, float], upper: tuple[FrameHit, float])
 
 
 def _refine_one(
-    store: LibraryStore, query: np.ndarray, hit: FrameHit, tmpls: list[np.ndarray] | None
+    store: LibraryStore, query: np.ndarray, hit: FrameHit, tmpls: Templates | None
 ) -> tuple[FrameHit, float]:
     """The hit re-timed, and how well the query's pixels were placed in it (-1: not tried)."""
     from vsearch.media import probe_video
@@ -292,7 +311,7 @@ def _best_frame(
     native: float,
     size: int,
     query: np.ndarray,
-    tmpls: list[np.ndarray] | None,
+    tmpls: Templates | None,
     *,
     limit: int = REFINE_MAX_FRAMES,
 ) -> tuple[float | None, float]:
@@ -331,19 +350,19 @@ def _windows(moments: list[float], step: float, duration: float) -> list[tuple[f
 
 
 def _frame_scores(
-    store: LibraryStore, images: np.ndarray, query: np.ndarray, tmpls: list[np.ndarray] | None
+    store: LibraryStore, images: np.ndarray, query: np.ndarray, tmpls: Templates | None
 ) -> np.ndarray:
     """Each frame's similarity to the query: placement of its pixels, else descriptor."""
     if tmpls is None:
         return store.encoder.encode_images(images) @ query
-    return np.array([placement_score(g, tmpls) for g in grey(images)])
+    return np.array([tmpls.place(g) for g in grey(images)])
 
 
 def _rank_moments(
     store: LibraryStore,
     query: np.ndarray,
     hit: FrameHit,
-    tmpls: list[np.ndarray],
+    tmpls: Templates,
     info: VideoInfo,
 ) -> list[tuple[float, float]]:
     """The hit video's candidate moments (refine_hits) as (time, placement), best first."""
