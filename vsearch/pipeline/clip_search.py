@@ -124,9 +124,11 @@ def answer_query(
     end: float | None = None,
     regions: bool = REGIONS,
 ) -> Answers:
-    """``match_query`` for the encoded ``query`` of ``path``; when no answer reaches the
-    copy level of the library's score scale and ``regions``, again with the query's region
-    views (``with_regions``)."""
+    """Steps 2 to 5 for the encoded ``query`` of ``path`` (``encode_query``): candidates and
+    alignment (``_matches``); when no answer reaches the copy level of the library's score
+    scale and ``regions``, again with the query's region views (``with_regions``); then the
+    background (``_answers``). Answers below ``threshold`` are counted (``.hidden``), those
+    of files in ``exclude`` dropped."""
     scoring = scoring_for(store.model_info)
     matches = _matches(store, query, scoring, exclude)
     if regions and query is not None and not _found_copy(scoring, matches):
@@ -178,22 +180,6 @@ def check_clip_query(
     start, end = time_range(start, end, min_length=1.0 / store.fps)
     threshold = finite_number("threshold", threshold, low=-1.0, high=1.0)
     return start, end, threshold
-
-
-def match_query(
-    store: LibraryStore,
-    query: EncodedVideo | None,
-    *,
-    k: int = DEFAULT_K,
-    threshold: float | None = DEFAULT_THRESHOLD,
-    exclude: set[str] | None = None,
-) -> Answers:
-    """Steps 2 to 4 for an ``encode_query`` result: candidates, alignment, background.
-
-    Answers below ``threshold`` are counted (``.hidden``), those of files in ``exclude``
-    dropped."""
-    scoring = scoring_for(store.model_info)
-    return _answers(_matches(store, query, scoring, exclude), scoring, k=k, threshold=threshold)
 
 
 def _answers(
