@@ -226,12 +226,13 @@ def _found_further(
             break
         query = _view_for(store, hit, views)
         try:
-            ranked = _rank_moments(store, query, hit, tmpls, probe_video(hit.path))
+            info = probe_video(hit.path)
+            ranked = _rank_moments(store, query, hit, tmpls, info)
         except VsearchError as exc:
             log.warning("%s: cannot place the query in this hit: %s", hit.path, exc)
             continue
         if ranked and ranked[0][1] >= PIXEL_MIN:  # somewhere here: its own frame decides
-            refined = _refine_one(store, query, hit, tmpls)
+            refined = _refine_one(store, query, hit, tmpls, known=(info, ranked))
             if refined[1] >= VERIFIED_MIN:
                 return refined
     return None
@@ -257,19 +258,24 @@ def _pixels_decide(lower: tuple[FrameHit, float], upper: tuple[FrameHit, float])
 
 
 def _refine_one(
-    store: LibraryStore, query: np.ndarray, hit: FrameHit, tmpls: Templates | None
+    store: LibraryStore,
+    query: np.ndarray,
+    hit: FrameHit,
+    tmpls: Templates | None,
+    known: tuple[VideoInfo, list[tuple[float, float]]] | None = None,
 ) -> tuple[FrameHit, float]:
-    """The hit re-timed, and how well the query's pixels were placed in it (-1: not tried)."""
+    """The hit re-timed, and how well the query's pixels were placed in it (-1: not tried).
+    ``known``: the hit video's probe and ranked moments when the caller has them already."""
     from vsearch.media import probe_video
 
     step = 1.0 / store.fps
     placed = -1.0
     try:
-        info = probe_video(hit.path)
+        info = probe_video(hit.path) if known is None else known[0]
         native = info.fps if info.fps > 0 else 30.0
         moments, by_pixels = [hit.time], False
         if tmpls is not None:
-            ranked = _rank_moments(store, query, hit, tmpls, info)
+            ranked = _rank_moments(store, query, hit, tmpls, info) if known is None else known[1]
             placed = ranked[0][1] if ranked else -1.0
             by_pixels = placed >= PIXEL_MIN
             if by_pixels:
