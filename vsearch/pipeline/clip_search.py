@@ -424,7 +424,8 @@ def _candidates(
     query_clips: list[ClipSet],
     scoring: Scoring,
 ) -> list[int]:
-    """Videos worth aligning, best first: frame-index and clip-index evidence summed.
+    """Videos worth aligning, best first: frame-index and clip-index evidence summed, each
+    the best of any view (a video that matches several views alike counts once).
 
     Frame similarities are calibrated on the query side only (the library side would need a
     look-up per neighbour); ranking is all they are used for.
@@ -453,19 +454,19 @@ def _candidates(
             evidence[vid] += s
     if clip_index.ntotal:
         kc = min(clip_index.ntotal, CLIP_NEIGHBOURS)
+        best_clip: dict[int, float] = defaultdict(float)  # video -> best of every view
         for clips in query_clips:
             qv = clips.vectors[clips.informative]
             if not len(qv):
                 continue
             scores, ids = clip_index.search(qv, kc)
             where_clip = store.clip_locations(np.unique(ids[ids >= 0]))
-            best_clip: dict[int, float] = defaultdict(float)
             for s, cid in zip(scores.ravel(), ids.ravel(), strict=True):
                 clip = where_clip.get(int(cid))
                 if clip is not None and clip.informative:
                     best_clip[clip.video_id] = max(best_clip[clip.video_id], float(s))
-            for vid, s in best_clip.items():
-                evidence[vid] += s
+        for vid, s in best_clip.items():
+            evidence[vid] += s
     ranked = sorted(evidence, key=lambda vid: -evidence[vid])
     return ranked[:MAX_CANDIDATES]
 
