@@ -29,7 +29,8 @@ from sample_data import ffmpeg  # noqa: E402
 SEG = 3.0
 # Re-posting: a landscape video in a portrait frame over its own blurred picture, a portrait
 # crop of it back in landscape, a slight rotation, speed changes, a mirrored crop with gamma,
-# a hue turn with grain, a zoom into one part.
+# a hue turn with grain, a zoom into one part; and, added with the turned views of the
+# second pass (so no longer held out), a copy on its side and one upside down.
 TRANSFORMS = {
     "portrait over blur": (
         "split[a][b];[a]scale=360:640:force_original_aspect_ratio=increase,crop=360:640,"
@@ -45,6 +46,8 @@ TRANSFORMS = {
     "mirrored crop + gamma": "hflip,crop=iw*0.7:ih*0.7:iw*0.05:ih*0.2,eq=gamma=1.6:saturation=1.4",
     "hue turned + grain": "hue=h=120,noise=alls=12:allf=t",
     "zoomed in 1.6x": "scale=iw*1.6:ih*1.6,crop=iw/1.6:ih/1.6:iw*0.1:ih*0.25",
+    "on its side + crop": "transpose=clock,crop=iw*0.85:ih*0.85",
+    "upside down + contrast": "vflip,eq=contrast=1.3:brightness=0.05",
 }
 # Picture in picture at other sizes and places than bench_copy's: (share of the side, x, y).
 INSETS = {"inset 40% low right": (0.4, 0.56, 0.55), "inset 60% top": (0.6, 0.3, 0.05),

@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 
+import numpy as np
 import pytest
 from helpers import concat_videos, excerpt, make_video
 from typer.testing import CliRunner
@@ -167,6 +168,31 @@ def test_copy_shown_small_inside_other_footage_found_by_its_regions(
     with caplog.at_level(logging.WARNING, logger="vsearch.pipeline.clip_search"):
         assert long not in {m.path for m in library.search_video(pip, k=5)}
     assert "more than the 2 searched by regions" in caplog.text
+
+
+def test_turned_gives_the_six_other_ways_a_frame_can_lie():
+    from vsearch.pipeline.turns import TURNED_WAYS, turned
+
+    frame = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(1, 4, 4, 3)  # no symmetry at all
+    others = [turned(frame, way) for way in range(TURNED_WAYS)]
+    ways = [frame, frame[:, :, ::-1], *others]
+    assert len({w.tobytes() for w in ways}) == 8  # the eight ways, each once
+    upside_down = np.ascontiguousarray(frame[:, ::-1])  # mirrored top to bottom
+    assert any(np.array_equal(w, upside_down) for w in others)
+    assert all(w.flags["C_CONTIGUOUS"] and w.shape == frame.shape for w in others)
+
+
+def test_copy_on_its_side_found_by_the_turned_views(library, footage):
+    library.index([footage["lib"]])
+    long = str(footage["long"])
+    # Seconds 4-8 of long.mp4 turned a quarter counter-clockwise, as a phone held sideways.
+    side = excerpt(footage["long"], footage["lib"].parent / "q" / "side.mp4", 4, 4,
+                   "-vf", "transpose=2")  # fmt: skip
+    assert long not in {m.path for m in library.search_video(side, k=5, regions=False)}
+    found = library.search_video(side, k=5)
+    assert found and found[0].path == long
+    step = 1.0 / library.fps
+    assert found[0].start == pytest.approx(4.0, abs=step + 0.05)
 
 
 def test_cli_no_regions_only_with_clip_queries(tmp_path, footage):

@@ -89,7 +89,8 @@ def search(
             "--regions/--no-regions",
             help="Clip queries: when the whole frames find no copy, search again with "
             f"{REGION_GRID}x{REGION_GRID} windows of half the frame's size (a copy shown small "
-            "inside other footage). Costs a second decode and about ten times the encoding; "
+            "inside other footage) and with the frames turned, if that fits (a copy on its "
+            "side or upside down). Costs a second decode and about ten times the encoding; "
             f"queries of more than {REGION_MAX_FRAMES} sampled frames are not searched again.",
         ),
     ] = REGIONS,

@@ -65,6 +65,9 @@ REGIONS = True
 REGION_GRID = 3  # region windows per axis: half the frame's side, at quarter steps
 REGION_MAX_FRAMES = 600  # longer queries are not searched by regions (10 min at 1 frame/s)
 INSET_FRAMES = 64  # the first sampled frames in which insets are looked for
+# The second pass also searches the whole frames turned the way that fits the library best,
+# if one does (vsearch.pipeline.turns): a copy filmed or re-encoded on its side or upside down.
+TURNS = True
 
 
 class EncodedVideo(NamedTuple):
@@ -157,9 +160,9 @@ def with_regions(
     start: float | None = None,
     end: float | None = None,
 ) -> EncodedVideo:
-    """``query`` with one more view per region window (``encode_regions``); unchanged when
-    the regions cannot be had."""
-    found = encode_regions(store, path, query.times, start=start, end=end)
+    """``query`` with the views of the second pass (``encode_regions``); unchanged when
+    they cannot be had."""
+    found = encode_regions(store, path, query, start=start, end=end)
     if found is None:
         return query
     views, masks = found
@@ -352,21 +355,38 @@ def _cut(images: np.ndarray, y0: int, x0: int, y1: int, x1: int, size: int) -> n
     return np.stack([squeeze(im, size) for im in part])
 
 
+def _turn_that_fits(
+    store: LibraryStore, query: EncodedVideo, frames: np.ndarray, size: int
+) -> tuple[int, np.ndarray] | None:
+    """``turns.way_that_fits`` for the first ``len(frames)`` frames of the query (decoded
+    at twice the encoder's size), judged by its informative ones."""
+    from vsearch.pipeline.turns import way_that_fits
+
+    n = len(frames)
+    whole = _cut(frames, 0, 0, frames.shape[1], frames.shape[2], size)
+    rows = np.nonzero(query.informative[:n])[0]
+    return way_that_fits(store, [v[:n] for v in query.views], whole, rows)
+
+
 def encode_regions(
     store: LibraryStore,
     path: str | Path,
-    times: np.ndarray,
+    query: EncodedVideo,
     *,
     start: float | None = None,
     end: float | None = None,
+    turns: bool = TURNS,
 ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    """One view per region window: the query decoded at twice the encoder's size, each
-    frame cut into REGION_GRID x REGION_GRID overlapping windows of half its side, each
-    window encoded as it is; and one view per inset found in its first INSET_FRAMES frames
-    (``vsearch.media.insets``: a rectangle whose sides stay edges), cut and scaled to the
-    encoder's size. A copy shown small inside other footage (picture in picture, a screen
-    filmed in a room, a split screen) fills one of them. Returns (views, masks); None when
-    the second decode did not give the same sample times."""
+    """The views of the second pass, from the query decoded again at twice the encoder's
+    size: one per region window, each frame cut into REGION_GRID x REGION_GRID overlapping
+    windows of half its side, each window encoded as it is; one per inset found in its
+    first INSET_FRAMES frames (``vsearch.media.insets``: a rectangle whose sides stay
+    edges), cut and scaled to the encoder's size; and, with ``turns``, the whole frames
+    turned the way that fits the library best (``_turn_that_fits``, chosen on those first
+    frames), if one does. A copy shown small inside other footage (picture in picture, a
+    screen filmed in a room, a split screen) fills one of the windows; a copy on its side or
+    upside down matches the turned frames. Returns (views, masks); None when the second
+    decode did not give the query's sample times."""
     from vsearch.media import iter_frames
     from vsearch.media.informative import informative_mask, luma
     from vsearch.media.insets import find_insets
@@ -378,19 +398,29 @@ def encode_regions(
     masks: list[list[np.ndarray]] = []
     seen: list[np.ndarray] = []
     waiting: list[np.ndarray] = []  # frames decoded before the insets are known
+    way: list[int] = []  # the turned way searched, once chosen
 
-    def encode(images: np.ndarray) -> None:
-        for r, (y0, x0, y1, x1) in enumerate(boxes):
-            crops = _cut(images, y0, x0, y1, x1, size)
-            masks[r].append(informative_mask(crops))
-            views[r].append(encoder.encode_images(crops))
+    def encode(images: np.ndarray, turn: np.ndarray | None = None) -> None:
+        crops = [_cut(images, y0, x0, y1, x1, size) for y0, x0, y1, x1 in boxes]
+        if way:
+            from vsearch.pipeline.turns import turned
+
+            whole = _cut(images, 0, 0, images.shape[1], images.shape[2], size)
+            crops.append(turned(whole, way[0]))
+        for r, crop in enumerate(crops):
+            masks[r].append(informative_mask(crop))
+            is_turn = bool(way) and r == len(boxes)
+            views[r].append(turn if is_turn and turn is not None else encoder.encode_images(crop))
 
     def settle() -> None:
         frames = np.concatenate(waiting)
         boxes.extend(find_insets(luma(frames)))
-        views.extend([] for _ in boxes)
-        masks.extend([] for _ in boxes)
-        encode(frames)
+        fits = _turn_that_fits(store, query, frames, size) if turns else None
+        if fits is not None:
+            way.append(fits[0])
+        views.extend([] for _ in range(len(boxes) + len(way)))
+        masks.extend([] for _ in range(len(boxes) + len(way)))
+        encode(frames, fits[1] if fits is not None else None)
         waiting.clear()
 
     try:
@@ -410,9 +440,12 @@ def encode_regions(
         log.info("%s: regions left out (%s)", path, exc)
         return None
     got = np.concatenate(seen) if seen else np.zeros(0)
+    times = query.times
     if len(got) != len(times) or not np.allclose(got, times, atol=0.5 / store.fps):
         log.info("%s: regions left out (the second decode sampled other times)", path)
         return None
+    if way:
+        log.info("%s: its frames also searched turned (way %d)", path, way[0])
     return [np.concatenate(v) for v in views], [np.concatenate(m) for m in masks]
 
 
