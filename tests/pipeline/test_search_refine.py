@@ -264,3 +264,38 @@ def test_a_mirrored_placement_counts_less_than_an_upright_one():
     assert both.place(frame) == pytest.approx(exact - MIRROR_MARGIN, abs=1e-6)
     assert Templates(templates(picture)).place(frame) < 0.5  # not placed mirrored
     assert both.place(picture) == pytest.approx(exact, abs=1e-6)  # upright: no margin
+
+
+def test_a_picture_on_its_side_is_found_and_timed_by_its_turned_view(library, tmp_path):
+    """A screenshot turned a quarter (or upside down) is still a frame of the video: it is
+    searched and placed turned back, the one way that fits the library."""
+    import numpy as np
+
+    import vsearch.pipeline.search as search
+    from vsearch.media import load_image
+    from vsearch.pipeline.turns import turned
+
+    noise = make_video(
+        tmp_path / "v" / "noise.mp4",
+        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
+        8,
+    )
+    library.index([noise.parent])
+    store = library.store
+    for name, vf in (("side", "transpose=clock"), ("upside-down", "vflip")):
+        query = tmp_path / f"{name}.png"
+        run_ffmpeg("-ss", "5.3", "-i", noise, "-frames:v", "1", "-vf", vf, query)
+        hit = library.search_image(query, k=1)[0]
+        assert hit.path == str(noise)
+        assert 4.95 <= hit.time < 6.0, name
+        pixels = load_image(query, size=store.model_info.input_size, framing=store.framing)
+        views, turn = search.with_turn(store, pixels, search.picture_views(store, pixels[None])[0])
+        assert turn is not None and len(views) == 2  # colorgrid: one plain view, one turned
+        assert any(np.array_equal(turn, turned(pixels[None], way)[0]) for way in range(6))
+    # a picture as it is keeps its views and is not turned
+    upright = tmp_path / "upright.png"
+    run_ffmpeg("-ss", "5.3", "-i", noise, "-frames:v", "1", upright)
+    pixels = load_image(upright, size=store.model_info.input_size, framing=store.framing)
+    plain = search.picture_views(store, pixels[None])[0]
+    views, turn = search.with_turn(store, pixels, plain)
+    assert turn is None and np.array_equal(views, plain)

@@ -35,6 +35,7 @@ from vsearch.pipeline.search import (
     picture_views,
     refine_hits,
     search_vectors,
+    with_turn,
 )
 from vsearch.progress import NullProgress, Progress
 from vsearch.types import BatchAnswer
@@ -148,13 +149,17 @@ def _image_batch(
             yield _failed(path, "image", exc, progress)
     if not loaded:
         return
-    views = picture_views(store, np.stack(pixels))
+    views, turns = [], []
+    for picture, plain in zip(pixels, picture_views(store, np.stack(pixels)), strict=True):
+        query, turn = with_turn(store, picture, plain)
+        views.append(query)
+        turns.append(turn)
     wanted = hits_wanted(k, frames=frames, refine=refine)
     found = iter(search_vectors(store, np.concatenate(views), k=wanted, frames=frames))
-    for path, query, picture in zip(loaded, views, pixels, strict=True):
+    for path, query, picture, turn in zip(loaded, views, pixels, turns, strict=True):
         hits = merge_views([next(found) for _ in query], wanted, frames)
         if refine and not frames:
-            hits = refine_hits(store, query, hits, top=refine, pixels=picture)
+            hits = refine_hits(store, query, hits, top=refine, pixels=picture, turn=turn)
         hits = hits[:k]
         progress.advance(1)
         yield BatchAnswer(path, "image", hits)

@@ -63,17 +63,20 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class Templates:
     """A query picture's templates (``vsearch.match.pixels.templates``), upright and, when
-    MIRRORED, flipped left to right."""
+    MIRRORED, flipped left to right; and turned, when the picture fits the library better
+    turned (``turns.way_that_fits``)."""
 
     upright: list[np.ndarray]
     mirrored: list[np.ndarray] | None = None
+    turned: list[np.ndarray] | None = None
 
     def place(self, frame: np.ndarray) -> float:
-        """How well the picture lines up inside a grey frame: upright, or mirrored less
-        MIRROR_MARGIN."""
+        """How well the picture lines up inside a grey frame: upright, or mirrored or
+        turned less MIRROR_MARGIN."""
         score = placement_score(frame, self.upright)
-        if self.mirrored:
-            score = max(score, placement_score(frame, self.mirrored) - MIRROR_MARGIN)
+        for other in (self.mirrored, self.turned):
+            if other:
+                score = max(score, placement_score(frame, other) - MIRROR_MARGIN)
         return score
 
 
@@ -110,12 +113,12 @@ def search_image(
     if refine < 0:
         raise UsageError(f"`refine` must be >= 0 hits, got {refine}")
     pixels = load_image(image, size=store.model_info.input_size, framing=store.framing)
-    views = picture_views(store, pixels[None])[0]
+    views, turn = with_turn(store, pixels, picture_views(store, pixels[None])[0])
     wanted = hits_wanted(k, frames=frames, refine=refine)
     hits = merge_views(search_vectors(store, views, k=wanted, frames=frames), wanted, frames)
     if frames or refine == 0:
         return hits[:k]
-    return refine_hits(store, views, hits, top=refine, pixels=pixels)[:k]
+    return refine_hits(store, views, hits, top=refine, pixels=pixels, turn=turn)[:k]
 
 
 def picture_views(store: LibraryStore, pictures: np.ndarray) -> list[np.ndarray]:
@@ -128,6 +131,21 @@ def picture_views(store: LibraryStore, pictures: np.ndarray) -> list[np.ndarray]
     if np.allclose(plain, mirrored, atol=1e-5):
         return [v[None] for v in plain]
     return [np.stack([a, b]) for a, b in zip(plain, mirrored, strict=True)]
+
+
+def with_turn(
+    store: LibraryStore, picture: np.ndarray, views: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A query picture's ``views`` (``picture_views``) and, when it fits the library better
+    turned (a screenshot on its side or upside down: ``turns.way_that_fits``), its vector
+    turned that way as one more view; with the picture turned that way (None if not)."""
+    from vsearch.pipeline.turns import turned, way_that_fits
+
+    found = way_that_fits(store, [v[None] for v in views], picture[None])
+    if found is None:
+        return views, None
+    way, vector = found
+    return np.concatenate([views, vector]), turned(picture[None], way)[0]
 
 
 def merge_views(per_view: list[list[FrameHit]], k: int, frames: bool) -> list[FrameHit]:
@@ -155,10 +173,12 @@ def refine_hits(
     *,
     top: int,
     pixels: np.ndarray | None = None,
+    turn: np.ndarray | None = None,
 ) -> list[FrameHit]:
     """Re-time the ``top`` first hits to their best frame (the rest keep their order).
-    ``query``: the query's vector, or its views (``picture_views``): each hit is refined with
-    the view its video matches best.
+    ``query``: the query's vector, or its views (``picture_views``, ``with_turn``): each hit
+    is refined with the view its video matches best; ``turn``: the picture turned the way
+    its turned view is (placed like a mirrored one).
 
     With the query's ``pixels`` (the framed square image), the moment is chosen first: the
     hit video's sampled frames whose descriptor is within MOMENT_MARGIN of its best (at most
@@ -183,7 +203,11 @@ def refine_hits(
     tmpls = None
     if pixels is not None:
         upright = templates(grey(pixels))
-        tmpls = Templates(upright, templates(grey(pixels[:, ::-1])) if MIRRORED else None)
+        tmpls = Templates(
+            upright,
+            templates(grey(pixels[:, ::-1])) if MIRRORED else None,
+            templates(grey(turn)) if turn is not None else None,
+        )
     done = [_refine_one(store, _view_for(store, hit, views), hit, tmpls) for hit in hits[:top]]
     rest = hits[top:]
     if tmpls is not None and done and all(placed < PIXEL_MIN for _, placed in done):
@@ -195,7 +219,7 @@ def refine_hits(
 
 
 def _view_for(store: LibraryStore, hit: FrameHit, views: np.ndarray) -> np.ndarray:
-    """The view of the query (as it is, mirrored) that the hit's video matches best."""
+    """The view of the query (as it is, mirrored, turned) that the hit's video matches best."""
     if len(views) == 1:
         return views[0]
     vectors = store.frames_of(hit.video_id).vectors
