@@ -289,7 +289,9 @@ def test_a_picture_on_its_side_is_found_and_timed_by_its_turned_view(library, tm
         assert hit.path == str(noise)
         assert 4.95 <= hit.time < 6.0, name
         pixels = load_image(query, size=store.model_info.input_size, framing=store.framing)
-        views, turn = search.with_turn(store, pixels, search.picture_views(store, pixels[None])[0])
+        plain = search.picture_views(store, pixels[None])[0]
+        hits = search.search_vectors(store, plain, k=3)[0]
+        views, hits, turn = search.with_turn(store, pixels, plain, hits, 3)
         assert turn is not None and len(views) == 2  # colorgrid: one plain view, one turned
         assert any(np.array_equal(turn, turned(pixels[None], way)[0]) for way in range(6))
     # a picture as it is keeps its views and is not turned
@@ -297,5 +299,33 @@ def test_a_picture_on_its_side_is_found_and_timed_by_its_turned_view(library, tm
     run_ffmpeg("-ss", "5.3", "-i", noise, "-frames:v", "1", upright)
     pixels = load_image(upright, size=store.model_info.input_size, framing=store.framing)
     plain = search.picture_views(store, pixels[None])[0]
-    views, turn = search.with_turn(store, pixels, plain)
-    assert turn is None and np.array_equal(views, plain)
+    hits = search.search_vectors(store, plain, k=3)[0]
+    views, kept, turn = search.with_turn(store, pixels, plain, hits, 3)
+    assert turn is None and np.array_equal(views, plain) and kept == hits
+
+
+def test_a_turn_the_pixels_do_not_confirm_is_dropped(library, tmp_path, monkeypatch):
+    """A picture that fits the library a little better turned by chance (footage that looks
+    alike every way up) keeps its upright hits when the turned pixels line up nowhere."""
+    import numpy as np
+
+    import vsearch.pipeline.search as search
+    import vsearch.pipeline.turns as turns
+    from vsearch.media import load_image
+
+    noise = make_video(
+        tmp_path / "v" / "noise.mp4",
+        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
+        8,
+    )
+    library.index([noise.parent])
+    store = library.store
+    query = tmp_path / "upright.png"
+    run_ffmpeg("-ss", "5.3", "-i", noise, "-frames:v", "1", query)
+    pixels = load_image(query, size=store.model_info.input_size, framing=store.framing)
+    plain = search.picture_views(store, pixels[None])[0]
+    hits = search.search_vectors(store, plain, k=3)[0]
+    # every turned way judged to fit far better: only the pixels can say no
+    monkeypatch.setattr(turns, "TURN_MARGIN", -10.0)
+    views, kept, turn = search.with_turn(store, pixels, plain, hits, 3)
+    assert turn is None and kept == hits and np.array_equal(views, plain)

@@ -149,16 +149,13 @@ def _image_batch(
             yield _failed(path, "image", exc, progress)
     if not loaded:
         return
-    views, turns = [], []
-    for picture, plain in zip(pixels, picture_views(store, np.stack(pixels)), strict=True):
-        query, turn = with_turn(store, picture, plain)
-        views.append(query)
-        turns.append(turn)
+    views = picture_views(store, np.stack(pixels))
     wanted = hits_wanted(k, frames=frames, refine=refine)
     found = iter(search_vectors(store, np.concatenate(views), k=wanted, frames=frames))
-    for path, query, picture, turn in zip(loaded, views, pixels, turns, strict=True):
+    for path, query, picture in zip(loaded, views, pixels, strict=True):
         hits = merge_views([next(found) for _ in query], wanted, frames)
         if refine and not frames:
+            query, hits, turn = with_turn(store, picture, query, hits, wanted)
             hits = refine_hits(store, query, hits, top=refine, pixels=picture, turn=turn)
         hits = hits[:k]
         progress.advance(1)

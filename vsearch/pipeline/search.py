@@ -63,18 +63,28 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class Templates:
     """A query picture's templates (``vsearch.match.pixels.templates``), upright and, when
-    MIRRORED, flipped left to right; and turned, when the picture fits the library better
-    turned (``turns.way_that_fits``)."""
+    MIRRORED, flipped left to right; and ``turned``: those of the picture turned the way it
+    fits the library (``with_turn``), as it is and flipped (a flip-invariant encoder cannot
+    tell a half turn from a flip upside down)."""
 
     upright: list[np.ndarray]
     mirrored: list[np.ndarray] | None = None
-    turned: list[np.ndarray] | None = None
+    turned: tuple[list[np.ndarray], ...] = ()
+
+    @classmethod
+    def of(cls, pixels: np.ndarray, turn: np.ndarray | None = None) -> Templates:
+        """The templates of a framed square picture and of the picture ``turn``ed."""
+        return cls(
+            templates(grey(pixels)),
+            templates(grey(pixels[:, ::-1])) if MIRRORED else None,
+            () if turn is None else (templates(grey(turn)), templates(grey(turn[:, ::-1]))),
+        )
 
     def place(self, frame: np.ndarray) -> float:
         """How well the picture lines up inside a grey frame: upright, or mirrored or
         turned less MIRROR_MARGIN."""
         score = placement_score(frame, self.upright)
-        for other in (self.mirrored, self.turned):
+        for other in (self.mirrored, *self.turned):
             if other:
                 score = max(score, placement_score(frame, other) - MIRROR_MARGIN)
         return score
@@ -113,11 +123,12 @@ def search_image(
     if refine < 0:
         raise UsageError(f"`refine` must be >= 0 hits, got {refine}")
     pixels = load_image(image, size=store.model_info.input_size, framing=store.framing)
-    views, turn = with_turn(store, pixels, picture_views(store, pixels[None])[0])
+    views = picture_views(store, pixels[None])[0]
     wanted = hits_wanted(k, frames=frames, refine=refine)
     hits = merge_views(search_vectors(store, views, k=wanted, frames=frames), wanted, frames)
     if frames or refine == 0:
         return hits[:k]
+    views, hits, turn = with_turn(store, pixels, views, hits, wanted)
     return refine_hits(store, views, hits, top=refine, pixels=pixels, turn=turn)[:k]
 
 
@@ -134,18 +145,36 @@ def picture_views(store: LibraryStore, pictures: np.ndarray) -> list[np.ndarray]
 
 
 def with_turn(
-    store: LibraryStore, picture: np.ndarray, views: np.ndarray
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """A query picture's ``views`` (``picture_views``) and, when it fits the library better
-    turned (a screenshot on its side or upside down: ``turns.way_that_fits``), its vector
-    turned that way as one more view; with the picture turned that way (None if not)."""
+    store: LibraryStore, picture: np.ndarray, views: np.ndarray, hits: list[FrameHit], k: int
+) -> tuple[np.ndarray, list[FrameHit], np.ndarray | None]:
+    """A query picture's views and ``k`` hits with those of the picture turned (a
+    screenshot on its side or upside down), when it fits the library better turned
+    (``turns.way_that_fits``) and the turned picture's pixels confirm it: its best turned
+    hit is placed at its sampled moments, and the turn is kept only if it lines up somewhere
+    there (PIXEL_MIN). Pictures of footage that looks alike every way up (textures, cellular
+    automata) can fit a little better turned by chance, and would then put other moments or
+    videos first. Returns the views, the hits and the picture turned (None, with the views
+    and hits unchanged, if not)."""
+    from vsearch.media import probe_video
     from vsearch.pipeline.turns import turned, way_that_fits
 
     found = way_that_fits(store, [v[None] for v in views], picture[None])
     if found is None:
-        return views, None
+        return views, hits, None
     way, vector = found
-    return np.concatenate([views, vector]), turned(picture[None], way)[0]
+    turned_hits = search_vectors(store, vector, k=k)[0]
+    if not turned_hits:
+        return views, hits, None
+    claim, pixels = turned_hits[0], turned(picture[None], way)[0]
+    try:
+        info = probe_video(claim.path)
+        ranked = _rank_moments(store, vector[0], claim, Templates.of(pixels), info)
+    except VsearchError as exc:
+        log.warning("%s: cannot place the turned query in this hit: %s", claim.path, exc)
+        return views, hits, None
+    if not ranked or ranked[0][1] < PIXEL_MIN:
+        return views, hits, None
+    return np.concatenate([views, vector]), merge_views([hits, turned_hits], k, False), pixels
 
 
 def merge_views(per_view: list[list[FrameHit]], k: int, frames: bool) -> list[FrameHit]:
@@ -202,12 +231,7 @@ def refine_hits(
     views = np.atleast_2d(query)
     tmpls = None
     if pixels is not None:
-        upright = templates(grey(pixels))
-        tmpls = Templates(
-            upright,
-            templates(grey(pixels[:, ::-1])) if MIRRORED else None,
-            templates(grey(turn)) if turn is not None else None,
-        )
+        tmpls = Templates.of(pixels, turn)
     done = [_refine_one(store, _view_for(store, hit, views), hit, tmpls) for hit in hits[:top]]
     rest = hits[top:]
     if tmpls is not None and done and all(placed < PIXEL_MIN for _, placed in done):
