@@ -18,7 +18,8 @@ colours, 7 gradients with a grid, a Sierpinski carpet, testsrc2). Each encoder n
   precision/recall at each threshold of the encoder's score scale;
 * *image*: two frames of every library video, saved as JPEG at 60% size (every other one
   also cropped to 80%): recall@1 of the video and the share whose answer is within 1 s of
-  the frame's time; the same again for each picture flipped left to right;
+  the frame's time; the same again for each picture flipped left to right, and for each
+  turned (a quarter turn clockwise, every other one upside down instead);
 * *semantic*: for the same image queries of videos with same-kind siblings (the lavfi
   generators), the share of the 3 videos after the source that are of the same kind, and
   the accuracy of a 5-nearest-videos vote for the kind (classification by examples,
@@ -386,6 +387,13 @@ def evaluate_images(lib, images: list[ImageQuery]) -> dict:
         if hits and hits[0].path == str(q.source):
             mirrored_top1 += 1
             mirrored_within += abs(hits[0].time - q.time) <= 1.0
+    # On their side (every other one a quarter turn, the rest upside down).
+    turned_top1 = turned_within = 0
+    for i, q in enumerate(images):
+        hits = lib.search_image(turned(q.path, upside_down=bool(i % 2)), k=1)
+        if hits and hits[0].path == str(q.source):
+            turned_top1 += 1
+            turned_within += abs(hits[0].time - q.time) <= 1.0
     return {
         "image_recall@1": top1 / n,
         "time_within_1s": within / n,
@@ -396,6 +404,8 @@ def evaluate_images(lib, images: list[ImageQuery]) -> dict:
         "seconds_per_image": seconds,
         "mirrored_recall@1": mirrored_top1 / n,
         "mirrored_within_1s": mirrored_within / n,
+        "turned_recall@1": turned_top1 / n,
+        "turned_within_1s": turned_within / n,
     }
 
 
@@ -407,6 +417,21 @@ def mirrored(path: Path) -> Path:
 
         with Image.open(path) as picture:
             ImageOps.mirror(picture).save(out, quality=95)
+    return out
+
+
+def turned(path: Path, upside_down: bool) -> Path:
+    """The picture at ``path`` turned a quarter clockwise or, ``upside_down``, flipped top
+    to bottom, beside it (made once)."""
+    how = "upside_down" if upside_down else "quarter"
+    out = path.with_name(f"{path.stem}_{how}{path.suffix}")
+    if not out.exists():
+        from PIL import Image, ImageOps
+
+        with Image.open(path) as picture:
+            (ImageOps.flip(picture) if upside_down else picture.rotate(-90, expand=True)).save(
+                out, quality=95
+            )
     return out
 
 
@@ -449,9 +474,10 @@ def print_tables(rows: list[dict], queries: list[Query]) -> None:
     print(
         "| model | dims | micro-AP | recall@1 | mean IoU | image recall@1 | time within 1 s | "
         "same kind @3 | kind by 5-NN vote | default threshold: precision / recall | "
-        "s per clip query | s per image query | mirrored images: recall@1 / within 1 s |"
+        "s per clip query | s per image query | mirrored images: recall@1 / within 1 s | "
+        "turned images: recall@1 / within 1 s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         thr = min(THRESHOLDS, key=lambda t: abs(t - r["threshold"]))
         p, rc, _ = r["pr"][thr]
@@ -461,7 +487,8 @@ def print_tables(rows: list[dict], queries: list[Query]) -> None:
             f"{r['same_kind@3']:.3f} | {r['kind_vote_accuracy']:.3f} | "
             f"{r['threshold']:g} ({r['scale']}): {p:.3f} / {rc:.3f} | "
             f"{r['seconds_per_query']:.2f} | {r['seconds_per_image']:.2f} | "
-            f"{r['mirrored_recall@1']:.3f} / {r['mirrored_within_1s']:.3f} |"
+            f"{r['mirrored_recall@1']:.3f} / {r['mirrored_within_1s']:.3f} | "
+            f"{r['turned_recall@1']:.3f} / {r['turned_within_1s']:.3f} |"
         )
     kinds = sorted({k for r in rows for k in r["by_kind"]})
     print("\nrecall@1 per transform:\n| transform | " + " | ".join(r["model"] for r in rows) + " |")
