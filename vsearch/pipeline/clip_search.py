@@ -45,6 +45,7 @@ from vsearch.match.calibrate import calibrate_matrix
 from vsearch.match.clips import ClipSet, make_clips
 from vsearch.pipeline.scoring import ScoreScale, Scoring, scoring_for
 from vsearch.pipeline.search import DEFAULT_K, check_k, search_vector
+from vsearch.pipeline.turns import turned, way_that_fits
 from vsearch.types import Answers, FrameHit, SegmentMatch
 
 if TYPE_CHECKING:
@@ -360,8 +361,6 @@ def _turn_that_fits(
 ) -> tuple[int, np.ndarray] | None:
     """``turns.way_that_fits`` for the first ``len(frames)`` frames of the query (decoded
     at twice the encoder's size), judged by its informative ones."""
-    from vsearch.pipeline.turns import way_that_fits
-
     n = len(frames)
     whole = _cut(frames, 0, 0, frames.shape[1], frames.shape[2], size)
     rows = np.nonzero(query.informative[:n])[0]
@@ -400,17 +399,17 @@ def encode_regions(
     waiting: list[np.ndarray] = []  # frames decoded before the insets are known
     way: list[int] = []  # the turned way searched, once chosen
 
-    def encode(images: np.ndarray, turn: np.ndarray | None = None) -> None:
-        crops = [_cut(images, y0, x0, y1, x1, size) for y0, x0, y1, x1 in boxes]
-        if way:
-            from vsearch.pipeline.turns import turned
-
-            whole = _cut(images, 0, 0, images.shape[1], images.shape[2], size)
-            crops.append(turned(whole, way[0]))
-        for r, crop in enumerate(crops):
-            masks[r].append(informative_mask(crop))
-            is_turn = bool(way) and r == len(boxes)
-            views[r].append(turn if is_turn and turn is not None else encoder.encode_images(crop))
+    def encode(images: np.ndarray, turned_vectors: np.ndarray | None = None) -> None:
+        for r, (y0, x0, y1, x1) in enumerate(boxes):
+            crops = _cut(images, y0, x0, y1, x1, size)
+            masks[r].append(informative_mask(crops))
+            views[r].append(encoder.encode_images(crops))
+        if way:  # the last view
+            whole = turned(_cut(images, 0, 0, images.shape[1], images.shape[2], size), way[0])
+            masks[-1].append(informative_mask(whole))
+            if turned_vectors is None:
+                turned_vectors = encoder.encode_images(whole)
+            views[-1].append(turned_vectors)
 
     def settle() -> None:
         frames = np.concatenate(waiting)

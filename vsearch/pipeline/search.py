@@ -11,6 +11,7 @@ import numpy as np
 
 from vsearch.errors import EmptyLibraryError, UsageError, VsearchError
 from vsearch.match.pixels import PIXEL_SIDE, grey, placement_score, templates
+from vsearch.pipeline.turns import turned, way_that_fits
 from vsearch.types import FrameHit
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,6 @@ def with_turn(
     videos first. Returns the views, the hits and the picture turned (None, with the views
     and hits unchanged, if not)."""
     from vsearch.media import probe_video
-    from vsearch.pipeline.turns import turned, way_that_fits
 
     found = way_that_fits(store, [v[None] for v in views], picture[None])
     if found is None:
