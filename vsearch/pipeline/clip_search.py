@@ -356,15 +356,9 @@ def _cut(images: np.ndarray, y0: int, x0: int, y1: int, x1: int, size: int) -> n
     return np.stack([squeeze(im, size) for im in part])
 
 
-def _turn_that_fits(
-    store: LibraryStore, query: EncodedVideo, frames: np.ndarray, size: int
-) -> tuple[int, np.ndarray] | None:
-    """``turns.way_that_fits`` for the first ``len(frames)`` frames of the query (decoded
-    at twice the encoder's size), judged by its informative ones."""
-    n = len(frames)
-    whole = _cut(frames, 0, 0, frames.shape[1], frames.shape[2], size)
-    rows = np.nonzero(query.informative[:n])[0]
-    return way_that_fits(store, [v[:n] for v in query.views], whole, rows)
+def _whole(images: np.ndarray, size: int) -> np.ndarray:
+    """Whole frames squeezed to ``size`` square (``_cut`` of all of each frame)."""
+    return _cut(images, 0, 0, images.shape[1], images.shape[2], size)
 
 
 def encode_regions(
@@ -381,8 +375,8 @@ def encode_regions(
     windows of half its side, each window encoded as it is; one per inset found in its
     first INSET_FRAMES frames (``vsearch.media.insets``: a rectangle whose sides stay
     edges), cut and scaled to the encoder's size; and, with ``turns``, the whole frames
-    turned the way that fits the library best (``_turn_that_fits``, chosen on those first
-    frames), if one does. A copy shown small inside other footage (picture in picture, a
+    turned the way that fits the library best (``turns.way_that_fits``, chosen on those
+    first frames), if one does. A copy shown small inside other footage (picture in picture, a
     screen filmed in a room, a split screen) fills one of the windows; a copy on its side or
     upside down matches the turned frames. Returns (views, masks); None when the second
     decode did not give the query's sample times."""
@@ -397,29 +391,36 @@ def encode_regions(
     masks: list[list[np.ndarray]] = []
     seen: list[np.ndarray] = []
     waiting: list[np.ndarray] = []  # frames decoded before the insets are known
-    way: list[int] = []  # the turned way searched, once chosen
+    way: int | None = None  # the turned way searched, once chosen on the first frames
+    turned_view: list[np.ndarray] = []
+    turned_mask: list[np.ndarray] = []
 
-    def encode(images: np.ndarray, turned_vectors: np.ndarray | None = None) -> None:
+    def encode(images: np.ndarray) -> None:
         for r, (y0, x0, y1, x1) in enumerate(boxes):
             crops = _cut(images, y0, x0, y1, x1, size)
             masks[r].append(informative_mask(crops))
             views[r].append(encoder.encode_images(crops))
-        if way:  # the last view
-            whole = turned(_cut(images, 0, 0, images.shape[1], images.shape[2], size), way[0])
-            masks[-1].append(informative_mask(whole))
-            if turned_vectors is None:
-                turned_vectors = encoder.encode_images(whole)
-            views[-1].append(turned_vectors)
+        if way is not None:
+            whole = turned(_whole(images, size), way)
+            turned_mask.append(informative_mask(whole))
+            turned_view.append(encoder.encode_images(whole))
 
     def settle() -> None:
+        nonlocal way
         frames = np.concatenate(waiting)
         boxes.extend(find_insets(luma(frames)))
-        fits = _turn_that_fits(store, query, frames, size) if turns else None
-        if fits is not None:
-            way.append(fits[0])
-        views.extend([] for _ in range(len(boxes) + len(way)))
-        masks.extend([] for _ in range(len(boxes) + len(way)))
-        encode(frames, fits[1] if fits is not None else None)
+        views.extend([] for _ in boxes)
+        masks.extend([] for _ in boxes)
+        encode(frames)
+        if turns:  # judged by the informative ones of these first frames
+            whole = _whole(frames, size)
+            rows = np.nonzero(query.informative[: len(frames)])[0]
+            upright = [v[: len(frames)] for v in query.views]
+            fits = way_that_fits(store, upright, whole, rows)
+            if fits is not None:
+                way = fits[0]
+                turned_mask.append(informative_mask(turned(whole, way)))
+                turned_view.append(fits[1])
         waiting.clear()
 
     try:
@@ -443,9 +444,13 @@ def encode_regions(
     if len(got) != len(times) or not np.allclose(got, times, atol=0.5 / store.fps):
         log.info("%s: regions left out (the second decode sampled other times)", path)
         return None
-    if way:
-        log.info("%s: its frames also searched turned (way %d)", path, way[0])
-    return [np.concatenate(v) for v in views], [np.concatenate(m) for m in masks]
+    views_out = [np.concatenate(v) for v in views]
+    masks_out = [np.concatenate(m) for m in masks]
+    if way is not None:
+        log.info("%s: its frames also searched turned (way %d)", path, way)
+        views_out.append(np.concatenate(turned_view))
+        masks_out.append(np.concatenate(turned_mask))
+    return views_out, masks_out
 
 
 def _candidates(
