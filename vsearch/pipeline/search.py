@@ -156,8 +156,6 @@ def with_turn(
     automata) can fit a little better turned by chance, and would then put other moments or
     videos first. Returns the views, the hits and the picture turned (None, with the views
     and hits unchanged, if not)."""
-    from vsearch.media import probe_video
-
     found = way_that_fits(store, [v[None] for v in views], picture[None])
     if found is None:
         return views, hits, None
@@ -165,14 +163,9 @@ def with_turn(
     turned_hits = search_vectors(store, vector, k=k)[0]
     if not turned_hits:
         return views, hits, None
-    claim, pixels = turned_hits[0], turned(picture[None], way)[0]
-    try:
-        info = probe_video(claim.path)
-        ranked = _rank_moments(store, vector[0], claim, Templates.of(pixels), info)
-    except VsearchError as exc:
-        log.warning("%s: cannot place the turned query in this hit: %s", claim.path, exc)
-        return views, hits, None
-    if not ranked or ranked[0][1] < PIXEL_MIN:
+    pixels = turned(picture[None], way)[0]
+    placed = _placed_moments(store, vector[0], turned_hits[0], Templates.of(pixels))
+    if placed is None or placed[1][0][1] < PIXEL_MIN:
         return views, hits, None
     return np.concatenate([views, vector]), merge_views([hits, turned_hits], k, False), pixels
 
@@ -229,9 +222,7 @@ def refine_hits(
     pass ``hits_wanted`` hits for that.
     """
     views = np.atleast_2d(query)
-    tmpls = None
-    if pixels is not None:
-        tmpls = Templates.of(pixels, turn)
+    tmpls = None if pixels is None else Templates.of(pixels, turn)
     done = [_refine_one(store, _view_for(store, hit, views), hit, tmpls) for hit in hits[:top]]
     rest = hits[top:]
     if tmpls is not None and done and all(placed < PIXEL_MIN for _, placed in done):
@@ -267,23 +258,32 @@ def _found_further(
     another take of the same scene) can score a little above the query's own video; when
     the query's pixels are nowhere in the hits above, one a little below that holds them
     is where the picture comes from."""
-    from vsearch.media import probe_video
-
     for hit in hits[:VERIFY_MORE]:
         if best - hit.score > VERIFY_MARGIN:
             break
         query = _view_for(store, hit, views)
-        try:
-            info = probe_video(hit.path)
-            ranked = _rank_moments(store, query, hit, tmpls, info)
-        except VsearchError as exc:
-            log.warning("%s: cannot place the query in this hit: %s", hit.path, exc)
-            continue
-        if ranked and ranked[0][1] >= PIXEL_MIN:  # somewhere here: its own frame decides
-            refined = _refine_one(store, query, hit, tmpls, known=(info, ranked))
+        placed = _placed_moments(store, query, hit, tmpls)
+        if placed is not None and placed[1][0][1] >= PIXEL_MIN:  # its own frame decides
+            refined = _refine_one(store, query, hit, tmpls, known=placed)
             if refined[1] >= VERIFIED_MIN:
                 return refined
     return None
+
+
+def _placed_moments(
+    store: LibraryStore, query: np.ndarray, hit: FrameHit, tmpls: Templates
+) -> tuple[VideoInfo, list[tuple[float, float]]] | None:
+    """The hit video's probe and its candidate moments ranked by placement
+    (``_rank_moments``); None (logged) when it cannot be decoded or holds no moment."""
+    from vsearch.media import probe_video
+
+    try:
+        info = probe_video(hit.path)
+        ranked = _rank_moments(store, query, hit, tmpls, info)
+    except VsearchError as exc:
+        log.warning("%s: cannot place the query in this hit: %s", hit.path, exc)
+        return None
+    return (info, ranked) if ranked else None
 
 
 def _break_ties_by_pixels(done: list[tuple[FrameHit, float]]) -> list[tuple[FrameHit, float]]:
