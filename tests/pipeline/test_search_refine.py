@@ -28,6 +28,17 @@ def sweep(tmp_path) -> Path:
     )
 
 
+@pytest.fixture()
+def noise(tmp_path) -> Path:
+    # Coarse grey noise drawn anew every second: to a colour layout every second looks
+    # alike, while the pixels of each differ.
+    return make_video(
+        tmp_path / "v" / "noise.mp4",
+        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
+        8,
+    )
+
+
 def test_image_query_time_is_the_best_frame_between_samples(library, sweep, tmp_path):
     library.index([sweep.parent])  # 1 frame/s: samples at 0, 1, 2, 3 s
     query = frame_image(sweep, tmp_path / "q.png", number=40)  # 1.6 s: between two samples
@@ -71,16 +82,11 @@ def test_refine_keeps_the_sampled_time_when_the_file_is_gone(library, sweep, tmp
     assert (hit.time, hit.score) == (sampled.time, sampled.score)
 
 
-def test_moment_chosen_by_pixels_where_the_descriptor_cannot_tell(library, tmp_path, monkeypatch):
+def test_moment_chosen_by_pixels_where_the_descriptor_cannot_tell(
+    library, tmp_path, monkeypatch, noise
+):
     import vsearch.pipeline.search as search
 
-    # Coarse grey noise drawn anew every second: to a colour layout every second looks
-    # alike, while the pixels of each differ.
-    noise = make_video(
-        tmp_path / "v" / "noise.mp4",
-        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
-        8,
-    )
     library.index([noise.parent])
     query = tmp_path / "q.png"  # 5.3 s, cropped to 80% around its centre
     run_ffmpeg("-ss", "5.3", "-i", noise, "-frames:v", "1", "-vf", "crop=iw*0.8:ih*0.8", query)
@@ -187,7 +193,9 @@ def test_a_hit_holding_the_query_goes_first_when_the_hits_above_hold_it_nowhere(
     assert hits_wanted(5, frames=True, refine=3) == hits_wanted(5, frames=False, refine=0) == 5
 
 
-def test_a_mirrored_picture_is_found_and_timed_by_its_mirrored_view(library, tmp_path, monkeypatch):
+def test_a_mirrored_picture_is_found_and_timed_by_its_mirrored_view(
+    library, tmp_path, monkeypatch, noise
+):
     """A flipped screenshot is still a frame of the video: the query is also placed (and,
     with an encoder that is not flip-invariant, searched) mirrored."""
     import numpy as np
@@ -196,11 +204,6 @@ def test_a_mirrored_picture_is_found_and_timed_by_its_mirrored_view(library, tmp
     from vsearch.match.pixels import grey, placement_score, templates
     from vsearch.media import load_image
 
-    noise = make_video(
-        tmp_path / "v" / "noise.mp4",
-        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
-        8,
-    )
     library.index([noise.parent])
     query = tmp_path / "q.png"  # 5.3 s, mirrored, cropped to 80% around its centre
     run_ffmpeg(
@@ -266,7 +269,7 @@ def test_a_mirrored_placement_counts_less_than_an_upright_one():
     assert both.place(picture) == pytest.approx(exact, abs=1e-6)  # upright: no margin
 
 
-def test_a_picture_on_its_side_is_found_and_timed_by_its_turned_view(library, tmp_path):
+def test_a_picture_on_its_side_is_found_and_timed_by_its_turned_view(library, tmp_path, noise):
     """A screenshot turned a quarter (or upside down) is still a frame of the video: it is
     searched and placed turned back, the one way that fits the library."""
     import numpy as np
@@ -275,11 +278,6 @@ def test_a_picture_on_its_side_is_found_and_timed_by_its_turned_view(library, tm
     from vsearch.media import load_image
     from vsearch.pipeline.turns import turned
 
-    noise = make_video(
-        tmp_path / "v" / "noise.mp4",
-        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
-        8,
-    )
     library.index([noise.parent])
     store = library.store
     for name, vf in (("side", "transpose=clock"), ("upside-down", "vflip")):
@@ -304,7 +302,7 @@ def test_a_picture_on_its_side_is_found_and_timed_by_its_turned_view(library, tm
     assert turn is None and np.array_equal(views, plain) and kept == hits
 
 
-def test_a_turn_the_pixels_do_not_confirm_is_dropped(library, tmp_path, monkeypatch):
+def test_a_turn_the_pixels_do_not_confirm_is_dropped(library, tmp_path, monkeypatch, noise):
     """A picture that fits the library a little better turned by chance (footage that looks
     alike every way up) keeps its upright hits when the turned pixels line up nowhere."""
     import numpy as np
@@ -313,11 +311,6 @@ def test_a_turn_the_pixels_do_not_confirm_is_dropped(library, tmp_path, monkeypa
     import vsearch.pipeline.turns as turns
     from vsearch.media import load_image
 
-    noise = make_video(
-        tmp_path / "v" / "noise.mp4",
-        "color=c=gray:s=64x48:r=1:d=8,noise=alls=90:allf=t+u,scale=128:96:flags=neighbor,fps=10",
-        8,
-    )
     library.index([noise.parent])
     store = library.store
     query = tmp_path / "upright.png"
