@@ -380,20 +380,12 @@ def evaluate_images(lib, images: list[ImageQuery]) -> dict:
         votes += bool(vote) and vote[0][0] == q.kind
     n = len(images)
     seconds = (time.perf_counter() - t0) / n
-    # The same pictures flipped left to right (a mirrored screenshot is still the frame).
-    mirrored_top1 = mirrored_within = 0
-    for q in images:
-        hits = lib.search_image(mirrored(q.path), k=1)
-        if hits and hits[0].path == str(q.source):
-            mirrored_top1 += 1
-            mirrored_within += abs(hits[0].time - q.time) <= 1.0
-    # On their side (every other one a quarter turn, the rest upside down).
-    turned_top1 = turned_within = 0
-    for i, q in enumerate(images):
-        hits = lib.search_image(turned(q.path, upside_down=bool(i % 2)), k=1)
-        if hits and hits[0].path == str(q.source):
-            turned_top1 += 1
-            turned_within += abs(hits[0].time - q.time) <= 1.0
+    # The same pictures flipped left to right (a mirrored screenshot is still the frame),
+    # and on their side (every other one a quarter turn, the rest upside down).
+    mirrored_top1, mirrored_within = found_altered(lib, images, lambda i, p: mirrored(p))
+    turned_top1, turned_within = found_altered(
+        lib, images, lambda i, p: turned(p, upside_down=bool(i % 2))
+    )
     return {
         "image_recall@1": top1 / n,
         "time_within_1s": within / n,
@@ -409,30 +401,45 @@ def evaluate_images(lib, images: list[ImageQuery]) -> dict:
     }
 
 
-def mirrored(path: Path) -> Path:
-    """The picture at ``path`` flipped left to right, beside it (made once)."""
-    out = path.with_name(f"{path.stem}_mirrored{path.suffix}")
+def found_altered(lib, images: list[ImageQuery], alter) -> tuple[int, int]:
+    """How many of the image queries, each altered (``alter(i, path)`` gives the altered
+    picture's path), find their video first, and how many of those within 1 s."""
+    top1 = within = 0
+    for i, q in enumerate(images):
+        hits = lib.search_image(alter(i, q.path), k=1)
+        if hits and hits[0].path == str(q.source):
+            top1 += 1
+            within += abs(hits[0].time - q.time) <= 1.0
+    return top1, within
+
+
+def altered(path: Path, how: str, change) -> Path:
+    """The picture at ``path`` changed by ``change`` (a PIL image -> image), saved beside it
+    named for ``how`` (made once)."""
+    out = path.with_name(f"{path.stem}_{how}{path.suffix}")
     if not out.exists():
-        from PIL import Image, ImageOps
+        from PIL import Image
 
         with Image.open(path) as picture:
-            ImageOps.mirror(picture).save(out, quality=95)
+            change(picture).save(out, quality=95)
     return out
+
+
+def mirrored(path: Path) -> Path:
+    """The picture at ``path`` flipped left to right."""
+    from PIL import ImageOps
+
+    return altered(path, "mirrored", ImageOps.mirror)
 
 
 def turned(path: Path, upside_down: bool) -> Path:
     """The picture at ``path`` turned a quarter clockwise or, ``upside_down``, flipped top
-    to bottom, beside it (made once)."""
-    how = "upside_down" if upside_down else "quarter"
-    out = path.with_name(f"{path.stem}_{how}{path.suffix}")
-    if not out.exists():
-        from PIL import Image, ImageOps
+    to bottom."""
+    from PIL import ImageOps
 
-        with Image.open(path) as picture:
-            (ImageOps.flip(picture) if upside_down else picture.rotate(-90, expand=True)).save(
-                out, quality=95
-            )
-    return out
+    if upside_down:
+        return altered(path, "upside_down", ImageOps.flip)
+    return altered(path, "quarter", lambda picture: picture.rotate(-90, expand=True))
 
 
 def run_model(model: str, framing: str, args, lib_dir: Path, queries, images) -> dict:
